@@ -1,0 +1,347 @@
+//! The MQTT 3.1.1 wire format: pure functions, no state but the stream decoder's buffer.
+//!
+//! - [`decode`] reads one packet from the front of a buffer: `Ok(None)` when more bytes are
+//!   needed, `Ok(Some((packet, used)))`, or a [`DecodeError`] naming the broken rule.
+//! - [`Decoder`] does the same over a byte stream fed in chunks of any size.
+//! - [`Packet::encode`] validates, then appends the packet's bytes; on error nothing is written.
+//!
+//! Every rule of the standard's encoding is checked both ways, and each check quotes its
+//! statement id. PUBLISH topics and payloads are slices of the input (no copy).
+
+mod bytestr;
+mod connect;
+mod error;
+mod publish;
+mod subscribe;
+pub mod topic;
+mod wire;
+
+pub use bytestr::ByteStr;
+pub use connect::{ConnAck, Connect, ConnectReturnCode, LastWill};
+pub use error::{CodecError, DecodeError, EncodeError};
+pub use publish::Publish;
+pub use subscribe::{SubAck, SubAckCode, Subscribe, Unsubscribe};
+pub use wire::{parse_header, FixedHeader, MAX_REMAINING_LENGTH};
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// The largest packet the standard allows: 5 header bytes and 268,435,455 body bytes.
+pub const MAX_PACKET_SIZE: usize = MAX_REMAINING_LENGTH + 5;
+
+/// Quality of service [MQTT-4.3].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(u8)]
+pub enum QoS {
+    #[default]
+    AtMostOnce = 0,
+    AtLeastOnce = 1,
+    ExactlyOnce = 2,
+}
+
+impl QoS {
+    /// [MQTT-3.3.1-4]: 3 is not a QoS.
+    pub fn from_u8(q: u8) -> Result<QoS, CodecError> {
+        match q {
+            0 => Ok(QoS::AtMostOnce),
+            1 => Ok(QoS::AtLeastOnce),
+            2 => Ok(QoS::ExactlyOnce),
+            q => Err(CodecError::InvalidQoS(q)),
+        }
+    }
+}
+
+/// One MQTT 3.1.1 control packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Packet {
+    Connect(Connect),
+    ConnAck(ConnAck),
+    Publish(Publish),
+    PubAck(u16),
+    PubRec(u16),
+    PubRel(u16),
+    PubComp(u16),
+    Subscribe(Subscribe),
+    SubAck(SubAck),
+    Unsubscribe(Unsubscribe),
+    UnsubAck(u16),
+    PingReq,
+    PingResp,
+    Disconnect,
+}
+
+impl Packet {
+    /// The packet type number (1..=14) [MQTT-2.2.1].
+    pub fn packet_type(&self) -> u8 {
+        match self {
+            Packet::Connect(_) => 1,
+            Packet::ConnAck(_) => 2,
+            Packet::Publish(_) => 3,
+            Packet::PubAck(_) => 4,
+            Packet::PubRec(_) => 5,
+            Packet::PubRel(_) => 6,
+            Packet::PubComp(_) => 7,
+            Packet::Subscribe(_) => 8,
+            Packet::SubAck(_) => 9,
+            Packet::Unsubscribe(_) => 10,
+            Packet::UnsubAck(_) => 11,
+            Packet::PingReq => 12,
+            Packet::PingResp => 13,
+            Packet::Disconnect => 14,
+        }
+    }
+
+    /// The packet's name as the standard spells it.
+    pub fn name(&self) -> &'static str {
+        PACKET_NAMES[self.packet_type() as usize]
+    }
+
+    /// Validates the packet and returns its encoded size, without writing anything.
+    pub fn encoded_len(&self) -> Result<usize, EncodeError> {
+        let rem = self.remaining_len()?;
+        Ok(1 + wire::remaining_len_size(rem) + rem)
+    }
+
+    fn remaining_len(&self) -> Result<usize, EncodeError> {
+        match self {
+            Packet::Connect(c) => c.remaining_len(),
+            Packet::ConnAck(c) => c.remaining_len(),
+            Packet::Publish(p) => p.remaining_len(),
+            Packet::PubAck(id)
+            | Packet::PubRec(id)
+            | Packet::PubRel(id)
+            | Packet::PubComp(id)
+            | Packet::UnsubAck(id) => {
+                if *id == 0 {
+                    Err(CodecError::ZeroPacketId)
+                } else {
+                    Ok(2)
+                }
+            }
+            Packet::Subscribe(s) => s.remaining_len(),
+            Packet::SubAck(s) => s.remaining_len(),
+            Packet::Unsubscribe(u) => u.remaining_len(),
+            Packet::PingReq | Packet::PingResp | Packet::Disconnect => Ok(0),
+        }
+    }
+
+    /// Validates the packet, then appends its bytes to `out`. On error `out` is unchanged.
+    /// Returns the number of bytes written.
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
+        let len = self.remaining_len()?;
+        let start = out.len();
+        out.reserve(len + 5);
+        match self {
+            Packet::Connect(c) => c.write(out, len),
+            Packet::ConnAck(c) => c.write(out),
+            Packet::Publish(p) => p.write(out, len),
+            Packet::PubAck(id) => publish::write_ack(out, 0x40, *id),
+            Packet::PubRec(id) => publish::write_ack(out, 0x50, *id),
+            // [MQTT-3.6.1-1]: PUBREL flags are 0010.
+            Packet::PubRel(id) => publish::write_ack(out, 0x62, *id),
+            Packet::PubComp(id) => publish::write_ack(out, 0x70, *id),
+            Packet::Subscribe(s) => s.write(out, len),
+            Packet::SubAck(s) => s.write(out, len),
+            Packet::Unsubscribe(u) => u.write(out, len),
+            Packet::UnsubAck(id) => publish::write_ack(out, 0xB0, *id),
+            Packet::PingReq => out.extend_from_slice(&[0xC0, 0]),
+            Packet::PingResp => out.extend_from_slice(&[0xD0, 0]),
+            Packet::Disconnect => out.extend_from_slice(&[0xE0, 0]),
+        }
+        Ok(out.len() - start)
+    }
+
+    /// Encodes into a new buffer.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut out = Vec::new();
+        self.encode(&mut out)?;
+        Ok(out)
+    }
+}
+
+const PACKET_NAMES: [&str; 16] = [
+    "reserved",
+    "CONNECT",
+    "CONNACK",
+    "PUBLISH",
+    "PUBACK",
+    "PUBREC",
+    "PUBREL",
+    "PUBCOMP",
+    "SUBSCRIBE",
+    "SUBACK",
+    "UNSUBSCRIBE",
+    "UNSUBACK",
+    "PINGREQ",
+    "PINGRESP",
+    "DISCONNECT",
+    "reserved",
+];
+
+/// The fixed-header flags each packet type requires [MQTT-2.2.2-1, -2]; PUBLISH (3) is checked
+/// field by field.
+fn check_flags(header: &FixedHeader) -> Result<(), CodecError> {
+    let required = match header.packet_type() {
+        0 | 15 => return Err(CodecError::ReservedPacketType(header.packet_type())),
+        3 => return Ok(()),
+        6 | 8 | 10 => 0b0010,
+        _ => 0,
+    };
+    if header.flags() != required {
+        return Err(CodecError::InvalidHeaderFlags {
+            packet_type: header.packet_type(),
+            flags: header.flags(),
+        });
+    }
+    Ok(())
+}
+
+/// Fails unless the body is empty (PINGREQ, PINGRESP, DISCONNECT).
+fn empty(body: &[u8]) -> Result<(), CodecError> {
+    if body.is_empty() {
+        Ok(())
+    } else {
+        Err(CodecError::TrailingBytes)
+    }
+}
+
+/// Decodes the body of a packet whose header was parsed; `owner`, when given, holds `body` and
+/// lets a PUBLISH share it instead of copying.
+fn decode_body(header: &FixedHeader, body: &[u8], owner: Option<&Bytes>) -> Result<Packet, CodecError> {
+    check_flags(header)?;
+    Ok(match header.packet_type() {
+        1 => Packet::Connect(Connect::decode(body)?),
+        2 => Packet::ConnAck(ConnAck::decode(body)?),
+        3 => match owner {
+            Some(owner) => Packet::Publish(Publish::decode(header.flags(), body, owner)?),
+            None => {
+                let owner = Bytes::copy_from_slice(body);
+                Packet::Publish(Publish::decode(header.flags(), &owner, &owner)?)
+            }
+        },
+        4 => Packet::PubAck(publish::decode_ack(body)?),
+        5 => Packet::PubRec(publish::decode_ack(body)?),
+        6 => Packet::PubRel(publish::decode_ack(body)?),
+        7 => Packet::PubComp(publish::decode_ack(body)?),
+        8 => Packet::Subscribe(Subscribe::decode(body)?),
+        9 => Packet::SubAck(SubAck::decode(body)?),
+        10 => Packet::Unsubscribe(Unsubscribe::decode(body)?),
+        11 => Packet::UnsubAck(publish::decode_ack(body)?),
+        12 => {
+            empty(body)?;
+            Packet::PingReq
+        }
+        13 => {
+            empty(body)?;
+            Packet::PingResp
+        }
+        14 => {
+            empty(body)?;
+            Packet::Disconnect
+        }
+        t => return Err(CodecError::ReservedPacketType(t)),
+    })
+}
+
+/// Decodes one packet from the front of `buf`.
+///
+/// `Ok(None)`: `buf` holds only part of a packet. `Ok(Some((packet, used)))`: the packet took
+/// `used` bytes. A PUBLISH's topic and payload are slices of `buf` (no copy). `max_packet`
+/// bounds the whole packet's size and is checked from the fixed header alone.
+pub fn decode(buf: &Bytes, max_packet: usize) -> Result<Option<(Packet, usize)>, DecodeError> {
+    let Some(header) = parse_header(buf, max_packet)? else {
+        return Ok(None);
+    };
+    let total = header.total_len();
+    if buf.len() < total {
+        return Ok(None);
+    }
+    let packet = decode_body(&header, &buf[header.header_len..total], Some(buf))?;
+    Ok(Some((packet, total)))
+}
+
+/// Decodes one packet from a plain slice; a PUBLISH payload is copied once.
+pub fn decode_slice(buf: &[u8], max_packet: usize) -> Result<Option<(Packet, usize)>, DecodeError> {
+    let Some(header) = parse_header(buf, max_packet)? else {
+        return Ok(None);
+    };
+    let total = header.total_len();
+    if buf.len() < total {
+        return Ok(None);
+    }
+    let packet = decode_body(&header, &buf[header.header_len..total], None)?;
+    Ok(Some((packet, total)))
+}
+
+/// A stream decoder: feed it bytes in chunks of any size, take packets out.
+///
+/// Only the bytes of the packet being assembled are buffered, and a packet announced larger than
+/// the maximum is refused from its fixed header. After an error the stream cannot be trusted: the
+/// decoder keeps answering that error until [`Decoder::reset`].
+#[derive(Debug)]
+pub struct Decoder {
+    buf: BytesMut,
+    max_packet: usize,
+    failed: Option<DecodeError>,
+}
+
+impl Decoder {
+    pub fn new(max_packet: usize) -> Self {
+        Decoder { buf: BytesMut::new(), max_packet, failed: None }
+    }
+
+    /// The configured maximum packet size.
+    pub fn max_packet(&self) -> usize {
+        self.max_packet
+    }
+
+    /// Appends bytes from the transport.
+    pub fn feed(&mut self, data: &[u8]) {
+        if self.failed.is_none() {
+            self.buf.extend_from_slice(data);
+        }
+    }
+
+    /// Bytes buffered and not yet decoded.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Forgets all buffered bytes and any error (for a new connection).
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        self.failed = None;
+    }
+
+    /// The next complete packet, `Ok(None)` when more bytes are needed.
+    pub fn next_packet(&mut self) -> Result<Option<Packet>, DecodeError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let result = self.decode_one();
+        if let Err(e) = &result {
+            self.failed = Some(e.clone());
+            self.buf.clear();
+        }
+        result
+    }
+
+    fn decode_one(&mut self) -> Result<Option<Packet>, DecodeError> {
+        let Some(header) = parse_header(&self.buf, self.max_packet)? else {
+            return Ok(None);
+        };
+        let total = header.total_len();
+        if self.buf.len() < total {
+            self.buf.reserve(total - self.buf.len());
+            return Ok(None);
+        }
+        if header.packet_type() == 3 {
+            // PUBLISH: hand the packet's bytes to the message without copying.
+            let frame = self.buf.split_to(total).freeze();
+            let body = &frame[header.header_len..];
+            return decode_body(&header, body, Some(&frame)).map(Some);
+        }
+        let packet = decode_body(&header, &self.buf[header.header_len..total], None)?;
+        self.buf.advance(total);
+        Ok(Some(packet))
+    }
+}

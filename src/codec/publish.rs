@@ -1,0 +1,92 @@
+//! PUBLISH [MQTT-3.3] and its acknowledgements PUBACK, PUBREC, PUBREL, PUBCOMP [MQTT-3.4..3.7].
+
+use super::topic::validate_topic_name;
+use super::wire::{check_remaining, check_str, slice_of, validate_utf8, write_binary, write_header, Reader};
+use super::{ByteStr, CodecError, QoS};
+use bytes::Bytes;
+
+/// PUBLISH: an application message [MQTT-3.3].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    /// Redelivery of an earlier attempt [MQTT-3.3.1-1]; never set on QoS 0 [MQTT-3.3.1-2].
+    pub dup: bool,
+    pub qos: QoS,
+    pub retain: bool,
+    pub topic: ByteStr,
+    /// Packet identifier; present (non-zero) only when QoS > 0 [MQTT-2.3.1-5].
+    pub pkid: u16,
+    pub payload: Bytes,
+}
+
+impl Publish {
+    /// A QoS 0 message without a packet identifier.
+    pub fn new(topic: impl Into<ByteStr>, qos: QoS, payload: impl Into<Bytes>) -> Publish {
+        Publish { dup: false, qos, retain: false, topic: topic.into(), pkid: 0, payload: payload.into() }
+    }
+
+    /// Validates and returns the remaining length.
+    pub fn remaining_len(&self) -> Result<usize, CodecError> {
+        validate_topic_name(&self.topic)?;
+        let mut len = check_str(&self.topic)? + self.payload.len();
+        match self.qos {
+            QoS::AtMostOnce if self.dup => return Err(CodecError::DupWithQoS0),
+            QoS::AtMostOnce => {}
+            _ if self.pkid == 0 => return Err(CodecError::ZeroPacketId),
+            _ => len += 2,
+        }
+        check_remaining(len)
+    }
+
+    pub(crate) fn first_byte(&self) -> u8 {
+        0x30 | ((self.dup as u8) << 3) | ((self.qos as u8) << 1) | self.retain as u8
+    }
+
+    pub(crate) fn write(&self, out: &mut Vec<u8>, len: usize) {
+        write_header(out, self.first_byte(), len);
+        write_binary(out, self.topic.as_bytes());
+        if self.qos != QoS::AtMostOnce {
+            out.extend_from_slice(&self.pkid.to_be_bytes());
+        }
+        out.extend_from_slice(&self.payload);
+    }
+
+    /// Decodes a body; `owner` holds `body`, and topic and payload are slices of it (no copy).
+    pub(crate) fn decode(flags: u8, body: &[u8], owner: &Bytes) -> Result<Publish, CodecError> {
+        let dup = flags & 0x08 != 0;
+        // [MQTT-3.3.1-4]: QoS 3 is malformed.
+        let qos = QoS::from_u8((flags >> 1) & 0x03)?;
+        // [MQTT-3.3.1-2]: DUP is 0 for QoS 0.
+        if dup && qos == QoS::AtMostOnce {
+            return Err(CodecError::DupWithQoS0);
+        }
+        let mut r = Reader::new(body);
+        let topic_bytes = r.binary()?;
+        let topic = validate_utf8(topic_bytes)?;
+        // [MQTT-4.7.3-1] non-empty; [MQTT-3.3.2-2] no wildcards.
+        validate_topic_name(topic)?;
+        let pkid = if qos == QoS::AtMostOnce { 0 } else { r.packet_id()? };
+        let payload = r.rest();
+        Ok(Publish {
+            dup,
+            qos,
+            retain: flags & 0x01 != 0,
+            topic: ByteStr::from_validated(slice_of(owner, topic_bytes)),
+            pkid,
+            payload: slice_of(owner, payload),
+        })
+    }
+}
+
+/// Encodes a two-byte acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK).
+pub(crate) fn write_ack(out: &mut Vec<u8>, byte1: u8, pkid: u16) {
+    let id = pkid.to_be_bytes();
+    out.extend_from_slice(&[byte1, 0x02, id[0], id[1]]);
+}
+
+/// Decodes a two-byte acknowledgement body: exactly a non-zero packet identifier.
+pub(crate) fn decode_ack(body: &[u8]) -> Result<u16, CodecError> {
+    let mut r = Reader::new(body);
+    let id = r.packet_id()?;
+    r.finish()?;
+    Ok(id)
+}

@@ -1,0 +1,166 @@
+//! SUBSCRIBE [MQTT-3.8], SUBACK [MQTT-3.9], UNSUBSCRIBE [MQTT-3.10] (UNSUBACK is a plain ack).
+
+use super::topic::validate_topic_filter;
+use super::wire::{check_remaining, check_str, write_binary, write_header, Reader};
+use super::{CodecError, QoS};
+
+/// SUBSCRIBE: one or more topic filters, each with a maximum QoS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscribe {
+    pub pkid: u16,
+    pub filters: Vec<(String, QoS)>,
+}
+
+impl Subscribe {
+    pub fn remaining_len(&self) -> Result<usize, CodecError> {
+        if self.pkid == 0 {
+            return Err(CodecError::ZeroPacketId);
+        }
+        // [MQTT-3.8.3-3]: at least one filter.
+        if self.filters.is_empty() {
+            return Err(CodecError::NoTopicFilters);
+        }
+        let mut len = 2;
+        for (f, _) in &self.filters {
+            validate_topic_filter(f)?;
+            len += check_str(f)? + 1;
+        }
+        check_remaining(len)
+    }
+
+    pub(crate) fn write(&self, out: &mut Vec<u8>, len: usize) {
+        // [MQTT-3.8.1-1]: flags 0010.
+        write_header(out, 0x82, len);
+        out.extend_from_slice(&self.pkid.to_be_bytes());
+        for (f, q) in &self.filters {
+            write_binary(out, f.as_bytes());
+            out.push(*q as u8);
+        }
+    }
+
+    pub(crate) fn decode(body: &[u8]) -> Result<Subscribe, CodecError> {
+        let mut r = Reader::new(body);
+        let pkid = r.packet_id()?;
+        let mut filters = Vec::new();
+        while !r.is_empty() {
+            let f = r.str()?;
+            validate_topic_filter(f)?;
+            let q = r.u8()?;
+            // [MQTT-3.8.3-4]: bits 7-2 of the requested QoS byte are reserved.
+            if q & 0xFC != 0 {
+                return Err(CodecError::SubscribeReservedBits(q));
+            }
+            filters.push((f.to_owned(), QoS::from_u8(q)?));
+        }
+        // [MQTT-3.8.3-3]: at least one filter.
+        if filters.is_empty() {
+            return Err(CodecError::NoTopicFilters);
+        }
+        Ok(Subscribe { pkid, filters })
+    }
+}
+
+/// A SUBACK return code: the granted QoS, or failure (0x80) [MQTT-3.9.3].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubAckCode {
+    Granted(QoS),
+    Failure,
+}
+
+impl SubAckCode {
+    pub fn to_u8(self) -> u8 {
+        match self {
+            SubAckCode::Granted(q) => q as u8,
+            SubAckCode::Failure => 0x80,
+        }
+    }
+
+    /// [MQTT-3.9.3-2]: 0x00, 0x01, 0x02 and 0x80 are the only codes.
+    pub fn from_u8(b: u8) -> Result<Self, CodecError> {
+        match b {
+            0x80 => Ok(SubAckCode::Failure),
+            0..=2 => Ok(SubAckCode::Granted(QoS::from_u8(b)?)),
+            _ => Err(CodecError::InvalidSubAckCode(b)),
+        }
+    }
+}
+
+/// SUBACK: one return code per filter of the SUBSCRIBE, in order [MQTT-3.8.4-5].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubAck {
+    pub pkid: u16,
+    pub codes: Vec<SubAckCode>,
+}
+
+impl SubAck {
+    pub fn remaining_len(&self) -> Result<usize, CodecError> {
+        if self.pkid == 0 {
+            return Err(CodecError::ZeroPacketId);
+        }
+        check_remaining(2 + self.codes.len())
+    }
+
+    pub(crate) fn write(&self, out: &mut Vec<u8>, len: usize) {
+        write_header(out, 0x90, len);
+        out.extend_from_slice(&self.pkid.to_be_bytes());
+        out.extend(self.codes.iter().map(|c| c.to_u8()));
+    }
+
+    /// The standard is silent on an empty list; the session checks the count against its
+    /// SUBSCRIBE, so the codec accepts it.
+    pub(crate) fn decode(body: &[u8]) -> Result<SubAck, CodecError> {
+        let mut r = Reader::new(body);
+        let pkid = r.packet_id()?;
+        let codes = r.rest().iter().map(|&b| SubAckCode::from_u8(b)).collect::<Result<_, _>>()?;
+        Ok(SubAck { pkid, codes })
+    }
+}
+
+/// UNSUBSCRIBE: one or more topic filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsubscribe {
+    pub pkid: u16,
+    pub filters: Vec<String>,
+}
+
+impl Unsubscribe {
+    pub fn remaining_len(&self) -> Result<usize, CodecError> {
+        if self.pkid == 0 {
+            return Err(CodecError::ZeroPacketId);
+        }
+        // [MQTT-3.10.3-2]: at least one filter.
+        if self.filters.is_empty() {
+            return Err(CodecError::NoTopicFilters);
+        }
+        let mut len = 2;
+        for f in &self.filters {
+            validate_topic_filter(f)?;
+            len += check_str(f)?;
+        }
+        check_remaining(len)
+    }
+
+    pub(crate) fn write(&self, out: &mut Vec<u8>, len: usize) {
+        // [MQTT-3.10.1-1]: flags 0010.
+        write_header(out, 0xA2, len);
+        out.extend_from_slice(&self.pkid.to_be_bytes());
+        for f in &self.filters {
+            write_binary(out, f.as_bytes());
+        }
+    }
+
+    pub(crate) fn decode(body: &[u8]) -> Result<Unsubscribe, CodecError> {
+        let mut r = Reader::new(body);
+        let pkid = r.packet_id()?;
+        let mut filters = Vec::new();
+        while !r.is_empty() {
+            let f = r.str()?;
+            validate_topic_filter(f)?;
+            filters.push(f.to_owned());
+        }
+        if filters.is_empty() {
+            return Err(CodecError::NoTopicFilters);
+        }
+        Ok(Unsubscribe { pkid, filters })
+    }
+}

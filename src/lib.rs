@@ -1,0 +1,25 @@
+//! # mq — an MQTT 3.1.1 client for the browser and for native code
+//!
+//! ```text
+//!         browser (wasm32)                          native (feature "native")
+//!  JS app ─► MqttClient (JS API)             Rust app ─► native::Client
+//!  wasm driver: WebSocket, timers,           native driver: TCP / TLS, timers,
+//!  IndexedDB store, reconnect policy         file session store, reconnect policy
+//!            └──────────────► proto (sans-IO session) ◄──────────────┘
+//!                                    │
+//!                                  codec (MQTT 3.1.1 wire format)
+//! ```
+//!
+//! **Dependency rule:** [`codec`] depends on nothing of ours. [`proto`] depends only on `codec`
+//! and the time type. The drivers depend on `proto`; nothing depends on a driver. Nothing in
+//! `codec` or `proto` opens a socket, reads a clock, sleeps, spawns or awaits: time is an
+//! argument, bytes go in through `handle_*` and come out through `poll_*`.
+//!
+//! Modules:
+//! - [`codec`]: encode and decode of the 14 control packets, topic validation and matching.
+//! - [`proto`]: the client session state machine (QoS 0/1/2, keepalive, session resume).
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod codec;
+pub mod proto;

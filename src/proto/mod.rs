@@ -1,0 +1,1 @@
+//! The sans-IO client session (see issue: core session).
