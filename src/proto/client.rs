@@ -1,0 +1,651 @@
+//! The client state machine: inputs (`handle_*`), commands, outputs (`poll_*`).
+
+use super::session::{OutState, Outgoing, PendingSubscribe, PendingUnsubscribe, Queued, Session};
+use super::{
+    Config, ConnectionError, Event, Instant, Message, ProtocolError, RequestId, RestoreError, StoreKey,
+    StoreOp, StoreRecord, UserError,
+};
+use crate::codec::{
+    CodecError, ConnectReturnCode, Decoder, Packet, Publish, QoS, SubAckCode, Subscribe, Unsubscribe,
+};
+use core::time::Duration;
+use std::collections::VecDeque;
+
+/// How late a timer may fire before the client suspects it was asleep (a throttled tab, a
+/// suspended machine) rather than the broker silent.
+const LATE_TIMER: Duration = Duration::from_secs(1);
+/// After a late wake-up, how long the network gets to deliver what arrived meanwhile.
+const WAKE_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conn {
+    /// No transport. Commands are queued.
+    Offline,
+    /// CONNECT sent, waiting for CONNACK until the deadline.
+    AwaitingConnAck {
+        deadline: Instant,
+    },
+    Connected,
+}
+
+/// A sans-IO MQTT 3.1.1 client session.
+///
+/// The driver owns the transport and the clock. After every input or command it drains the
+/// outputs in this order: [`poll_store`](Client::poll_store) (persist before sending),
+/// [`poll_transmit`](Client::poll_transmit), [`poll_timeout`](Client::poll_timeout),
+/// [`poll_event`](Client::poll_event).
+#[derive(Debug)]
+pub struct Client {
+    config: Config,
+    session: Session,
+    conn: Conn,
+    /// `disconnect` was called and no connection started since: commands are refused.
+    closed: bool,
+    decoder: Decoder,
+    tx: Vec<u8>,
+    store: VecDeque<StoreOp>,
+    events: VecDeque<Event>,
+    /// When the last packet was handed out for sending [MQTT-3.1.2-23].
+    last_sent: Option<Instant>,
+    /// An outstanding PINGREQ: the deadline for its PINGRESP, and whether the deadline was
+    /// already extended once after a late wake-up.
+    ping: Option<(Instant, bool)>,
+}
+
+impl Client {
+    /// A new client with an empty session. Fails if the configuration cannot make a CONNECT.
+    pub fn new(config: Config) -> Result<Client, UserError> {
+        config.validate()?;
+        Ok(Client::with_session(config, Session::new()))
+    }
+
+    /// A client resuming the session kept in `records` (see [`StoreRecord`]).
+    pub fn restore(
+        config: Config,
+        records: impl IntoIterator<Item = StoreRecord>,
+    ) -> Result<Client, RestoreError> {
+        config.validate().map_err(RestoreError::Config)?;
+        Ok(Client::with_session(config, Session::restore(records)?))
+    }
+
+    fn with_session(config: Config, session: Session) -> Client {
+        Client {
+            decoder: Decoder::new(config.max_packet_size),
+            config,
+            session,
+            conn: Conn::Offline,
+            closed: false,
+            tx: Vec::new(),
+            store: VecDeque::new(),
+            events: VecDeque::new(),
+            last_sent: None,
+            ping: None,
+        }
+    }
+
+    // ---- getters ----
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// CONNACK 0 received and the connection not lost since.
+    pub fn is_connected(&self) -> bool {
+        self.conn == Conn::Connected
+    }
+
+    /// Outgoing packets awaiting acknowledgement.
+    pub fn inflight(&self) -> usize {
+        self.session.inflight()
+    }
+
+    /// Commands waiting to be sent.
+    pub fn queued(&self) -> usize {
+        self.session.queue.len()
+    }
+
+    /// Requests not yet complete: in flight or queued, oldest first. After a restore these are
+    /// the restored messages; a `Published` event names each as it completes.
+    pub fn pending_requests(&self) -> Vec<RequestId> {
+        let mut ids: Vec<RequestId> = self.session.outgoing.values().map(|o| o.request).collect();
+        ids.extend(self.session.subscribing.values().filter_map(|s| s.request));
+        ids.extend(self.session.unsubscribing.values().map(|u| u.request));
+        ids.extend(self.session.queue.iter().map(|q| match q {
+            Queued::Publish { request, .. }
+            | Queued::Subscribe { request, .. }
+            | Queued::Unsubscribe { request, .. } => *request,
+        }));
+        ids.sort();
+        ids
+    }
+
+    /// The granted subscriptions.
+    pub fn subscriptions(&self) -> &[(String, QoS)] {
+        &self.session.subscriptions
+    }
+
+    /// The records a store holding every op so far would contain.
+    pub fn session_records(&self) -> Vec<StoreRecord> {
+        self.session.records()
+    }
+
+    // ---- inputs ----
+
+    /// The transport is open: sends CONNECT. Starts a new connection in any state.
+    pub fn handle_connected(&mut self, now: Instant) {
+        if self.conn != Conn::Offline {
+            self.lose(ConnectionError::TransportClosed);
+        }
+        self.closed = false;
+        self.decoder.reset();
+        self.tx.clear();
+        self.ping = None;
+        self.send(now, &Packet::Connect(self.config.connect_packet()));
+        self.conn = Conn::AwaitingConnAck { deadline: now + self.config.connect_timeout };
+    }
+
+    /// Bytes from the transport, in chunks of any size.
+    pub fn handle_bytes(&mut self, now: Instant, data: &[u8]) {
+        if self.conn == Conn::Offline {
+            return; // Late bytes of a connection already ended.
+        }
+        self.decoder.feed(data);
+        loop {
+            match self.decoder.next_packet() {
+                Ok(Some(packet)) => {
+                    if let Err(e) = self.handle_packet(now, packet) {
+                        self.lose(ConnectionError::Protocol(e));
+                    }
+                    if self.conn == Conn::Offline {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return self.lose(ConnectionError::Protocol(ProtocolError::Malformed(e))),
+            }
+        }
+        self.check_timers(now);
+    }
+
+    /// A timer set from [`poll_timeout`](Client::poll_timeout) fired. Late or spurious calls are
+    /// fine.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.check_timers(now);
+    }
+
+    /// The transport closed.
+    pub fn handle_closed(&mut self, _now: Instant) {
+        self.lose(ConnectionError::TransportClosed);
+    }
+
+    // ---- commands ----
+
+    /// Publishes a message; `Published` with the returned id follows on completion.
+    pub fn publish(&mut self, now: Instant, message: Message) -> Result<RequestId, UserError> {
+        self.check_open()?;
+        let probe = message.to_publish(if message.qos == QoS::AtMostOnce { 0 } else { 1 });
+        Packet::Publish(probe).encoded_len().map_err(|e| match e {
+            CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
+            e => UserError::InvalidTopic(e),
+        })?;
+        self.submit(now, |request| Queued::Publish { request, message })
+    }
+
+    /// Subscribes to one or more filters; `Subscribed` with the granted codes follows.
+    pub fn subscribe<S: AsRef<str>>(
+        &mut self,
+        now: Instant,
+        filters: &[(S, QoS)],
+    ) -> Result<RequestId, UserError> {
+        self.check_open()?;
+        let filters: Vec<(String, QoS)> = filters.iter().map(|(f, q)| (f.as_ref().to_owned(), *q)).collect();
+        let probe = Subscribe { pkid: 1, filters };
+        probe.remaining_len().map_err(filter_error)?;
+        self.submit(now, |request| Queued::Subscribe { request, filters: probe.filters })
+    }
+
+    /// Unsubscribes from one or more filters; `Unsubscribed` follows.
+    pub fn unsubscribe<S: AsRef<str>>(
+        &mut self,
+        now: Instant,
+        filters: &[S],
+    ) -> Result<RequestId, UserError> {
+        self.check_open()?;
+        let filters: Vec<String> = filters.iter().map(|f| f.as_ref().to_owned()).collect();
+        let probe = Unsubscribe { pkid: 1, filters };
+        probe.remaining_len().map_err(filter_error)?;
+        self.submit(now, |request| Queued::Unsubscribe { request, filters: probe.filters })
+    }
+
+    /// Sends DISCONNECT (when connected) and ends the connection; the session stays, so a later
+    /// `handle_connected` resumes it. Commands are refused until then.
+    pub fn disconnect(&mut self, now: Instant) {
+        if self.conn == Conn::Connected {
+            self.send(now, &Packet::Disconnect);
+        }
+        self.closed = true;
+        if self.conn != Conn::Offline {
+            self.conn = Conn::Offline;
+            self.ping = None;
+            self.events.push_back(Event::Disconnected { reason: ConnectionError::Requested });
+        }
+    }
+
+    // ---- outputs ----
+
+    /// The next store operation. Apply all of them before sending what `poll_transmit` gives.
+    pub fn poll_store(&mut self) -> Option<StoreOp> {
+        self.store.pop_front()
+    }
+
+    /// Moves every byte waiting to be sent into `out`; returns how many.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        let n = self.tx.len();
+        if out.is_empty() {
+            core::mem::swap(out, &mut self.tx);
+        } else {
+            out.append(&mut self.tx);
+        }
+        n
+    }
+
+    /// When `handle_timeout` should be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.conn {
+            Conn::Offline => None,
+            Conn::AwaitingConnAck { deadline } => Some(deadline),
+            Conn::Connected => match self.ping {
+                Some((deadline, _)) => Some(deadline),
+                None if self.config.keep_alive.is_zero() => None,
+                None => self.last_sent.map(|t| t + self.config.keep_alive),
+            },
+        }
+    }
+
+    /// The next event for the application or driver.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ---- internals ----
+
+    fn check_open(&self) -> Result<(), UserError> {
+        if self.closed {
+            Err(UserError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sends a command now if it can go out in order, else queues it.
+    fn submit(
+        &mut self,
+        now: Instant,
+        make: impl FnOnce(RequestId) -> Queued,
+    ) -> Result<RequestId, UserError> {
+        let sendable = self.conn == Conn::Connected && self.session.queue.is_empty();
+        if !sendable && self.session.queue.len() >= self.config.max_queued {
+            return Err(UserError::QueueFull { max: self.config.max_queued });
+        }
+        let request = self.session.next_request();
+        let cmd = make(request);
+        if sendable && self.has_room(&cmd) {
+            self.dispatch(now, cmd);
+        } else if self.session.queue.len() >= self.config.max_queued {
+            return Err(UserError::QueueFull { max: self.config.max_queued });
+        } else {
+            if let Queued::Publish { request, message } = &cmd {
+                let record = StoreRecord::Queued { request: *request, message: message.clone() };
+                self.store.push_back(StoreOp::Put(record));
+            }
+            self.session.queue.push_back(cmd);
+        }
+        self.check_timers(now);
+        Ok(request)
+    }
+
+    fn has_room(&self, cmd: &Queued) -> bool {
+        !cmd.needs_pkid() || self.session.inflight() < self.config.max_inflight
+    }
+
+    /// Sends a command (the connection is up and there is room). A packet id that cannot be
+    /// found (all 65,535 taken) puts it back at the head of the queue.
+    fn dispatch(&mut self, now: Instant, cmd: Queued) {
+        let pkid = if cmd.needs_pkid() {
+            match self.session.alloc_pkid() {
+                Some(id) => id,
+                None => return self.session.queue.push_front(cmd),
+            }
+        } else {
+            0
+        };
+        match cmd {
+            Queued::Publish { request, message } if message.qos == QoS::AtMostOnce => {
+                self.send(now, &Packet::Publish(message.to_publish(0)));
+                self.events.push_back(Event::Published { id: request });
+            }
+            Queued::Publish { request, message } => {
+                let publish = message.to_publish(pkid);
+                self.store
+                    .push_back(StoreOp::Put(StoreRecord::Outgoing { request, publish: publish.clone() }));
+                self.send(now, &Packet::Publish(publish.clone()));
+                self.session.outgoing.insert(pkid, Outgoing { request, state: OutState::Sent(publish) });
+            }
+            Queued::Subscribe { request, filters } => {
+                self.send(now, &Packet::Subscribe(Subscribe { pkid, filters: filters.clone() }));
+                self.session.subscribing.insert(pkid, PendingSubscribe { request: Some(request), filters });
+            }
+            Queued::Unsubscribe { request, filters } => {
+                self.send(now, &Packet::Unsubscribe(Unsubscribe { pkid, filters: filters.clone() }));
+                self.session.unsubscribing.insert(pkid, PendingUnsubscribe { request, filters });
+            }
+        }
+    }
+
+    /// Sends queued commands, in order, while the connection is up and there is room.
+    fn drain_queue(&mut self, now: Instant) {
+        while self.conn == Conn::Connected {
+            match self.session.queue.front() {
+                Some(cmd) if self.has_room(cmd) => {}
+                _ => return,
+            }
+            let Some(cmd) = self.session.queue.pop_front() else { return };
+            let queued_key = match &cmd {
+                Queued::Publish { request, .. } => Some(StoreKey::Queued(*request)),
+                _ => None,
+            };
+            let before = self.session.queue.len();
+            self.dispatch(now, cmd);
+            if self.session.queue.len() > before {
+                return; // No packet id free: it went back to the head.
+            }
+            // Deleted after the in-flight record is written: a crash between the two leaves a
+            // duplicate that restore resolves, never a loss.
+            if let Some(key) = queued_key {
+                self.store.push_back(StoreOp::Delete(key));
+            }
+        }
+    }
+
+    fn send(&mut self, now: Instant, packet: &Packet) {
+        // Commands validated their packets; the client builds the rest itself.
+        if let Err(e) = packet.encode(&mut self.tx) {
+            debug_assert!(false, "client built an invalid {}: {e}", packet.name());
+            return;
+        }
+        self.last_sent = Some(now);
+    }
+
+    /// Ends the connection (once) and reports why. The session stays for the next one.
+    fn lose(&mut self, reason: ConnectionError) {
+        if self.conn == Conn::Offline {
+            return;
+        }
+        self.conn = Conn::Offline;
+        self.tx.clear();
+        self.decoder.reset();
+        self.ping = None;
+        self.events.push_back(Event::Disconnected { reason });
+    }
+
+    fn check_timers(&mut self, now: Instant) {
+        match self.conn {
+            Conn::Offline => {}
+            Conn::AwaitingConnAck { deadline } => {
+                if now >= deadline {
+                    self.lose(ConnectionError::ConnAckTimeout);
+                }
+            }
+            Conn::Connected => self.check_keepalive(now),
+        }
+    }
+
+    /// [MQTT-3.1.2-23]: a PINGREQ when nothing was sent for the keepalive interval, and a dead
+    /// connection when its PINGRESP does not come.
+    fn check_keepalive(&mut self, now: Instant) {
+        if self.config.keep_alive.is_zero() {
+            return;
+        }
+        match self.ping {
+            Some((deadline, extended)) if now >= deadline => {
+                // Woken well past the deadline: the timer (or the whole page) slept, and a
+                // PINGRESP may be waiting unread. Give the network a moment once.
+                if !extended && now >= deadline + LATE_TIMER {
+                    self.ping = Some((now + WAKE_GRACE, true));
+                } else {
+                    self.lose(ConnectionError::KeepAliveTimeout);
+                }
+            }
+            Some(_) => {}
+            None => {
+                let due = self.last_sent.map_or(true, |t| now >= t + self.config.keep_alive);
+                if due {
+                    self.send(now, &Packet::PingReq);
+                    self.ping = Some((now + self.config.effective_ping_timeout(), false));
+                }
+            }
+        }
+    }
+
+    fn handle_packet(&mut self, now: Instant, packet: Packet) -> Result<(), ProtocolError> {
+        if let Conn::AwaitingConnAck { .. } = self.conn {
+            // [MQTT-3.2.0-1]: the first packet from the server is CONNACK.
+            return match packet {
+                Packet::ConnAck(ack) if ack.code == ConnectReturnCode::Accepted => {
+                    self.on_connack(now, ack.session_present);
+                    Ok(())
+                }
+                Packet::ConnAck(ack) => {
+                    self.lose(ConnectionError::Refused(ack.code));
+                    Ok(())
+                }
+                other => Err(unexpected(&other, "awaiting CONNACK")),
+            };
+        }
+        match packet {
+            Packet::Publish(p) => self.on_publish(now, p),
+            Packet::PubAck(id) => self.on_puback(now, id)?,
+            Packet::PubRec(id) => self.on_pubrec(now, id)?,
+            Packet::PubComp(id) => self.on_pubcomp(now, id)?,
+            Packet::PubRel(id) => {
+                // [MQTT-4.3.3-2]: PUBCOMP answers every PUBREL, known id or not.
+                if self.session.incoming.remove(&id) {
+                    self.store.push_back(StoreOp::Delete(StoreKey::Incoming(id)));
+                }
+                self.send(now, &Packet::PubComp(id));
+            }
+            Packet::SubAck(ack) => self.on_suback(now, ack.pkid, ack.codes)?,
+            Packet::UnsubAck(id) => self.on_unsuback(now, id)?,
+            // Tolerant where the standard is silent: an unsolicited PINGRESP is harmless.
+            Packet::PingResp => self.ping = None,
+            other => return Err(unexpected(&other, "connected")),
+        }
+        Ok(())
+    }
+
+    fn on_connack(&mut self, now: Instant, session_present: bool) {
+        self.conn = Conn::Connected;
+        self.events.push_back(Event::Connected { session_present });
+        if !session_present {
+            // The broker has no session: no PUBREL will come for the ids we hold.
+            let mut ids: Vec<u16> = self.session.incoming.drain().collect();
+            ids.sort_unstable();
+            self.store.extend(ids.into_iter().map(|id| StoreOp::Delete(StoreKey::Incoming(id))));
+        }
+        self.resend_inflight(now);
+        if !session_present && !self.session.subscriptions.is_empty() {
+            self.resubscribe(now);
+        }
+        self.drain_queue(now);
+    }
+
+    /// [MQTT-4.4.0-1]: unacknowledged PUBLISH (DUP set [MQTT-3.3.1-1]) and PUBREL again, with
+    /// their packet ids, in their original order [MQTT-4.6.0-1..3]. PUBRELs go first: those
+    /// messages reached the broker before any still unacknowledged one.
+    fn resend_inflight(&mut self, now: Instant) {
+        let mut releases: Vec<(u64, u16)> = Vec::new();
+        let mut publishes: Vec<(RequestId, u16)> = Vec::new();
+        for (&pkid, o) in &self.session.outgoing {
+            match &o.state {
+                OutState::Released { order } => releases.push((*order, pkid)),
+                OutState::Sent(_) => publishes.push((o.request, pkid)),
+            }
+        }
+        releases.sort_unstable();
+        publishes.sort_unstable();
+        for (_, pkid) in releases {
+            self.send(now, &Packet::PubRel(pkid));
+        }
+        for (_, pkid) in publishes {
+            let Some(Outgoing { state: OutState::Sent(p), .. }) = self.session.outgoing.get_mut(&pkid) else {
+                continue;
+            };
+            p.dup = true;
+            let packet = Packet::Publish(p.clone());
+            self.send(now, &packet);
+        }
+        // Pending SUBSCRIBE / UNSUBSCRIBE: resent so that their requests complete.
+        let mut subs: Vec<u16> = self.session.subscribing.keys().copied().collect();
+        subs.sort_unstable();
+        for pkid in subs {
+            let filters = self.session.subscribing[&pkid].filters.clone();
+            self.send(now, &Packet::Subscribe(Subscribe { pkid, filters }));
+        }
+        let mut unsubs: Vec<u16> = self.session.unsubscribing.keys().copied().collect();
+        unsubs.sort_unstable();
+        for pkid in unsubs {
+            let filters = self.session.unsubscribing[&pkid].filters.clone();
+            self.send(now, &Packet::Unsubscribe(Unsubscribe { pkid, filters }));
+        }
+    }
+
+    /// The broker lost the session: subscribe again to everything granted, batched into as few
+    /// SUBSCRIBE packets as fit the broker's size limit of 268,435,455 bytes (practically one).
+    fn resubscribe(&mut self, now: Instant) {
+        const BATCH: usize = 1000;
+        let all = self.session.subscriptions.clone();
+        for chunk in all.chunks(BATCH) {
+            let Some(pkid) = self.session.alloc_pkid() else { return };
+            let filters = chunk.to_vec();
+            self.send(now, &Packet::Subscribe(Subscribe { pkid, filters: filters.clone() }));
+            self.session.subscribing.insert(pkid, PendingSubscribe { request: None, filters });
+        }
+    }
+
+    fn on_publish(&mut self, now: Instant, p: Publish) {
+        match p.qos {
+            QoS::AtMostOnce => self.events.push_back(Event::Message(p)),
+            QoS::AtLeastOnce => {
+                let id = p.pkid;
+                self.events.push_back(Event::Message(p));
+                self.send(now, &Packet::PubAck(id));
+            }
+            QoS::ExactlyOnce => {
+                let id = p.pkid;
+                // [MQTT-4.3.3-2] method B: the id is kept until PUBREL; a PUBLISH with a kept id
+                // (a redelivery) is acknowledged but not delivered again.
+                if self.session.incoming.insert(id) {
+                    self.store.push_back(StoreOp::Put(StoreRecord::Incoming { pkid: id }));
+                    self.events.push_back(Event::Message(p));
+                }
+                self.send(now, &Packet::PubRec(id));
+            }
+        }
+    }
+
+    fn on_puback(&mut self, now: Instant, id: u16) -> Result<(), ProtocolError> {
+        match self.session.outgoing.get(&id) {
+            Some(Outgoing { state: OutState::Sent(p), .. }) if p.qos == QoS::AtLeastOnce => {}
+            _ => return Err(ProtocolError::UnknownPacketId { packet: "PUBACK", pkid: id }),
+        }
+        self.complete_outgoing(now, id);
+        Ok(())
+    }
+
+    fn on_pubrec(&mut self, now: Instant, id: u16) -> Result<(), ProtocolError> {
+        let order = self.session.next_release_order();
+        let Some(o) = self.session.outgoing.get_mut(&id) else {
+            return Err(ProtocolError::UnknownPacketId { packet: "PUBREC", pkid: id });
+        };
+        match &o.state {
+            OutState::Sent(p) if p.qos == QoS::ExactlyOnce => {
+                // [MQTT-4.3.3-1]: after PUBREC the PUBLISH is never sent again.
+                o.state = OutState::Released { order };
+                let record = StoreRecord::Released { request: o.request, pkid: id };
+                self.store.push_back(StoreOp::Put(record));
+            }
+            // A repeated PUBREC: answering with PUBREL again is harmless.
+            OutState::Released { .. } => {}
+            OutState::Sent(_) => return Err(ProtocolError::UnknownPacketId { packet: "PUBREC", pkid: id }),
+        }
+        self.send(now, &Packet::PubRel(id));
+        Ok(())
+    }
+
+    fn on_pubcomp(&mut self, now: Instant, id: u16) -> Result<(), ProtocolError> {
+        match self.session.outgoing.get(&id) {
+            Some(Outgoing { state: OutState::Released { .. }, .. }) => {}
+            _ => return Err(ProtocolError::UnknownPacketId { packet: "PUBCOMP", pkid: id }),
+        }
+        self.complete_outgoing(now, id);
+        Ok(())
+    }
+
+    fn complete_outgoing(&mut self, now: Instant, id: u16) {
+        if let Some(o) = self.session.outgoing.remove(&id) {
+            self.store.push_back(StoreOp::Delete(StoreKey::Outgoing(id)));
+            self.events.push_back(Event::Published { id: o.request });
+            self.drain_queue(now);
+        }
+    }
+
+    fn on_suback(&mut self, now: Instant, pkid: u16, codes: Vec<SubAckCode>) -> Result<(), ProtocolError> {
+        let Some(pending) = self.session.subscribing.get(&pkid) else {
+            return Err(ProtocolError::UnknownPacketId { packet: "SUBACK", pkid });
+        };
+        if pending.filters.len() != codes.len() {
+            return Err(ProtocolError::SubAckCountMismatch {
+                expected: pending.filters.len(),
+                got: codes.len(),
+            });
+        }
+        let pending = self.session.subscribing.remove(&pkid).expect("checked above");
+        for ((filter, _), code) in pending.filters.iter().zip(&codes) {
+            match code {
+                SubAckCode::Granted(q) => self.session.add_subscription(filter, *q),
+                SubAckCode::Failure => self.session.remove_subscription(filter),
+            }
+        }
+        self.store.push_back(self.session.subscriptions_op());
+        if let Some(id) = pending.request {
+            self.events.push_back(Event::Subscribed { id, codes });
+        }
+        self.drain_queue(now);
+        Ok(())
+    }
+
+    fn on_unsuback(&mut self, now: Instant, pkid: u16) -> Result<(), ProtocolError> {
+        let Some(pending) = self.session.unsubscribing.remove(&pkid) else {
+            return Err(ProtocolError::UnknownPacketId { packet: "UNSUBACK", pkid });
+        };
+        for f in &pending.filters {
+            self.session.remove_subscription(f);
+        }
+        self.store.push_back(self.session.subscriptions_op());
+        self.events.push_back(Event::Unsubscribed { id: pending.request });
+        self.drain_queue(now);
+        Ok(())
+    }
+}
+
+fn unexpected(packet: &Packet, state: &'static str) -> ProtocolError {
+    ProtocolError::UnexpectedPacket { packet: packet.name(), state }
+}
+
+fn filter_error(e: CodecError) -> UserError {
+    match e {
+        CodecError::NoTopicFilters => UserError::NoFilters,
+        CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
+        e => UserError::InvalidFilter(e),
+    }
+}

@@ -1,0 +1,59 @@
+//! What the client tells its driver and application.
+
+use super::ConnectionError;
+use crate::codec::{ByteStr, Publish, QoS, SubAckCode};
+use bytes::Bytes;
+
+/// The handle a command returns; its completion event names it. Unique for the life of a session,
+/// including across restores (it is part of the stored records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// An application message to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub topic: ByteStr,
+    pub payload: Bytes,
+    pub qos: QoS,
+    pub retain: bool,
+}
+
+impl Message {
+    pub fn new(topic: impl Into<ByteStr>, payload: impl Into<Bytes>, qos: QoS) -> Self {
+        Message { topic: topic.into(), payload: payload.into(), qos, retain: false }
+    }
+
+    pub fn retain(mut self, retain: bool) -> Self {
+        self.retain = retain;
+        self
+    }
+
+    pub(crate) fn to_publish(&self, pkid: u16) -> Publish {
+        Publish {
+            dup: false,
+            qos: self.qos,
+            retain: self.retain,
+            topic: self.topic.clone(),
+            pkid,
+            payload: self.payload.clone(),
+        }
+    }
+}
+
+/// Output of the client, taken with `Client::poll_event`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// CONNACK 0 arrived.
+    Connected { session_present: bool },
+    /// The connection ended; the driver closes its transport (if still open) and decides
+    /// whether to reconnect (see [`ConnectionError::is_retryable`]). Sent once per connection.
+    Disconnected { reason: ConnectionError },
+    /// An application message from the broker.
+    Message(Publish),
+    /// A publish completed: QoS 0 handed to the transport, QoS 1 PUBACK, QoS 2 PUBCOMP.
+    Published { id: RequestId },
+    /// SUBACK: one code per filter, in the order given.
+    Subscribed { id: RequestId, codes: Vec<SubAckCode> },
+    /// UNSUBACK.
+    Unsubscribed { id: RequestId },
+}
