@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Every test and check, natively and in headless Chromium (wasm32):
+#
+#   scripts/test.sh
+#
+# Installs what is missing first (scripts/setup.sh). Runs every step even after one fails,
+# prints a summary, and exits non-zero if anything failed. Logs: target/test-logs/.
+
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh
+
+setup_start=$SECONDS
+setup_all
+setup_secs=$((SECONDS - setup_start))
+
+LOG_DIR=target/test-logs
+mkdir -p "$LOG_DIR"
+rm -f "$LOG_DIR"/*.log
+
+STEP_NAMES=()
+STEP_STATUS=()
+STEP_SECS=()
+
+# run_step NAME COMMAND...: runs COMMAND, output to the terminal and to $LOG_DIR/NAME.log.
+run_step() {
+    local name="$1" start=$SECONDS status=0
+    shift
+    printf '\n==> %s: %s\n' "$name" "$*"
+    "$@" 2>&1 | tee "$LOG_DIR/$name.log" || status=$?
+    STEP_NAMES+=("$name")
+    STEP_STATUS+=("$status")
+    STEP_SECS+=($((SECONDS - start)))
+    if [ "$status" -ne 0 ]; then printf '==> %s FAILED (exit %d)\n' "$name" "$status"; fi
+    return 0
+}
+
+# Per test binary: "<binary>: N passed, N failed" from cargo test / wasm-bindgen-test output.
+per_binary() {
+    awk '
+        /^ +Running / { b = $0; sub(/^ *Running /, "", b); sub(/ \(.*$/, "", b) }
+        /^ *Doc-tests / { b = "doc-tests " $2 }
+        /^no tests to run!/ { printf "    %-34s no wasm_bindgen_test tests\n", b }
+        /^test result:/ {
+            p = $0; sub(/.* ok\. |.* FAILED\. /, "", p)
+            split(p, f, /[ ;]+/)
+            printf "    %-34s %s passed, %s failed\n", b, f[1], f[3]
+        }' "$1"
+}
+
+# "PASSED FAILED" summed over every "test result:" line of a log.
+totals() {
+    awk '/^test result:/ {
+            p = $0; sub(/.* ok\. |.* FAILED\. /, "", p)
+            split(p, f, /[ ;]+/); np += f[1]; nf += f[3]
+         }
+         END { print np + 0, nf + 0 }' "$1"
+}
+
+# wasm32 test binaries that configure no test mode run in Node by default, and
+# `wasm-pack test --chrome` then skips them while reporting success. Say browser explicitly,
+# and fail if a test binary was skipped anyway.
+wasm_tests_in_chromium() {
+    WASM_BINDGEN_USE_BROWSER=1 \
+        WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}" \
+        wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER"
+}
+
+# The clock rule (clippy.toml: no Instant::now, SystemTime::now, thread::sleep) binds the
+# library everywhere and every wasm32 target, where those calls panic. Native test targets
+# may read a clock (a harness's virtual-clock origin, timeouts against real brokers).
+run_step fmt cargo fmt --all -- --check
+run_step clippy-native cargo clippy --all-targets -- -D warnings -A clippy::disallowed_methods
+run_step clippy-native-lib cargo clippy --lib -- -D warnings
+run_step clippy-wasm32-lib cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+run_step clippy-wasm32-tests cargo clippy --target wasm32-unknown-unknown --tests -- -D warnings
+run_step test-native cargo test
+run_step test-wasm32 wasm_tests_in_chromium
+
+# A skipped wasm32 test binary is a failure, whatever wasm-pack's exit code says.
+if grep -q "so skipping" "$LOG_DIR/test-wasm32.log"; then
+    echo "==> test-wasm32 FAILED: a test binary was skipped instead of run in Chromium"
+    STEP_STATUS[${#STEP_STATUS[@]} - 1]=1
+fi
+
+read -r native_pass native_fail < <(totals "$LOG_DIR/test-native.log")
+read -r wasm_pass wasm_fail < <(totals "$LOG_DIR/test-wasm32.log")
+
+checks_pass=0 checks_fail=0 steps_fail=0
+printf '\n==> summary (setup %ds)\n' "$setup_secs"
+for i in "${!STEP_NAMES[@]}"; do
+    name="${STEP_NAMES[$i]}" status="${STEP_STATUS[$i]}"
+    if [ "$status" -eq 0 ]; then word=ok; else word=FAILED; steps_fail=$((steps_fail + 1)); fi
+    printf '  %-7s %-20s %4ds\n' "$word" "$name" "${STEP_SECS[$i]}"
+    case "$name" in
+        test-*) ;;
+        *) if [ "$status" -eq 0 ]; then checks_pass=$((checks_pass + 1)); else checks_fail=$((checks_fail + 1)); fi ;;
+    esac
+done
+echo "  native tests: $native_pass passed, $native_fail failed"
+per_binary "$LOG_DIR/test-native.log"
+echo "  wasm32 tests (headless Chromium): $wasm_pass passed, $wasm_fail failed"
+per_binary "$LOG_DIR/test-wasm32.log"
+
+# A test step that failed without a failing test (it did not build, say) counts as one failure.
+extra_fail=0
+for i in "${!STEP_NAMES[@]}"; do
+    case "${STEP_NAMES[$i]}" in
+        test-native) failed_tests=$native_fail ;;
+        test-wasm32) failed_tests=$wasm_fail ;;
+        *) continue ;;
+    esac
+    if [ "${STEP_STATUS[$i]}" -ne 0 ] && [ "$failed_tests" -eq 0 ]; then
+        extra_fail=$((extra_fail + 1))
+    fi
+done
+echo "  checks (fmt, clippy): $checks_pass passed, $checks_fail failed"
+echo "$((native_pass + wasm_pass + checks_pass)) passed, $((native_fail + wasm_fail + checks_fail + extra_fail)) failed"
+
+[ "$steps_fail" -eq 0 ]
