@@ -59,6 +59,9 @@ totals() {
          END { print np + 0, nf + 0 }' "$1"
 }
 
+# wasm-pack passes extra options to `cargo build --tests` as well, so --no-fail-fast cannot be
+# given here: the wasm32 run stops at the first failing test binary.
+#
 # wasm32 test binaries that configure no test mode run in Node by default, and
 # `wasm-pack test --chrome` then skips them while reporting success. Say browser explicitly,
 # and fail if a test binary was skipped anyway.
@@ -76,7 +79,7 @@ run_step clippy-native cargo clippy --all-targets -- -D warnings -A clippy::disa
 run_step clippy-native-lib cargo clippy --lib -- -D warnings
 run_step clippy-wasm32-lib cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 run_step clippy-wasm32-tests cargo clippy --target wasm32-unknown-unknown --tests -- -D warnings
-run_step test-native cargo test
+run_step test-native cargo test --no-fail-fast
 run_step test-wasm32 wasm_tests_in_chromium
 
 # A skipped wasm32 test binary is a failure, whatever wasm-pack's exit code says.
