@@ -638,3 +638,24 @@ fn a_cut_connection_reports_once_and_late_bytes_are_ignored() {
     assert!(p.take_events().is_empty());
 }
 }
+
+both! {
+fn a_clean_session_ends_with_its_connection_and_loses_no_message_mqtt_3_1_2_6() {
+    let mut p = connected_pair("c"); // clean session
+    let id = p.client.publish(p.now, msg("t", "a", QoS::AtLeastOnce)).unwrap();
+    let Packet::Publish(first) = p.take_sent().remove(0) else { panic!() };
+    p.deliver(Packet::Publish(incoming(3, QoS::ExactlyOnce, "in")));
+    assert_eq!(messages(&p.take_events()), vec!["in"]);
+    p.cut();
+    // The broker forgot the session; the client too: the unacknowledged message goes out
+    // again as a new one (no DUP), and the incoming id 3 no longer shadows a new message.
+    let sent = p.connect(false);
+    let [Packet::Publish(again)] = &sent[..] else { panic!("{sent:?}") };
+    assert!(!again.dup);
+    assert_eq!(again.payload, first.payload);
+    p.deliver(Packet::Publish(incoming(3, QoS::ExactlyOnce, "new")));
+    assert_eq!(messages(&p.take_events()), vec!["new"]);
+    p.deliver(Packet::PubAck(again.pkid));
+    assert_eq!(published_ids(&p.take_events()), vec![id]);
+}
+}

@@ -277,6 +277,47 @@ impl Client {
         }
     }
 
+    /// [MQTT-3.1.2-6]: with CleanSession = 1 the client discards its session state too (once
+    /// CONNACK confirms the broker did): the
+    /// packet flows in progress end. Their messages are not lost: a PUBLISH not yet acknowledged
+    /// goes back to the head of the queue, to be sent as a new message (QoS 2 may then arrive
+    /// twice: the broker forgot that it had it); a QoS 2 message past PUBREC is complete (the
+    /// broker owns it); pending SUBSCRIBE / UNSUBSCRIBE are queued again. The subscription list
+    /// is the application's wish, kept, and sent again after CONNACK.
+    fn discard_session(&mut self) {
+        let mut flows: Vec<(RequestId, Queued)> = Vec::new();
+        for (pkid, o) in self.session.outgoing.drain() {
+            self.store.push_back(StoreOp::Delete(StoreKey::Outgoing(pkid)));
+            match o.state {
+                OutState::Sent(p) => {
+                    let message =
+                        Message { topic: p.topic, payload: p.payload, qos: p.qos, retain: p.retain };
+                    flows.push((o.request, Queued::Publish { request: o.request, message }));
+                }
+                OutState::Released { .. } => self.events.push_back(Event::Published { id: o.request }),
+            }
+        }
+        for (_, s) in self.session.subscribing.drain() {
+            if let Some(request) = s.request {
+                flows.push((request, Queued::Subscribe { request, filters: s.filters }));
+            }
+        }
+        for (_, u) in self.session.unsubscribing.drain() {
+            flows.push((u.request, Queued::Unsubscribe { request: u.request, filters: u.filters }));
+        }
+        flows.sort_by_key(|(r, _)| *r);
+        for (_, cmd) in flows.into_iter().rev() {
+            if let Queued::Publish { request, message } = &cmd {
+                let record = StoreRecord::Queued { request: *request, message: message.clone() };
+                self.store.push_back(StoreOp::Put(record));
+            }
+            self.session.queue.push_front(cmd);
+        }
+        let mut ids: Vec<u16> = self.session.incoming.drain().collect();
+        ids.sort_unstable();
+        self.store.extend(ids.into_iter().map(|id| StoreOp::Delete(StoreKey::Incoming(id))));
+    }
+
     /// Sends a command now if it can go out in order, else queues it.
     fn submit(
         &mut self,
@@ -381,10 +422,16 @@ impl Client {
         if self.conn == Conn::Offline {
             return;
         }
+        let was_connected = self.conn == Conn::Connected;
         self.conn = Conn::Offline;
         self.tx.clear();
         self.decoder.reset();
         self.ping = None;
+        // A clean session lasts as long as its connection [MQTT-3.1.2-6]: the broker drops it
+        // now, so ids kept for it would only shadow the next session's.
+        if was_connected && self.config.clean_session {
+            self.discard_session();
+        }
         self.events.push_back(Event::Disconnected { reason });
     }
 
@@ -466,6 +513,11 @@ impl Client {
     fn on_connack(&mut self, now: Instant, session_present: bool) {
         self.conn = Conn::Connected;
         self.events.push_back(Event::Connected { session_present });
+        // Only now is it certain that the broker discarded its side: a clean CONNECT lost on
+        // the way must not make the client forget what the broker still holds.
+        if self.config.clean_session {
+            self.discard_session();
+        }
         if !session_present {
             // The broker has no session: no PUBREL will come for the ids we hold.
             let mut ids: Vec<u16> = self.session.incoming.drain().collect();
@@ -497,12 +549,12 @@ impl Client {
             self.send(now, &Packet::PubRel(pkid));
         }
         for (_, pkid) in publishes {
-            let Some(Outgoing { state: OutState::Sent(p), .. }) = self.session.outgoing.get_mut(&pkid) else {
+            let Some(Outgoing { state: OutState::Sent(p), .. }) = self.session.outgoing.get(&pkid) else {
                 continue;
             };
-            p.dup = true;
-            let packet = Packet::Publish(p.clone());
-            self.send(now, &packet);
+            let mut again = p.clone();
+            again.dup = true;
+            self.send(now, &Packet::Publish(again));
         }
         // Pending SUBSCRIBE / UNSUBSCRIBE: resent so that their requests complete.
         let mut subs: Vec<u16> = self.session.subscribing.keys().copied().collect();

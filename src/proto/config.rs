@@ -25,7 +25,8 @@ pub struct Config {
     /// Never stored in a session record.
     pub password: Option<Bytes>,
     /// Outgoing QoS 1/2 messages, SUBSCRIBE and UNSUBSCRIBE awaiting acknowledgement at once.
-    /// More are queued.
+    /// More are queued. The client's own resubscription after the broker lost the session is
+    /// sent regardless, so it may take one place more.
     pub max_inflight: usize,
     /// Commands waiting while offline or while `max_inflight` is reached. Past it a command fails
     /// with [`UserError::QueueFull`].

@@ -4,8 +4,10 @@ use super::ConnectionError;
 use crate::codec::{ByteStr, Publish, QoS, SubAckCode};
 use bytes::Bytes;
 
-/// The handle a command returns; its completion event names it. Unique for the life of a session,
-/// including across restores (it is part of the stored records).
+/// The handle a command returns; its completion event names it. Ids increase within a client's
+/// life and are never shared by two pending requests. A restored client continues after the
+/// highest id in its records, so a restored request keeps its id and no new one takes it; an id
+/// whose request completed before the restore may be issued again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RequestId(pub u64);
 

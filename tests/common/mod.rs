@@ -75,7 +75,7 @@ impl Pair {
     pub fn with_client(client: Client) -> Pair {
         Pair {
             client,
-            now: Instant::now(),
+            now: start(),
             store: MemStore::default(),
             sent: Vec::new(),
             events: Vec::new(),
@@ -181,6 +181,13 @@ impl Pair {
         self.sent.clear();
         self.events.clear();
     }
+}
+
+/// The virtual clock's origin: one real reading (web_time's clock works on wasm32 too), after
+/// which time only moves when a test says so.
+#[allow(clippy::disallowed_methods)]
+pub fn start() -> Instant {
+    Instant::now()
 }
 
 pub fn payload(s: &str) -> Bytes {
