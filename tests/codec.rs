@@ -17,6 +17,11 @@ use serde_json::{Map, Value};
 
 const MAX: usize = MAX_PACKET_SIZE;
 
+// Users run `wasm-pack test --headless --chrome`: without this the runner treats the file as
+// Node-only and skips it in the browser.
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,11 @@
 
 mod common;
 
+// Users run `wasm-pack test --headless --chrome`: without this the runner treats the file as
+// Node-only and skips it in the browser.
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 use common::{payload, start, MemStore};
 use mq::codec::{ConnAck, ConnectReturnCode, Decoder, Packet, Publish, QoS, SubAck, SubAckCode};
 use mq::proto::{Client, Config, Event, Instant, Message, RequestId, StoreRecord, UserError};
