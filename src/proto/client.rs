@@ -225,8 +225,12 @@ impl Client {
         }
         self.closed = true;
         if self.conn != Conn::Offline {
+            let was_connected = self.conn == Conn::Connected;
             self.conn = Conn::Offline;
             self.ping = None;
+            if was_connected && self.config.clean_session {
+                self.discard_session(); // [MQTT-3.1.2-6], as in `lose`
+            }
             self.events.push_back(Event::Disconnected { reason: ConnectionError::Requested });
         }
     }
