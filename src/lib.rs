@@ -18,8 +18,13 @@
 //! Modules:
 //! - [`codec`]: encode and decode of the 14 control packets, topic validation and matching.
 //! - [`proto`]: the client session state machine (QoS 0/1/2, keepalive, session resume).
+//! - `native` (feature `native`): the async tokio client over TCP / TLS (feature `tls`) with a
+//!   file session store; the `mq` command line tool is feature `cli`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod codec;
 pub mod proto;
+
+#[cfg(feature = "native")]
+pub mod native;

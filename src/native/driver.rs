@@ -1,0 +1,382 @@
+//! The connection task: owns the sans-IO core, the transport, the timer and the session store.
+//!
+//! After every input (bytes, a command, the timer, the transport closing) it drains the core's
+//! outputs in order: `poll_store` (appended to the file store and fsynced *before* anything it
+//! protects is written), `poll_transmit` (queued for the socket), `poll_timeout` (the next
+//! `sleep_until`), `poll_event` (a waiter's oneshot completed, a message pushed to the stream).
+
+use super::client::State;
+use super::reconnect::Jitter;
+use super::transport::{self, BoxStream};
+use super::{Error, FileStore, Options};
+use crate::codec::{Publish, QoS, SubAckCode};
+use crate::proto::{self, ConnectionError, Event, Instant, Message, RequestId};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Commands taken in one go before the outputs are drained (batches the writes and fsyncs).
+const COMMAND_BATCH: usize = 256;
+const READ_BUFFER: usize = 64 * 1024;
+/// How long a graceful disconnect may take to flush what is queued before DISCONNECT.
+const CLOSE_FLUSH: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    Publish(Message, oneshot::Sender<Result<(), Error>>),
+    Subscribe(Vec<(String, QoS)>, oneshot::Sender<Result<Vec<SubAckCode>, Error>>),
+    Unsubscribe(Vec<String>, oneshot::Sender<Result<(), Error>>),
+    Disconnect(oneshot::Sender<()>),
+    Abort,
+}
+
+enum Waiter {
+    Publish(oneshot::Sender<Result<(), Error>>),
+    Subscribe(oneshot::Sender<Result<Vec<SubAckCode>, Error>>),
+    Unsubscribe(oneshot::Sender<Result<(), Error>>),
+}
+
+impl Waiter {
+    fn fail(self, e: Error) {
+        let _ = match self {
+            Waiter::Publish(tx) => tx.send(Err(e)).is_ok(),
+            Waiter::Subscribe(tx) => tx.send(Err(e)).is_ok(),
+            Waiter::Unsubscribe(tx) => tx.send(Err(e)).is_ok(),
+        };
+    }
+}
+
+enum Stop {
+    /// `disconnect()`, or every handle dropped (no reply then).
+    Disconnect(Option<oneshot::Sender<()>>),
+    Abort,
+}
+
+pub(crate) struct Driver {
+    core: proto::Client,
+    opts: Options,
+    store: Option<FileStore>,
+    cmds: mpsc::UnboundedReceiver<Command>,
+    messages: mpsc::UnboundedSender<Publish>,
+    restored: HashSet<RequestId>,
+    restored_done: mpsc::UnboundedSender<RequestId>,
+    waiters: HashMap<RequestId, Waiter>,
+    state: watch::Sender<State>,
+    /// The first connection's outcome, for `Client::connect`.
+    ready: Option<oneshot::Sender<Result<bool, Error>>>,
+    /// Bytes to write; `written` of them are already written.
+    out: Vec<u8>,
+    written: usize,
+    lost: Option<ConnectionError>,
+    stop: Option<Stop>,
+    /// The store failed: nothing more may be sent.
+    fatal: Option<Error>,
+    attempt: u32,
+}
+
+#[allow(clippy::disallowed_methods)] // The driver owns the clock; the core is given the time.
+fn now() -> Instant {
+    Instant::now()
+}
+
+impl Driver {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        core: proto::Client,
+        opts: Options,
+        store: Option<FileStore>,
+        cmds: mpsc::UnboundedReceiver<Command>,
+        messages: mpsc::UnboundedSender<Publish>,
+        restored_done: mpsc::UnboundedSender<RequestId>,
+        state: watch::Sender<State>,
+        ready: oneshot::Sender<Result<bool, Error>>,
+    ) -> Driver {
+        let restored = core.pending_requests().into_iter().collect();
+        Driver {
+            core,
+            opts,
+            store,
+            cmds,
+            messages,
+            restored,
+            restored_done,
+            waiters: HashMap::new(),
+            state,
+            ready: Some(ready),
+            out: Vec::new(),
+            written: 0,
+            lost: None,
+            stop: None,
+            fatal: None,
+            attempt: 0,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.stop.is_some() || self.fatal.is_some()
+    }
+
+    pub(crate) async fn run(mut self) {
+        let mut jitter = Jitter::new();
+        let end = loop {
+            let timeout = self.core.config().connect_timeout;
+            let opts = self.opts.clone();
+            let opened = {
+                let open = tokio::time::timeout(timeout, transport::open(&opts));
+                tokio::pin!(open);
+                loop {
+                    tokio::select! {
+                        r = &mut open => break r.unwrap_or(Err(Error::Timeout)),
+                        c = self.cmds.recv() => self.command(c),
+                    }
+                    if self.done() {
+                        break Err(Error::Closed);
+                    }
+                }
+            };
+            if self.done() {
+                break Error::Closed;
+            }
+            let error = match opened {
+                Ok(stream) => {
+                    let reason = self.session(stream).await;
+                    if self.done() {
+                        break Error::Closed;
+                    }
+                    let retry = reason.is_retryable();
+                    let e = Error::Connection(reason);
+                    if !retry {
+                        break e;
+                    }
+                    e
+                }
+                Err(e) => e,
+            };
+            let policy = &self.opts.reconnect;
+            let exhausted = policy.max_attempts.is_some_and(|m| self.attempt >= m);
+            // A first connection that fails is reported by `connect`, not retried.
+            if self.ready.is_some() || !policy.enabled || exhausted {
+                break error;
+            }
+            let delay = policy.delay(self.attempt, jitter.next());
+            self.attempt += 1;
+            let _ = self.state.send(State::Reconnecting { error, attempt: self.attempt });
+            let sleep = tokio::time::sleep(delay);
+            tokio::pin!(sleep);
+            while !self.done() {
+                tokio::select! {
+                    _ = &mut sleep => break,
+                    c = self.cmds.recv() => self.command(c),
+                }
+            }
+            if self.done() {
+                break Error::Closed;
+            }
+        };
+        self.finish(end);
+    }
+
+    /// One connection, from the transport opening to its end; returns why it ended.
+    async fn session(&mut self, stream: BoxStream) -> ConnectionError {
+        let (mut rd, mut wr) = tokio::io::split(stream);
+        let mut buf = vec![0u8; READ_BUFFER];
+        self.out.clear();
+        self.written = 0;
+        self.lost = None;
+        self.core.handle_connected(now());
+        self.pump();
+        let reason = loop {
+            if let Some(r) = self.lost.take() {
+                break r;
+            }
+            if self.fatal.is_some() || matches!(self.stop, Some(Stop::Abort)) {
+                return ConnectionError::TransportClosed; // Dropped without another byte.
+            }
+            let deadline = self.core.poll_timeout().map(tokio::time::Instant::from_std);
+            let pending = self.written < self.out.len();
+            tokio::select! {
+                r = wr.write(&self.out[self.written..]), if pending => match r {
+                    Ok(0) | Err(_) => self.core.handle_closed(now()),
+                    Ok(n) => {
+                        self.written += n;
+                        if self.written == self.out.len() {
+                            self.out.clear();
+                            self.written = 0;
+                            // TLS keeps records buffered until flushed.
+                            if wr.flush().await.is_err() {
+                                self.core.handle_closed(now());
+                            }
+                        }
+                    }
+                },
+                r = rd.read(&mut buf) => match r {
+                    Ok(0) | Err(_) => self.core.handle_closed(now()),
+                    Ok(n) => self.core.handle_bytes(now(), &buf[..n]),
+                },
+                c = self.cmds.recv() => {
+                    self.apply(c);
+                    for _ in 1..COMMAND_BATCH {
+                        match self.cmds.try_recv() {
+                            Ok(c) => self.apply(Some(c)),
+                            Err(TryRecvError::Empty) => break,
+                            Err(TryRecvError::Disconnected) => {
+                                self.apply(None);
+                                break;
+                            }
+                        }
+                    }
+                },
+                _ = sleep_until(deadline), if deadline.is_some() => self.core.handle_timeout(now()),
+            }
+            self.pump();
+        };
+        if reason == ConnectionError::Requested && self.fatal.is_none() {
+            // Everything handed over before `disconnect`, then DISCONNECT, then close.
+            let rest = &self.out[self.written..];
+            let _ = tokio::time::timeout(CLOSE_FLUSH, async {
+                wr.write_all(rest).await?;
+                wr.flush().await?;
+                wr.shutdown().await
+            })
+            .await;
+        }
+        self.out.clear();
+        self.written = 0;
+        reason
+    }
+
+    /// A command, then the outputs drained.
+    fn command(&mut self, c: Option<Command>) {
+        self.apply(c);
+        self.pump();
+    }
+
+    fn apply(&mut self, c: Option<Command>) {
+        let now = now();
+        match c {
+            Some(Command::Publish(m, tx)) => match self.core.publish(now, m) {
+                Ok(id) => {
+                    self.waiters.insert(id, Waiter::Publish(tx));
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.into()));
+                }
+            },
+            Some(Command::Subscribe(filters, tx)) => match self.core.subscribe(now, &filters) {
+                Ok(id) => {
+                    self.waiters.insert(id, Waiter::Subscribe(tx));
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.into()));
+                }
+            },
+            Some(Command::Unsubscribe(filters, tx)) => match self.core.unsubscribe(now, &filters) {
+                Ok(id) => {
+                    self.waiters.insert(id, Waiter::Unsubscribe(tx));
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.into()));
+                }
+            },
+            Some(Command::Disconnect(tx)) => {
+                self.core.disconnect(now);
+                self.stop.get_or_insert(Stop::Disconnect(Some(tx)));
+            }
+            None => {
+                // Every handle is gone: nobody can issue or await anything more.
+                self.core.disconnect(now);
+                self.stop.get_or_insert(Stop::Disconnect(None));
+            }
+            Some(Command::Abort) => self.stop = Some(Stop::Abort),
+        }
+    }
+
+    /// Drains the core: store (durable first), transmit, events.
+    fn pump(&mut self) {
+        if self.fatal.is_some() {
+            return;
+        }
+        let mut staged = false;
+        while let Some(op) = self.core.poll_store() {
+            if let Some(store) = &mut self.store {
+                store.stage(&op);
+                staged = true;
+            }
+        }
+        if staged {
+            if let Some(Err(e)) = self.store.as_mut().map(FileStore::commit) {
+                // What the failed batch protects must not go out.
+                self.core.poll_transmit(&mut Vec::new());
+                self.fatal = Some(Error::Store(Arc::new(e)));
+                return;
+            }
+        }
+        self.core.poll_transmit(&mut self.out);
+        while let Some(event) = self.core.poll_event() {
+            self.on_event(event);
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Connected { session_present } => {
+                self.attempt = 0;
+                let _ = self.state.send(State::Connected { session_present });
+                if let Some(ready) = self.ready.take() {
+                    let _ = ready.send(Ok(session_present));
+                }
+            }
+            Event::Disconnected { reason } => self.lost = Some(reason),
+            Event::Message(p) => {
+                let _ = self.messages.send(p); // Nobody listening: dropped.
+            }
+            Event::Published { id } => match self.waiters.remove(&id) {
+                Some(Waiter::Publish(tx)) => {
+                    let _ = tx.send(Ok(()));
+                }
+                Some(other) => other.fail(Error::Closed),
+                None => {
+                    if self.restored.remove(&id) {
+                        let _ = self.restored_done.send(id);
+                    }
+                }
+            },
+            Event::Subscribed { id, codes } => {
+                if let Some(Waiter::Subscribe(tx)) = self.waiters.remove(&id) {
+                    let _ = tx.send(Ok(codes));
+                }
+            }
+            Event::Unsubscribed { id } => {
+                if let Some(Waiter::Unsubscribe(tx)) = self.waiters.remove(&id) {
+                    let _ = tx.send(Ok(()));
+                }
+            }
+        }
+    }
+
+    /// The client stops: every waiter learns why.
+    fn finish(mut self, end: Error) {
+        let error = self.fatal.take().unwrap_or(end);
+        if let Some(ready) = self.ready.take() {
+            let _ = ready.send(Err(error.clone()));
+        }
+        let requested = matches!(self.stop, Some(Stop::Disconnect(_))) && !matches!(error, Error::Store(_));
+        for (_, w) in self.waiters.drain() {
+            w.fail(if requested { Error::Closed } else { error.clone() });
+        }
+        let _ = self.state.send(State::Closed(if requested { None } else { Some(error) }));
+        if let Some(Stop::Disconnect(Some(tx))) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
