@@ -17,9 +17,9 @@ export DEBIAN_FRONTEND=noninteractive
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 
 APT_PACKAGES=(mosquitto mosquitto-clients chromium chromium-driver binaryen)
-# Folders with a package.json whose node_modules the build or tests need (none yet: the
-# dashboard and the Playwright tests add theirs here).
-NODE_PROJECTS=()
+# Folders with a package.json whose node_modules the build or tests need. tests/aedes: the
+# second broker of the native tests (tests/native_*.rs).
+NODE_PROJECTS=(tests/aedes)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
