@@ -20,6 +20,8 @@
 //! - [`proto`]: the client session state machine (QoS 0/1/2, keepalive, session resume).
 //! - `native` (feature `native`): the async tokio client over TCP / TLS (feature `tls`) with a
 //!   file session store; the `mq` command line tool is feature `cli`.
+//! - `wasm` (wasm32 only): the browser client, the `MqttClient` JS class over a WebSocket, with
+//!   sessions in IndexedDB.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -28,3 +30,6 @@ pub mod proto;
 
 #[cfg(feature = "native")]
 pub mod native;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;

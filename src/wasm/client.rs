@@ -1,0 +1,336 @@
+//! `MqttClient`, the JS class. Every method that waits returns a `Promise` made with
+//! `future_to_promise` over a cloned `Rc` (never `async fn(&self)`: JS calling again while a
+//! promise is pending would hit "recursive use of an object"). Arguments are checked before
+//! anything is queued or sent; every rejection is an `Error` with a stable `code`.
+
+use super::driver::{now, with, Driver, Shared};
+use super::error::{invalid, js_error, restore_error, user_error, CLOSED, INVALID_URL};
+use super::events::{run, MessageStream};
+use super::idb::{parse, IdbStore};
+use super::options::{self, SessionKind};
+use crate::codec::ByteStr;
+use crate::proto::{Client, Message, StoreRecord};
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** Options of `MqttClient.connect`. Times in milliseconds unless said otherwise. */
+export interface MqttConnectOptions {
+  /** Default: a random "mq-..." id. */
+  clientId?: string;
+  /** Start a new session (default true) or resume the stored one. */
+  clean?: boolean;
+  /** Seconds, default 60; 0 turns keepalive off. */
+  keepalive?: number;
+  username?: string;
+  /** Never stored. */
+  password?: string | Uint8Array;
+  will?: { topic: string; payload: string | Uint8Array; qos?: 0 | 1 | 2; retain?: boolean };
+  /** Default: "indexeddb" when clean is false, else "memory". */
+  session?: "memory" | "indexeddb";
+  /** Reconnect with exponential backoff and jitter (default on: 1000..30000 ms). */
+  reconnect?: boolean | { minDelay?: number; maxDelay?: number };
+  /** Time for the WebSocket to open and for CONNACK to arrive (default 30000). */
+  connectTimeout?: number;
+  maxInflight?: number;
+  maxQueued?: number;
+  maxPacketSize?: number;
+}
+export interface MqttPublishOptions { qos?: 0 | 1 | 2; retain?: boolean }
+export interface MqttSubscribeOptions { qos?: 0 | 1 | 2 }
+/** One granted filter; qos 128 means the broker refused it. */
+export interface MqttGranted { topic: string; qos: 0 | 1 | 2 | 128 }
+export interface MqttPacketInfo { qos: 0 | 1 | 2; retain: boolean; dup: boolean }
+export interface MqttMessage { topic: string; payload: Uint8Array; qos: 0 | 1 | 2; retain: boolean }
+/** A request restored from IndexedDB and not yet complete. `topic` and `payload` are absent for
+ *  a QoS 2 message the broker already has (only its PUBREL is left). */
+export interface MqttRestored { id: number; kind: "publish"; qos: 1 | 2 | 0; topic?: string; payload?: Uint8Array }
+/** Every rejection and "error" event: an Error with a stable code, e.g. CONNECT_REFUSED (with
+ *  returnCode), INVALID_ARGUMENT, INVALID_TOPIC, INVALID_URL, QUEUE_FULL, TOO_LARGE, CLOSED,
+ *  TIMEOUT, KEEPALIVE_TIMEOUT, CONNECTION_LOST, CONNECTION_FAILED, PROTOCOL_ERROR, STORE_FAILED,
+ *  SESSION_CORRUPT. */
+export interface MqttError extends Error { code: string; returnCode?: number }
+export type MqttEventName = "message" | "connect" | "reconnect" | "offline" | "close" | "error" | "restored";
+export type MqttMessageHandler = (topic: string, payload: Uint8Array, packet: MqttPacketInfo) => void;
+"#;
+
+static PANIC_HOOK: std::sync::Once = std::sync::Once::new();
+
+/// A panic would kill the instance; if one ever happens, say so in the console.
+fn install_panic_hook() {
+    PANIC_HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            web_sys::console::error_1(&format!("mq: panic (a bug; please report): {info}").into());
+        }))
+    });
+}
+
+/// An MQTT 3.1.1 client over a WebSocket.
+#[wasm_bindgen]
+pub struct MqttClient {
+    d: Shared,
+}
+
+/// What JS learns about a restored request.
+fn restored_info(record: &StoreRecord) -> Option<(crate::proto::RequestId, JsValue)> {
+    let o = Object::new();
+    let set = |k: &str, v: JsValue| {
+        let _ = Reflect::set(&o, &k.into(), &v);
+    };
+    set("kind", "publish".into());
+    let id = match record {
+        StoreRecord::Outgoing { request, publish } => {
+            set("qos", (publish.qos as u8).into());
+            set("topic", publish.topic.as_str().into());
+            set("payload", Uint8Array::from(publish.payload.as_ref()).into());
+            *request
+        }
+        StoreRecord::Released { request, .. } => {
+            set("qos", 2u8.into());
+            *request
+        }
+        StoreRecord::Queued { request, message } => {
+            set("qos", (message.qos as u8).into());
+            set("topic", message.topic.as_str().into());
+            set("payload", Uint8Array::from(message.payload.as_ref()).into());
+            *request
+        }
+        _ => return None,
+    };
+    set("id", JsValue::from(id.0 as f64));
+    Some((id, o.into()))
+}
+
+impl MqttClient {
+    /// `MqttClient.connect` without the promise: Rust code (and the tests) await this.
+    pub async fn open(url: String, options: JsValue) -> Result<MqttClient, JsValue> {
+        install_panic_hook();
+        let opts = options::connect_options(&options)?;
+        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+            return Err(js_error(INVALID_URL, "the URL must start with ws:// or wss://"));
+        }
+        let config = opts.config.clone();
+        let (core, store, restored) = match opts.session {
+            SessionKind::Memory => (Client::new(config).map_err(|e| user_error(&e))?, None, Vec::new()),
+            SessionKind::IndexedDb => {
+                let store = IdbStore::open(&url, &config.client_id).await?;
+                let records = parse(store.load().await?).map_err(|e| restore_error(&e))?;
+                let restored: Vec<_> = records.iter().filter_map(restored_info).collect();
+                let core = Client::restore(config, records).map_err(|e| restore_error(&e))?;
+                (core, Some(store), restored)
+            }
+        };
+        let shared = Driver::new(url, &opts, core, store);
+        let mut waiter = None;
+        let done = Promise::new(&mut |resolve, reject| waiter = Some((resolve, reject)));
+        let (failed, actions) = with(&shared, |d| {
+            for (id, info) in restored {
+                d.add_restored(id, info);
+            }
+            if let Some((resolve, reject)) = waiter.take() {
+                d.set_connect_waiter(resolve, reject);
+            }
+            match d.open_socket() {
+                Ok(()) => (None, Vec::new()),
+                Err(e) => (Some(e), d.destroy()),
+            }
+        });
+        run(actions);
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        JsFuture::from(done).await?;
+        Ok(MqttClient { d: shared })
+    }
+
+    fn command(&self, f: impl FnOnce(&mut Driver, Function, Function) -> Result<(), JsValue>) -> Promise {
+        let mut slots = None;
+        let promise = Promise::new(&mut |resolve, reject| slots = Some((resolve, reject)));
+        let Some((resolve, reject)) = slots else { return promise };
+        let result = with(&self.d, |d| {
+            if d.is_closed() {
+                return Some(Err(js_error(CLOSED, "the client is closed")));
+            }
+            Some(f(d, resolve, reject.clone()))
+        });
+        if let Some(Err(e)) = result {
+            let _ = reject.call1(&JsValue::UNDEFINED, &e);
+        }
+        promise
+    }
+}
+
+#[wasm_bindgen]
+impl MqttClient {
+    /// Connects; resolves after CONNACK 0 with the client, rejects with the reason otherwise.
+    #[wasm_bindgen(unchecked_return_type = "Promise<MqttClient>")]
+    pub fn connect(
+        url: String,
+        #[wasm_bindgen(unchecked_param_type = "MqttConnectOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        future_to_promise(async move {
+            MqttClient::open(url, options.unwrap_or(JsValue::UNDEFINED)).await.map(JsValue::from)
+        })
+    }
+
+    /// Deletes the session stored in IndexedDB for this broker URL and client id.
+    #[wasm_bindgen(js_name = clearSession, unchecked_return_type = "Promise<void>")]
+    pub fn clear_session(url: String, #[wasm_bindgen(js_name = clientId)] client_id: String) -> Promise {
+        future_to_promise(async move {
+            IdbStore::open(&url, &client_id).await?.clear()?.await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// QoS 0 resolves once sent or queued, QoS 1 on PUBACK, QoS 2 on PUBCOMP.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn publish(
+        &self,
+        topic: String,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | ArrayBuffer")] payload: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "MqttPublishOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        self.command(|d, resolve, reject| {
+            let payload = options::bytes(&payload, "payload")?;
+            let (qos, retain) = options::publish_options(&options.unwrap_or(JsValue::UNDEFINED))?;
+            let message = Message::new(ByteStr::from(topic), payload, qos).retain(retain);
+            let id = d.core.publish(now(), message).map_err(|e| user_error(&e))?;
+            d.track_publish(id, resolve, reject);
+            Ok(())
+        })
+    }
+
+    /// Resolves with `[{ topic, qos }]`, qos 128 for a filter the broker refused.
+    #[wasm_bindgen(unchecked_return_type = "Promise<MqttGranted[]>")]
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | string[]")] topics: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "MqttSubscribeOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        self.command(|d, resolve, reject| {
+            let filters = options::topics(&topics)?;
+            let qos = options::subscribe_qos(&options.unwrap_or(JsValue::UNDEFINED))?;
+            let pairs: Vec<(&str, _)> = filters.iter().map(|f| (f.as_str(), qos)).collect();
+            let id = d.core.subscribe(now(), &pairs).map_err(|e| user_error(&e))?;
+            d.track_subscribe(id, filters, resolve, reject);
+            Ok(())
+        })
+    }
+
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn unsubscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | string[]")] topics: JsValue,
+    ) -> Promise {
+        self.command(|d, resolve, reject| {
+            let filters = options::topics(&topics)?;
+            let id = d.core.unsubscribe(now(), &filters).map_err(|e| user_error(&e))?;
+            d.track_unsubscribe(id, resolve, reject);
+            Ok(())
+        })
+    }
+
+    /// Adds a listener: "message" `(topic, payload, { qos, retain, dup })`, "connect"
+    /// `({ sessionPresent })`, "reconnect", "offline", "close", "error" `(err)`, "restored"
+    /// `(MqttRestored)` when a request restored from IndexedDB completes.
+    pub fn on(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "MqttEventName")] event: String,
+        #[wasm_bindgen(unchecked_param_type = "MqttMessageHandler | ((...args: any[]) => void)")]
+        handler: Function,
+    ) -> Result<(), JsValue> {
+        let name = super::events::Listeners::name(&event)
+            .ok_or_else(|| invalid(&format!("unknown event {event:?}")))?;
+        with(&self.d, |d| d.listeners.on(name, handler));
+        Ok(())
+    }
+
+    pub fn off(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "MqttEventName")] event: String,
+        handler: Function,
+    ) {
+        with(&self.d, |d| d.listeners.off(&event, &handler));
+    }
+
+    /// An async iterator over the messages that arrive from now on.
+    #[wasm_bindgen(unchecked_return_type = "AsyncIterableIterator<MqttMessage>")]
+    pub fn messages(&self) -> JsValue {
+        let state = with(&self.d, |d| {
+            let s = d.streams.add();
+            if d.is_closed() {
+                let mut actions = Vec::new();
+                d.streams.close_all(&mut actions);
+                run(actions);
+            }
+            Some(s)
+        });
+        match state {
+            Some(s) => MessageStream::new_js(s),
+            None => JsValue::UNDEFINED,
+        }
+    }
+
+    /// Sends DISCONNECT and closes. Pending requests reject with CLOSED; a stored session stays.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn end(&self) -> Promise {
+        let d = self.d.clone();
+        let mut slot = None;
+        let promise = Promise::new(&mut |resolve, _| slot = Some(resolve));
+        if let Some(resolve) = slot {
+            run(with(&d, |d| d.end(resolve)));
+        }
+        promise
+    }
+
+    /// Closes without DISCONNECT, like a crash: the broker publishes the will, and the stored
+    /// session is resumed by the next client with the same URL and id.
+    pub fn destroy(&self) {
+        run(with(&self.d, |d| d.destroy()));
+    }
+
+    /// Resolves once everything issued so far is stored (IndexedDB sessions).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn persisted(&self) -> Promise {
+        let mut slot = None;
+        let promise = Promise::new(&mut |resolve, _| slot = Some(resolve));
+        if let Some(resolve) = slot {
+            let closed = with(&self.d, |d| {
+                if d.is_closed() {
+                    Some(resolve.clone())
+                } else {
+                    d.when_persisted(resolve.clone());
+                    None
+                }
+            });
+            if let Some(r) = closed {
+                let _ = r.call0(&JsValue::UNDEFINED);
+            }
+        }
+        promise
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn connected(&self) -> bool {
+        with(&self.d, |d| d.core.is_connected() && !d.is_closed())
+    }
+
+    #[wasm_bindgen(getter, js_name = clientId)]
+    pub fn client_id(&self) -> String {
+        with(&self.d, |d| d.core.config().client_id.clone())
+    }
+
+    /// Requests restored from IndexedDB that have not completed yet.
+    #[wasm_bindgen(getter, unchecked_return_type = "MqttRestored[]")]
+    pub fn restored(&self) -> js_sys::Array {
+        with(&self.d, |d| Some(d.restored())).unwrap_or_default()
+    }
+
+    /// Bytes waiting to go out (in the WebSocket and in the client).
+    #[wasm_bindgen(getter, js_name = bufferedAmount)]
+    pub fn buffered_amount(&self) -> f64 {
+        with(&self.d, |d| d.buffered_amount())
+    }
+}

@@ -1,0 +1,22 @@
+//! The browser client: `MqttClient` (the JS API) driving the sans-IO [`crate::proto::Client`]
+//! over a WebSocket, with keepalive on gloo-timers, reconnect with backoff, and sessions in
+//! IndexedDB.
+//!
+//! - [`client`]: the exported JS class; promises, argument checks.
+//! - [`driver`]: the loop: inputs in, store / transmit / timeout / events out, reconnect policy.
+//! - [`socket`]: the WebSocket. [`timer`]: timers and page listeners. [`idb`]: the session store.
+//! - [`options`]: options and arguments from JS. [`error`]: errors with stable codes.
+//! - [`events`]: listeners, promise settlements, the `messages()` stream.
+
+mod client;
+mod driver;
+mod error;
+mod events;
+mod idb;
+mod options;
+mod socket;
+mod timer;
+
+pub use client::MqttClient;
+pub use error::error_code;
+pub use events::MessageStream;

@@ -1,0 +1,254 @@
+//! The options object of `MqttClient.connect` and the arguments of the commands, checked before
+//! anything is sent: a wrong type or range is an `INVALID_ARGUMENT` rejection.
+
+use super::error::invalid;
+use crate::codec::{LastWill, QoS};
+use crate::proto::Config;
+use bytes::Bytes;
+use core::time::Duration;
+use js_sys::{ArrayBuffer, Uint8Array};
+use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue};
+
+/// Where the session lives between page loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionKind {
+    Memory,
+    IndexedDb,
+}
+
+/// Reconnect backoff, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backoff {
+    pub min_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { min_ms: 1_000.0, max_ms: 30_000.0 }
+    }
+}
+
+impl Backoff {
+    /// Exponential backoff with "equal jitter": half fixed, half random, so that many clients
+    /// dropped together do not come back together. `attempt` counts from 0.
+    pub fn delay_ms(&self, attempt: u32, random: f64) -> f64 {
+        let exp = self.min_ms * 2f64.powi(attempt.min(30) as i32);
+        let base = exp.min(self.max_ms).max(self.min_ms.min(self.max_ms));
+        base / 2.0 + base / 2.0 * random.clamp(0.0, 1.0)
+    }
+}
+
+pub(crate) struct Options {
+    pub config: Config,
+    pub session: SessionKind,
+    pub reconnect: Option<Backoff>,
+    /// Also bounds the time for the WebSocket to open.
+    pub connect_timeout_ms: f64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+struct RawOptions {
+    client_id: Option<String>,
+    clean: Option<bool>,
+    keepalive: Option<f64>,
+    username: Option<String>,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    password: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    will: JsValue,
+    session: Option<String>,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    reconnect: JsValue,
+    connect_timeout: Option<f64>,
+    max_inflight: Option<f64>,
+    max_queued: Option<f64>,
+    max_packet_size: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawWill {
+    topic: String,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    payload: JsValue,
+    qos: Option<f64>,
+    retain: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+struct RawBackoff {
+    min_delay: Option<f64>,
+    max_delay: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawPublishOptions {
+    qos: Option<f64>,
+    retain: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawSubscribeOptions {
+    qos: Option<f64>,
+}
+
+fn from_js<T: for<'de> Deserialize<'de> + Default>(v: &JsValue, what: &str) -> Result<T, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(T::default());
+    }
+    if !v.is_object() {
+        return Err(invalid(&format!("{what} must be an object")));
+    }
+    serde_wasm_bindgen::from_value(v.clone()).map_err(|e| invalid(&format!("{what}: {e}")))
+}
+
+/// An integer in `lo..=hi`, or an `INVALID_ARGUMENT` naming `what`.
+fn int_in(v: f64, lo: f64, hi: f64, what: &str) -> Result<f64, JsValue> {
+    if v.is_finite() && v.fract() == 0.0 && (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(invalid(&format!("{what} must be an integer in {lo}..={hi}")))
+    }
+}
+
+pub(crate) fn qos(v: Option<f64>) -> Result<QoS, JsValue> {
+    let q = v.unwrap_or(0.0);
+    if q == 0.0 {
+        Ok(QoS::AtMostOnce)
+    } else if q == 1.0 {
+        Ok(QoS::AtLeastOnce)
+    } else if q == 2.0 {
+        Ok(QoS::ExactlyOnce)
+    } else {
+        Err(invalid("qos must be 0, 1 or 2"))
+    }
+}
+
+/// A payload: a string (sent as UTF-8), a `Uint8Array` or any `ArrayBufferView`, an `ArrayBuffer`.
+pub(crate) fn bytes(v: &JsValue, what: &str) -> Result<Bytes, JsValue> {
+    if let Some(s) = v.as_string() {
+        return Ok(Bytes::from(s.into_bytes()));
+    }
+    if let Some(a) = v.dyn_ref::<Uint8Array>() {
+        return Ok(Bytes::from(a.to_vec()));
+    }
+    if let Some(b) = v.dyn_ref::<ArrayBuffer>() {
+        return Ok(Bytes::from(Uint8Array::new(b).to_vec()));
+    }
+    if ArrayBuffer::is_view(v) {
+        let get = |k: &str| js_sys::Reflect::get(v, &k.into()).ok();
+        let buffer = get("buffer").and_then(|b| b.dyn_into::<ArrayBuffer>().ok());
+        let offset = get("byteOffset").and_then(|o| o.as_f64());
+        let len = get("byteLength").and_then(|o| o.as_f64());
+        if let (Some(buffer), Some(offset), Some(len)) = (buffer, offset, len) {
+            let view = Uint8Array::new_with_byte_offset_and_length(&buffer, offset as u32, len as u32);
+            return Ok(Bytes::from(view.to_vec()));
+        }
+    }
+    Err(invalid(&format!("{what} must be a string, Uint8Array or ArrayBuffer")))
+}
+
+pub(crate) fn publish_options(v: &JsValue) -> Result<(QoS, bool), JsValue> {
+    let raw: RawPublishOptions = from_js(v, "publish options")?;
+    Ok((qos(raw.qos)?, raw.retain.unwrap_or(false)))
+}
+
+pub(crate) fn subscribe_qos(v: &JsValue) -> Result<QoS, JsValue> {
+    let raw: RawSubscribeOptions = from_js(v, "subscribe options")?;
+    qos(raw.qos)
+}
+
+/// A topic or filter string, or an array of them.
+pub(crate) fn topics(v: &JsValue) -> Result<Vec<String>, JsValue> {
+    if let Some(s) = v.as_string() {
+        return Ok(vec![s]);
+    }
+    if js_sys::Array::is_array(v) {
+        let arr: &js_sys::Array = v.unchecked_ref();
+        return arr
+            .iter()
+            .map(|t| t.as_string().ok_or_else(|| invalid("every topic filter must be a string")))
+            .collect();
+    }
+    Err(invalid("topic filter must be a string or an array of strings"))
+}
+
+/// A random client id, "mq-" and 16 hex digits.
+fn random_client_id() -> String {
+    let mut id = String::from("mq-");
+    for _ in 0..4 {
+        let n = (js_sys::Math::random() * 65536.0) as u32 & 0xffff;
+        id.push_str(&format!("{n:04x}"));
+    }
+    id
+}
+
+pub(crate) fn connect_options(v: &JsValue) -> Result<Options, JsValue> {
+    let raw: RawOptions = from_js(v, "connect options")?;
+    let mut config = Config::new(raw.client_id.unwrap_or_else(random_client_id));
+    config.clean_session = raw.clean.unwrap_or(true);
+    if let Some(k) = raw.keepalive {
+        config.keep_alive = Duration::from_secs(int_in(k, 0.0, 65535.0, "keepalive")? as u64);
+    }
+    let mut connect_timeout_ms = config.connect_timeout.as_millis() as f64;
+    if let Some(t) = raw.connect_timeout {
+        connect_timeout_ms = int_in(t, 1.0, 2_147_483_647.0, "connectTimeout")?;
+        config.connect_timeout = Duration::from_millis(connect_timeout_ms as u64);
+    }
+    if let Some(n) = raw.max_inflight {
+        config.max_inflight = int_in(n, 1.0, 65535.0, "maxInflight")? as usize;
+    }
+    if let Some(n) = raw.max_queued {
+        config.max_queued = int_in(n, 0.0, 4_294_967_295.0, "maxQueued")? as usize;
+    }
+    if let Some(n) = raw.max_packet_size {
+        config.max_packet_size = int_in(n, 16.0, 268_435_460.0, "maxPacketSize")? as usize;
+    }
+    config.username = raw.username;
+    if !raw.password.is_undefined() && !raw.password.is_null() {
+        config.password = Some(bytes(&raw.password, "password")?);
+    }
+    if !raw.will.is_undefined() && !raw.will.is_null() {
+        if !raw.will.is_object() {
+            return Err(invalid("will must be an object"));
+        }
+        let w: RawWill =
+            serde_wasm_bindgen::from_value(raw.will).map_err(|e| invalid(&format!("will: {e}")))?;
+        config.will = Some(LastWill {
+            topic: w.topic,
+            payload: bytes(&w.payload, "will payload")?,
+            qos: qos(w.qos)?,
+            retain: w.retain.unwrap_or(false),
+        });
+    }
+    let session = match raw.session.as_deref() {
+        None if config.clean_session => SessionKind::Memory,
+        None => SessionKind::IndexedDb,
+        Some("memory") => SessionKind::Memory,
+        Some("indexeddb") => SessionKind::IndexedDb,
+        Some(_) => return Err(invalid("session must be \"memory\" or \"indexeddb\"")),
+    };
+    let reconnect = if raw.reconnect.is_undefined() || raw.reconnect.is_null() {
+        Some(Backoff::default())
+    } else if let Some(b) = raw.reconnect.as_bool() {
+        b.then(Backoff::default)
+    } else {
+        let r: RawBackoff = from_js(&raw.reconnect, "reconnect")?;
+        let d = Backoff::default();
+        let min_ms = int_in(r.min_delay.unwrap_or(d.min_ms), 1.0, 2_147_483_647.0, "reconnect.minDelay")?;
+        let max_ms =
+            int_in(r.max_delay.unwrap_or(d.max_ms.max(min_ms)), 1.0, 2_147_483_647.0, "reconnect.maxDelay")?;
+        if max_ms < min_ms {
+            return Err(invalid("reconnect.maxDelay must be at least reconnect.minDelay"));
+        }
+        Some(Backoff { min_ms, max_ms })
+    };
+    config.validate().map_err(|e| super::error::user_error(&e))?;
+    Ok(Options { config, session, reconnect, connect_timeout_ms })
+}

@@ -1,0 +1,97 @@
+//! One-shot timers on gloo-timers, re-armed from `poll_timeout`, and the page signals that
+//! matter to a connection (`online`, `visibilitychange`).
+//!
+//! Hidden tabs: Chrome's intensive throttling (one wake-up a minute) only applies to chains of
+//! timers nested five deep or more. The keepalive timer is re-armed whenever the core's deadline
+//! changes, and after each PINGREQ that happens in the WebSocket `message` task that delivered
+//! PINGRESP, so the chain never grows past two and the timer keeps its 1-second alignment.
+//! A late timer is harmless anyway: the core tolerates late `handle_timeout` calls and gives the
+//! network a grace period after a long sleep.
+
+use crate::proto::Instant;
+use gloo_timers::callback::Timeout;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::EventTarget;
+
+/// A one-shot timer that remembers its deadline, so re-arming for the same instant is free.
+#[derive(Default)]
+pub(crate) struct Timer {
+    timeout: Option<Timeout>,
+    at: Option<Instant>,
+}
+
+impl Timer {
+    /// Arms the timer for `at` (or disarms it); `callback` runs once when it fires.
+    pub fn set(&mut self, now: Instant, at: Option<Instant>, callback: impl FnOnce() + 'static) {
+        if at == self.at && (self.timeout.is_some() || at.is_none()) {
+            return;
+        }
+        self.timeout = None;
+        self.at = at;
+        if let Some(at) = at {
+            let ms = at.saturating_duration_since(now).as_millis();
+            // Round up: a timer that fires early only costs a second wake-up.
+            let ms = u32::try_from(ms + 1).unwrap_or(u32::MAX);
+            self.timeout = Some(Timeout::new(ms, callback));
+        }
+    }
+
+    /// Arms the timer `ms` from now, replacing what was armed.
+    pub fn set_ms(&mut self, ms: f64, callback: impl FnOnce() + 'static) {
+        self.at = None;
+        let ms = if ms.is_finite() && ms > 0.0 { ms.min(u32::MAX as f64) as u32 } else { 0 };
+        self.timeout = Some(Timeout::new(ms, callback));
+    }
+
+    /// The timer fired: forget it, so the next `set` arms a new one.
+    pub fn fired(&mut self) {
+        self.timeout = None;
+        self.at = None;
+    }
+
+    pub fn cancel(&mut self) {
+        self.timeout = None;
+        self.at = None;
+    }
+
+    pub fn is_armed(&self) -> bool {
+        self.timeout.is_some()
+    }
+}
+
+/// An event listener that removes itself on drop.
+pub(crate) struct Listener {
+    target: EventTarget,
+    name: &'static str,
+    closure: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl Listener {
+    pub fn new(
+        target: &EventTarget,
+        name: &'static str,
+        f: impl FnMut(web_sys::Event) + 'static,
+    ) -> Option<Self> {
+        let closure = Closure::<dyn FnMut(web_sys::Event)>::new(f);
+        target.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref()).ok()?;
+        Some(Listener { target: target.clone(), name, closure })
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ =
+            self.target.remove_event_listener_with_callback(self.name, self.closure.as_ref().unchecked_ref());
+    }
+}
+
+/// The global object as an event target (`window` in a page, `self` in a worker).
+pub(crate) fn global_target() -> Option<EventTarget> {
+    js_sys::global().dyn_into::<EventTarget>().ok()
+}
+
+/// The page's document, when there is one (not in a worker).
+pub(crate) fn document() -> Option<web_sys::Document> {
+    web_sys::window().and_then(|w| w.document())
+}
