@@ -1,0 +1,174 @@
+//! The `mq` tool, run as a process: pub/sub round trips, -l, -C, -r, -n, -f, the will, TLS,
+//! and exit codes (1 bad arguments, 2 unreachable, 3 refused, 27 -W timeout).
+#![cfg(feature = "cli")]
+
+mod native_common;
+
+use native_common::*;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
+
+fn mq() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mq"))
+}
+
+fn run(args: &[&str]) -> Output {
+    mq().args(args).output().expect("run mq")
+}
+
+/// `mq sub ... -d`, returned once it reports its subscription (so a publish cannot race it).
+fn subscriber(port: u16, args: &[&str]) -> (Child, BufReader<ChildStderr>) {
+    let p = port.to_string();
+    let mut child = mq()
+        .args(["sub", "-h", HOST, "-p", &p, "-d", "-W", "30"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "mq sub ended before subscribing");
+        if line.contains("subscribed to") {
+            return (child, err);
+        }
+    }
+}
+
+fn finish(child: Child) -> (i32, String) {
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn publish(port: u16, args: &[&str]) {
+    let p = port.to_string();
+    let out = mq().args(["pub", "-h", HOST, "-p", &p]).args(args).output().unwrap();
+    assert!(out.status.success(), "mq pub {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn pub_sub_round_trip_with_count_and_verbose() {
+    let b = Mosquitto::start();
+    let (sub, _err) = subscriber(b.port, &["-t", "cli/#", "-t", "other", "-q", "2", "-C", "3", "-v"]);
+    publish(b.port, &["-t", "cli/a", "-m", "hello", "-q", "1"]);
+    publish(b.port, &["-t", "cli/b", "-m", "world", "-q", "2"]);
+    publish(b.port, &["-t", "other", "-m", "third"]);
+    let (code, out) = finish(sub);
+    assert_eq!(code, 0);
+    assert_eq!(out, "cli/a hello\ncli/b world\nother third\n");
+}
+
+#[test]
+fn pub_l_sends_a_message_per_line() {
+    let b = Mosquitto::start();
+    let (sub, _err) = subscriber(b.port, &["-t", "lines", "-q", "1", "-C", "3"]);
+    let p = b.port.to_string();
+    let mut publ = mq()
+        .args(["pub", "-h", HOST, "-p", &p, "-t", "lines", "-q", "1", "-l"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    publ.stdin.take().unwrap().write_all(b"one\ntwo\r\nthree\n").unwrap();
+    assert!(publ.wait().unwrap().success());
+    let (code, out) = finish(sub);
+    assert_eq!((code, out.as_str()), (0, "one\ntwo\nthree\n"));
+}
+
+#[test]
+fn retained_null_and_file_messages() {
+    let b = Mosquitto::start();
+    let dir = TempDir::new("cli-file");
+    let f = dir.write("payload.txt", "from a file");
+    publish(b.port, &["-t", "keep/file", "-f", f.to_str().unwrap(), "-r", "-q", "1"]);
+    publish(b.port, &["-t", "keep/null", "-n", "-r"]);
+    // Retained messages reach a subscriber that comes later. (An empty retained message clears
+    // the topic instead, so the null message is checked live below.)
+    let p = b.port.to_string();
+    let out = run(&["sub", "-h", HOST, "-p", &p, "-t", "keep/#", "-C", "1", "-W", "20"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from a file\n");
+    let (sub, _err) = subscriber(b.port, &["-t", "null", "-C", "1", "-v"]);
+    publish(b.port, &["-t", "null", "-n"]);
+    assert_eq!(finish(sub), (0, "null \n".into()));
+}
+
+#[test]
+fn will_is_published_when_the_tool_is_killed() {
+    let b = Mosquitto::start();
+    let (watch, _err) = subscriber(b.port, &["-t", "will/#", "-C", "1", "-v"]);
+    let (mut doomed, _e) = subscriber(
+        b.port,
+        &["-t", "nothing", "--will-topic", "will/cli", "--will-payload", "bye", "--will-qos", "1"],
+    );
+    doomed.kill().unwrap(); // SIGKILL: no DISCONNECT.
+    let _ = doomed.wait();
+    assert_eq!(finish(watch), (0, "will/cli bye\n".into()));
+}
+
+#[test]
+fn exit_codes() {
+    // 1: bad arguments.
+    for args in [
+        &["pub", "-t", "x"][..],
+        &["sub"],
+        &["pub", "-m", "x", "-t", "t", "--bogus"],
+        &["frob"],
+        &["sub", "-t", "x", "-q", "3"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(!out.stderr.is_empty());
+    }
+    assert_eq!(run(&["--help"]).status.code(), Some(0));
+    // 2: nobody listening.
+    let dead = free_port().to_string();
+    let out = run(&["pub", "-h", HOST, "-p", &dead, "-t", "x", "-m", "y"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CONNECTION_FAILED"));
+    // 3: refused by the broker.
+    let b = Mosquitto::with_setup(|dir| {
+        let pw = password_file(dir, "bob", "pw");
+        (format!("allow_anonymous false\npassword_file {}\n", pw.display()), vec![])
+    });
+    let p = b.port.to_string();
+    let out = run(&["pub", "-h", HOST, "-p", &p, "-t", "x", "-m", "y", "-u", "bob", "-P", "nope"]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused"));
+    let out = run(&["pub", "-h", HOST, "-p", &p, "-t", "x", "-m", "y", "-u", "bob", "-P", "pw", "-q", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // 27: -W passed without the -C count reached.
+    let out = run(&["sub", "-h", HOST, "-p", &p, "-u", "bob", "-P", "pw", "-t", "quiet", "-W", "1"]);
+    assert_eq!(out.status.code(), Some(27));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out"));
+}
+
+#[test]
+fn tls_flags() {
+    let tls_port = free_port();
+    let bad_port = free_port();
+    let b = Mosquitto::with_setup(|d| {
+        Certs::generate(d);
+        let conf = format!(
+            "allow_anonymous true\nlistener {tls_port} {HOST}\ncertfile {d}/server.crt\nkeyfile {d}/server.key\n\
+             listener {bad_port} {HOST}\ncertfile {d}/untrusted.crt\nkeyfile {d}/untrusted.key\n",
+            d = d.display()
+        );
+        (conf, vec![tls_port, bad_port])
+    });
+    let ca = b.dir.path().join("ca.crt");
+    let ca = ca.to_str().unwrap();
+    let (tp, bp) = (tls_port.to_string(), bad_port.to_string());
+    let out =
+        run(&["pub", "-h", HOST, "-p", &tp, "--cafile", ca, "-t", "t", "-m", "secure", "-q", "1", "-r"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let url = format!("mqtts://{HOST}:{tp}");
+    let out = run(&["sub", "-L", &url, "--cafile", ca, "-t", "t", "-C", "1", "-W", "20"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "secure\n");
+    // An untrusted certificate: exit 2 with the reason; --insecure gets through.
+    let out = run(&["pub", "-h", HOST, "-p", &bp, "--cafile", ca, "-t", "t", "-m", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TLS_ERROR"));
+    let out = run(&["pub", "-h", HOST, "-p", &bp, "--insecure", "-t", "t", "-m", "x"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
