@@ -30,7 +30,11 @@ fn subscriber(port: u16, args: &[&str]) -> (Child, BufReader<ChildStderr>) {
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(err.read_line(&mut line).unwrap() > 0, "mq sub ended before subscribing");
+        if err.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mq sub ended before subscribing");
+        }
         if line.contains("subscribed to") {
             return (child, err);
         }
