@@ -17,6 +17,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 /// `mq sub ... -d`, returned once it reports its subscription (so a publish cannot race it).
+#[allow(clippy::zombie_processes)] // The child is returned; the caller waits for it.
 fn subscriber(port: u16, args: &[&str]) -> (Child, BufReader<ChildStderr>) {
     let p = port.to_string();
     let mut child = mq()
