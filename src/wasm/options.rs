@@ -49,7 +49,7 @@ pub(crate) struct Options {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[serde(rename_all = "camelCase", default)]
 struct RawOptions {
     client_id: Option<String>,
     clean: Option<bool>,
@@ -69,7 +69,7 @@ struct RawOptions {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct RawWill {
     topic: String,
     #[serde(with = "serde_wasm_bindgen::preserve")]
@@ -79,7 +79,7 @@ struct RawWill {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[serde(rename_all = "camelCase", default)]
 struct RawBackoff {
     min_delay: Option<f64>,
     max_delay: Option<f64>,
@@ -106,6 +106,20 @@ fn from_js<T: for<'de> Deserialize<'de> + Default>(v: &JsValue, what: &str) -> R
         return Err(invalid(&format!("{what} must be an object")));
     }
     serde_wasm_bindgen::from_value(v.clone()).map_err(|e| invalid(&format!("{what}: {e}")))
+}
+
+/// A misspelt option would silently do nothing: refuse keys outside `known`.
+fn known_keys(v: &JsValue, known: &[&str], what: &str) -> Result<(), JsValue> {
+    if !v.is_object() {
+        return Ok(());
+    }
+    for k in js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>()).iter() {
+        let k = k.as_string().unwrap_or_default();
+        if !known.contains(&k.as_str()) {
+            return Err(invalid(&format!("{what}: unknown option {k:?}")));
+        }
+    }
+    Ok(())
 }
 
 /// An integer in `lo..=hi`, or an `INVALID_ARGUMENT` naming `what`.
@@ -155,11 +169,13 @@ pub(crate) fn bytes(v: &JsValue, what: &str) -> Result<Bytes, JsValue> {
 }
 
 pub(crate) fn publish_options(v: &JsValue) -> Result<(QoS, bool), JsValue> {
+    known_keys(v, &["qos", "retain"], "publish options")?;
     let raw: RawPublishOptions = from_js(v, "publish options")?;
     Ok((qos(raw.qos)?, raw.retain.unwrap_or(false)))
 }
 
 pub(crate) fn subscribe_qos(v: &JsValue) -> Result<QoS, JsValue> {
+    known_keys(v, &["qos"], "subscribe options")?;
     let raw: RawSubscribeOptions = from_js(v, "subscribe options")?;
     qos(raw.qos)
 }
@@ -190,6 +206,21 @@ fn random_client_id() -> String {
 }
 
 pub(crate) fn connect_options(v: &JsValue) -> Result<Options, JsValue> {
+    const KNOWN: &[&str] = &[
+        "clientId",
+        "clean",
+        "keepalive",
+        "username",
+        "password",
+        "will",
+        "session",
+        "reconnect",
+        "connectTimeout",
+        "maxInflight",
+        "maxQueued",
+        "maxPacketSize",
+    ];
+    known_keys(v, KNOWN, "connect options")?;
     let raw: RawOptions = from_js(v, "connect options")?;
     let mut config = Config::new(raw.client_id.unwrap_or_else(random_client_id));
     config.clean_session = raw.clean.unwrap_or(true);
@@ -218,6 +249,7 @@ pub(crate) fn connect_options(v: &JsValue) -> Result<Options, JsValue> {
         if !raw.will.is_object() {
             return Err(invalid("will must be an object"));
         }
+        known_keys(&raw.will, &["topic", "payload", "qos", "retain"], "will")?;
         let w: RawWill =
             serde_wasm_bindgen::from_value(raw.will).map_err(|e| invalid(&format!("will: {e}")))?;
         config.will = Some(LastWill {
@@ -239,6 +271,7 @@ pub(crate) fn connect_options(v: &JsValue) -> Result<Options, JsValue> {
     } else if let Some(b) = raw.reconnect.as_bool() {
         b.then(Backoff::default)
     } else {
+        known_keys(&raw.reconnect, &["minDelay", "maxDelay"], "reconnect")?;
         let r: RawBackoff = from_js(&raw.reconnect, "reconnect")?;
         let d = Backoff::default();
         let min_ms = int_in(r.min_delay.unwrap_or(d.min_ms), 1.0, 2_147_483_647.0, "reconnect.minDelay")?;
