@@ -16,7 +16,7 @@ export DEBIAN_FRONTEND=noninteractive
 # wasm-pack test --chrome uses the chromedriver on PATH; this names Debian's explicitly.
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 
-APT_PACKAGES=(mosquitto mosquitto-clients chromium chromium-driver binaryen)
+APT_PACKAGES=(mosquitto mosquitto-clients openssl chromium chromium-driver binaryen)
 # Folders with a package.json whose node_modules the build or tests need. tests/aedes: the
 # second broker of the native tests (tests/native_*.rs).
 NODE_PROJECTS=(tests/aedes)

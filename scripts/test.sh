@@ -75,9 +75,13 @@ wasm_tests_in_chromium() {
 # target: the one test helper that reads a clock (a virtual clock's origin) says so with #[allow].
 run_step fmt cargo fmt --all -- --check
 run_step clippy-native cargo clippy --all-targets -- -D warnings
+run_step clippy-drivers cargo clippy --features native,tls,cli --all-targets -- -D warnings
 run_step clippy-wasm32-lib cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 run_step clippy-wasm32-tests cargo clippy --target wasm32-unknown-unknown --tests -- -D warnings
 run_step test-native cargo test --no-fail-fast
+# The native driver, the file store and the mq tool against real brokers (Mosquitto, aedes) on
+# free loopback ports: only what the default run above does not already cover.
+run_step test-drivers cargo test --features native,tls,cli --no-fail-fast --lib --bins --test 'native_*'
 run_step test-wasm32 wasm_tests_in_chromium
 
 # A skipped wasm32 test binary is a failure, whatever wasm-pack's exit code says.
@@ -88,6 +92,7 @@ fi
 
 read -r native_pass native_fail < <(totals "$LOG_DIR/test-native.log")
 read -r wasm_pass wasm_fail < <(totals "$LOG_DIR/test-wasm32.log")
+read -r drivers_pass drivers_fail < <(totals "$LOG_DIR/test-drivers.log")
 
 checks_pass=0 checks_fail=0 steps_fail=0
 printf '\n==> summary (setup %ds)\n' "$setup_secs"
@@ -102,6 +107,8 @@ for i in "${!STEP_NAMES[@]}"; do
 done
 echo "  native tests: $native_pass passed, $native_fail failed"
 per_binary "$LOG_DIR/test-native.log"
+echo "  native driver tests (features native,tls,cli): $drivers_pass passed, $drivers_fail failed"
+per_binary "$LOG_DIR/test-drivers.log"
 echo "  wasm32 tests (headless Chromium): $wasm_pass passed, $wasm_fail failed"
 per_binary "$LOG_DIR/test-wasm32.log"
 
@@ -110,6 +117,7 @@ extra_fail=0
 for i in "${!STEP_NAMES[@]}"; do
     case "${STEP_NAMES[$i]}" in
         test-native) failed_tests=$native_fail ;;
+        test-drivers) failed_tests=$drivers_fail ;;
         test-wasm32) failed_tests=$wasm_fail ;;
         *) continue ;;
     esac
@@ -118,6 +126,6 @@ for i in "${!STEP_NAMES[@]}"; do
     fi
 done
 echo "  checks (fmt, clippy): $checks_pass passed, $checks_fail failed"
-echo "$((native_pass + wasm_pass + checks_pass)) passed, $((native_fail + wasm_fail + checks_fail + extra_fail)) failed"
+echo "$((native_pass + drivers_pass + wasm_pass + checks_pass)) passed, $((native_fail + drivers_fail + wasm_fail + checks_fail + extra_fail)) failed"
 
 [ "$steps_fail" -eq 0 ]
