@@ -369,3 +369,35 @@ async fn broker_restart_with_persistence_loses_nothing() {
     }
     within(sub.connected()).await.unwrap();
 }
+
+/// A broker that restarts without persistence forgot the subscription: the client reconnects
+/// with backoff, sees `session_present: false` and subscribes again by itself.
+#[tokio::test]
+async fn reconnect_resubscribes_after_the_broker_forgot_the_session() {
+    let mut b = Mosquitto::start();
+    let mut o = b.options("resub");
+    o.config.clean_session = false;
+    o.reconnect = Reconnect {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(300),
+        ..Reconnect::default()
+    };
+    let (c, mut msgs) = Client::connect(o).await.unwrap();
+    within(c.subscribe("resub/t", QoS::AtLeastOnce)).await.unwrap();
+    let mut state = c.watch_state();
+    b.stop();
+    within(state.wait_for(|s| matches!(s, State::Reconnecting { .. }))).await.unwrap();
+    b.restart();
+    within(state.wait_for(|s| matches!(s, State::Connected { session_present: false }))).await.unwrap();
+    // The resubscription is in flight or done; a publisher that connects after it sees it.
+    let (p, _) = connect(b.options("resub-pub")).await;
+    let mut delivered = false;
+    for _ in 0..50 {
+        within(p.publish("resub/t", "back", QoS::AtLeastOnce, false)).await.unwrap();
+        if !none_within(&mut msgs, 200).await {
+            delivered = true;
+            break;
+        }
+    }
+    assert!(delivered, "no message after the reconnect");
+}
