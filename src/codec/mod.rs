@@ -179,6 +179,7 @@ const PACKET_NAMES: [&str; 16] = [
 
 /// The fixed-header flags each packet type requires [MQTT-2.2.2-1, -2]; PUBLISH (3) is checked
 /// field by field.
+#[inline]
 fn check_flags(header: &FixedHeader) -> Result<(), CodecError> {
     let required = match header.packet_type() {
         0 | 15 => return Err(CodecError::ReservedPacketType(header.packet_type())),
@@ -196,6 +197,7 @@ fn check_flags(header: &FixedHeader) -> Result<(), CodecError> {
 }
 
 /// Fails unless the body is empty (PINGREQ, PINGRESP, DISCONNECT).
+#[inline]
 fn empty(body: &[u8]) -> Result<(), CodecError> {
     if body.is_empty() {
         Ok(())
@@ -206,38 +208,94 @@ fn empty(body: &[u8]) -> Result<(), CodecError> {
 
 /// Decodes the body of a packet whose header was parsed; `owner`, when given, holds `body` and
 /// lets a PUBLISH share it instead of copying.
+#[inline(always)]
 fn decode_body(header: &FixedHeader, body: &[u8], owner: Option<&Bytes>) -> Result<Packet, CodecError> {
-    check_flags(header)?;
-    Ok(match header.packet_type() {
-        1 => Packet::Connect(Connect::decode(body)?),
-        2 => Packet::ConnAck(ConnAck::decode(body)?),
-        3 => match owner {
-            Some(owner) => Packet::Publish(Publish::decode(header.flags(), body, owner)?),
-            None => {
-                let owner = Bytes::copy_from_slice(body);
-                Packet::Publish(Publish::decode(header.flags(), &owner, &owner)?)
-            }
-        },
-        4 => Packet::PubAck(publish::decode_ack(body)?),
-        5 => Packet::PubRec(publish::decode_ack(body)?),
-        6 => Packet::PubRel(publish::decode_ack(body)?),
-        7 => Packet::PubComp(publish::decode_ack(body)?),
-        8 => Packet::Subscribe(Subscribe::decode(body)?),
-        9 => Packet::SubAck(SubAck::decode(body)?),
-        10 => Packet::Unsubscribe(Unsubscribe::decode(body)?),
-        11 => Packet::UnsubAck(publish::decode_ack(body)?),
+    if let Some(packet) = decode_unless_publish(header, body)? {
+        return Ok(packet);
+    }
+    Ok(match owner {
+        Some(owner) => Packet::Publish(Publish::decode(header.flags(), body, owner)?),
+        None => {
+            let owner = Bytes::copy_from_slice(body);
+            Packet::Publish(Publish::decode(header.flags(), &owner, &owner)?)
+        }
+    })
+}
+
+/// Decodes the body of any packet but a PUBLISH, checking the fixed header's flags first
+/// [MQTT-2.2.2-2]; `Ok(None)` for a PUBLISH, whose decoding depends on who owns the bytes.
+///
+/// One `match` on the packet type does it all, so that a stream of mixed packets costs one
+/// unpredictable branch a packet, not several; the small fixed-size packets (acknowledgements,
+/// pings) are decoded here, inline in the caller's loop, and the others out of line.
+#[inline(always)]
+fn decode_unless_publish(header: &FixedHeader, body: &[u8]) -> Result<Option<Packet>, CodecError> {
+    Ok(Some(match header.packet_type() {
+        3 => return Ok(None),
+        4 => {
+            require_flags(header, 0)?;
+            Packet::PubAck(publish::decode_ack(body)?)
+        }
+        5 => {
+            require_flags(header, 0)?;
+            Packet::PubRec(publish::decode_ack(body)?)
+        }
+        6 => {
+            // [MQTT-3.6.1-1]: PUBREL flags are 0010.
+            require_flags(header, 0b0010)?;
+            Packet::PubRel(publish::decode_ack(body)?)
+        }
+        7 => {
+            require_flags(header, 0)?;
+            Packet::PubComp(publish::decode_ack(body)?)
+        }
+        11 => {
+            require_flags(header, 0)?;
+            Packet::UnsubAck(publish::decode_ack(body)?)
+        }
         12 => {
+            require_flags(header, 0)?;
             empty(body)?;
             Packet::PingReq
         }
         13 => {
+            require_flags(header, 0)?;
             empty(body)?;
             Packet::PingResp
         }
         14 => {
+            require_flags(header, 0)?;
             empty(body)?;
             Packet::Disconnect
         }
+        _ => decode_variable(header, body)?,
+    }))
+}
+
+/// [`check_flags`] for a packet type whose required flags the caller knows.
+#[inline(always)]
+fn require_flags(header: &FixedHeader, required: u8) -> Result<(), CodecError> {
+    if header.flags() != required {
+        return Err(CodecError::InvalidHeaderFlags {
+            packet_type: header.packet_type(),
+            flags: header.flags(),
+        });
+    }
+    Ok(())
+}
+
+/// The packets with a variable body besides PUBLISH: CONNECT, CONNACK, SUBSCRIBE, SUBACK,
+/// UNSUBSCRIBE; and the reserved types. Kept out of line so that the common packets' path stays
+/// small.
+#[inline(never)]
+fn decode_variable(header: &FixedHeader, body: &[u8]) -> Result<Packet, CodecError> {
+    check_flags(header)?;
+    Ok(match header.packet_type() {
+        1 => Packet::Connect(Connect::decode(body)?),
+        2 => Packet::ConnAck(ConnAck::decode(body)?),
+        8 => Packet::Subscribe(Subscribe::decode(body)?),
+        9 => Packet::SubAck(SubAck::decode(body)?),
+        10 => Packet::Unsubscribe(Unsubscribe::decode(body)?),
         t => return Err(CodecError::ReservedPacketType(t)),
     })
 }
@@ -247,6 +305,7 @@ fn decode_body(header: &FixedHeader, body: &[u8], owner: Option<&Bytes>) -> Resu
 /// `Ok(None)`: `buf` holds only part of a packet. `Ok(Some((packet, used)))`: the packet took
 /// `used` bytes. A PUBLISH's topic and payload are slices of `buf` (no copy). `max_packet`
 /// bounds the whole packet's size and is checked from the fixed header alone.
+#[inline]
 pub fn decode(buf: &Bytes, max_packet: usize) -> Result<Option<(Packet, usize)>, DecodeError> {
     let Some(header) = parse_header(buf, max_packet)? else {
         return Ok(None);
@@ -255,8 +314,10 @@ pub fn decode(buf: &Bytes, max_packet: usize) -> Result<Option<(Packet, usize)>,
     if buf.len() < total {
         return Ok(None);
     }
-    let packet = decode_body(&header, &buf[header.header_len..total], Some(buf))?;
-    Ok(Some((packet, total)))
+    match decode_unless_publish(&header, &buf[header.header_len..total])? {
+        Some(packet) => Ok(Some((packet, total))),
+        None => decode_publish(&header, buf, total),
+    }
 }
 
 /// Decodes one packet from a plain slice; a PUBLISH payload is copied once.
@@ -272,6 +333,35 @@ pub fn decode_slice(buf: &[u8], max_packet: usize) -> Result<Option<(Packet, usi
     Ok(Some((packet, total)))
 }
 
+/// [`decode`] for a PUBLISH. Out of line, and returning `decode`'s own type so that the message
+/// is built where the caller receives it instead of being copied there.
+#[inline(never)]
+fn decode_publish(
+    header: &FixedHeader,
+    buf: &Bytes,
+    total: usize,
+) -> Result<Option<(Packet, usize)>, DecodeError> {
+    check_flags(header)?;
+    let publish = Publish::decode(header.flags(), &buf[header.header_len..total], buf)?;
+    Ok(Some((Packet::Publish(publish), total)))
+}
+
+/// [`Decoder`]'s PUBLISH path: splits the packet, which ends `end` bytes into the stream buffer
+/// and whose body starts at `body_at`, off the front of the buffer (with the bytes of packets
+/// decoded before it), and decodes it. Out of line, and returning [`Decoder::next_packet`]'s own
+/// type (see [`decode_publish`]).
+#[inline(never)]
+fn decode_publish_frame(
+    header: &FixedHeader,
+    buf: &mut BytesMut,
+    body_at: usize,
+    end: usize,
+) -> Result<Option<Packet>, DecodeError> {
+    check_flags(header)?;
+    let publish = Publish::decode_frame(header.flags(), body_at, buf.split_to(end))?;
+    Ok(Some(Packet::Publish(publish)))
+}
+
 /// A stream decoder: feed it bytes in chunks of any size, take packets out.
 ///
 /// Only the bytes of the packet being assembled are buffered, and a packet announced larger than
@@ -280,13 +370,17 @@ pub fn decode_slice(buf: &[u8], max_packet: usize) -> Result<Option<(Packet, usi
 #[derive(Debug)]
 pub struct Decoder {
     buf: BytesMut,
+    /// How many bytes at the front of `buf` were already decoded. Packets other than PUBLISH are
+    /// consumed by moving this index (no call into `BytesMut`); the bytes leave `buf` before it
+    /// grows ([`Decoder::compact`]) or together with the next PUBLISH split off it.
+    pos: usize,
     max_packet: usize,
     failed: Option<DecodeError>,
 }
 
 impl Decoder {
     pub fn new(max_packet: usize) -> Self {
-        Decoder { buf: BytesMut::new(), max_packet, failed: None }
+        Decoder { buf: BytesMut::new(), pos: 0, max_packet, failed: None }
     }
 
     /// The configured maximum packet size.
@@ -297,51 +391,158 @@ impl Decoder {
     /// Appends bytes from the transport.
     pub fn feed(&mut self, data: &[u8]) {
         if self.failed.is_none() {
+            self.compact();
             self.buf.extend_from_slice(data);
         }
     }
 
     /// Bytes buffered and not yet decoded.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.pos
     }
 
     /// Forgets all buffered bytes and any error (for a new connection).
     pub fn reset(&mut self) {
         self.buf.clear();
+        self.pos = 0;
         self.failed = None;
     }
 
     /// The next complete packet, `Ok(None)` when more bytes are needed.
+    #[inline]
     pub fn next_packet(&mut self) -> Result<Option<Packet>, DecodeError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        let result = self.decode_one();
-        if let Err(e) = &result {
-            self.failed = Some(e.clone());
-            self.buf.clear();
-        }
-        result
+        self.decode_one().map_err(|e| self.fail(e))
     }
 
+    /// Remembers a decoding error: the stream cannot be trusted any more.
+    #[cold]
+    fn fail(&mut self, e: DecodeError) -> DecodeError {
+        self.failed = Some(e.clone());
+        self.buf.clear();
+        self.pos = 0;
+        e
+    }
+
+    /// Drops the decoded bytes from the front of `buf`.
+    #[inline]
+    fn compact(&mut self) {
+        if self.pos > 0 {
+            self.buf.advance(self.pos);
+            self.pos = 0;
+        }
+    }
+
+    #[inline]
     fn decode_one(&mut self) -> Result<Option<Packet>, DecodeError> {
-        let Some(header) = parse_header(&self.buf, self.max_packet)? else {
+        let data = &self.buf[self.pos..];
+        let Some(header) = parse_header(data, self.max_packet)? else {
             return Ok(None);
         };
         let total = header.total_len();
-        if self.buf.len() < total {
+        if data.len() < total {
+            self.compact();
             self.buf.reserve(total - self.buf.len());
             return Ok(None);
         }
-        if header.packet_type() == 3 {
-            // PUBLISH: hand the packet's bytes to the message without copying.
-            let frame = self.buf.split_to(total).freeze();
-            let body = &frame[header.header_len..];
-            return decode_body(&header, body, Some(&frame)).map(Some);
+        if let Some(packet) = decode_unless_publish(&header, &data[header.header_len..total])? {
+            self.pos += total;
+            return Ok(Some(packet));
         }
-        let packet = decode_body(&header, &self.buf[header.header_len..total], None)?;
-        self.buf.advance(total);
-        Ok(Some(packet))
+        // PUBLISH: hand the packet's bytes to the message without copying. The bytes of the
+        // packets decoded before it leave the buffer with it.
+        let (body_at, end) = (self.pos + header.header_len, self.pos + total);
+        self.pos = 0;
+        decode_publish_frame(&header, &mut self.buf, body_at, end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mixed() -> (Vec<u8>, Vec<Packet>) {
+        let publish = |qos, pkid: u16, topic: &str, payload: &[u8]| {
+            let mut p = Publish::new(topic, qos, Bytes::copy_from_slice(payload));
+            p.pkid = pkid;
+            Packet::Publish(p)
+        };
+        let packets = vec![
+            Packet::PubAck(1),
+            publish(QoS::AtMostOnce, 0, "a", b""),
+            Packet::PubRec(2),
+            Packet::PubRel(3),
+            publish(QoS::AtLeastOnce, 4, "sensors/plant-a/line-7/dev-0042/temperature", &[7; 300]),
+            Packet::PingResp,
+            Packet::SubAck(SubAck {
+                pkid: 5,
+                codes: vec![SubAckCode::Granted(QoS::AtLeastOnce), SubAckCode::Failure],
+            }),
+            publish(QoS::ExactlyOnce, 6, "é/x", &[1, 2, 3]),
+            Packet::PubComp(7),
+            Packet::UnsubAck(8),
+            publish(QoS::AtLeastOnce, 9, "big", &[9; 20_000]),
+            Packet::PubAck(10),
+        ];
+        let mut bytes = Vec::new();
+        for p in &packets {
+            p.encode(&mut bytes).unwrap();
+        }
+        (bytes, packets)
+    }
+
+    #[test]
+    fn decoder_agrees_with_decode_for_any_chunking() {
+        let (bytes, packets) = mixed();
+        let whole = Bytes::from(bytes.clone());
+        let mut at = 0;
+        for p in &packets {
+            let (q, used) = decode(&whole.slice(at..), MAX_PACKET_SIZE).unwrap().unwrap();
+            assert_eq!(&q, p);
+            at += used;
+        }
+        assert_eq!(at, bytes.len());
+        for chunk in [1, 2, 3, 7, 64, 1000, bytes.len()] {
+            let mut d = Decoder::new(MAX_PACKET_SIZE);
+            let (mut got, mut fed, mut consumed) = (Vec::new(), 0, 0);
+            for part in bytes.chunks(chunk) {
+                d.feed(part);
+                fed += part.len();
+                while let Some(p) = d.next_packet().unwrap() {
+                    consumed += p.encoded_len().unwrap();
+                    got.push(p);
+                }
+                assert_eq!(d.buffered(), fed - consumed, "chunk {chunk}");
+            }
+            assert_eq!(got, packets, "chunk {chunk}");
+            assert_eq!(d.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn decoder_error_after_decoded_packets_is_sticky_until_reset() {
+        let (mut bytes, _) = mixed();
+        let good = bytes.len();
+        // A PUBLISH with a wildcard in its topic [MQTT-3.3.2-2], after the good packets.
+        bytes.extend_from_slice(&[0x30, 0x03, 0x00, 0x01, b'#']);
+        let mut d = Decoder::new(MAX_PACKET_SIZE);
+        d.feed(&bytes);
+        let mut n = 0;
+        let err = loop {
+            match d.next_packet() {
+                Ok(Some(_)) => n += 1,
+                Ok(None) => panic!("the bad packet is complete"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!((n, err.clone()), (mixed().1.len(), CodecError::WildcardInTopicName));
+        assert_eq!(d.buffered(), 0);
+        d.feed(&bytes[..good]);
+        assert_eq!(d.next_packet(), Err(err));
+        d.reset();
+        d.feed(&bytes[..4]);
+        assert_eq!(d.next_packet(), Ok(Some(Packet::PubAck(1))));
     }
 }

@@ -1,9 +1,9 @@
 //! PUBLISH [MQTT-3.3] and its acknowledgements PUBACK, PUBREC, PUBREL, PUBCOMP [MQTT-3.4..3.7].
 
-use super::topic::validate_topic_name;
-use super::wire::{check_remaining, check_str, slice_of, validate_utf8, write_binary, write_header, Reader};
+use super::topic::{validate_topic_name, validate_topic_name_bytes};
+use super::wire::{check_remaining, slice_of, write_binary, write_header, Reader};
 use super::{ByteStr, CodecError, QoS};
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 
 /// PUBLISH: an application message [MQTT-3.3].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +26,9 @@ impl Publish {
 
     /// Validates and returns the remaining length.
     pub fn remaining_len(&self) -> Result<usize, CodecError> {
+        // Also checks the string rules (at most 65,535 bytes, no U+0000) [MQTT-1.5.3].
         validate_topic_name(&self.topic)?;
-        let mut len = check_str(&self.topic)? + self.payload.len();
+        let mut len = 2 + self.topic.len() + self.payload.len();
         match self.qos {
             QoS::AtMostOnce if self.dup => return Err(CodecError::DupWithQoS0),
             QoS::AtMostOnce => {}
@@ -51,7 +52,59 @@ impl Publish {
     }
 
     /// Decodes a body; `owner` holds `body`, and topic and payload are slices of it (no copy).
+    #[inline(always)]
     pub(crate) fn decode(flags: u8, body: &[u8], owner: &Bytes) -> Result<Publish, CodecError> {
+        let f = Fields::parse(flags, body)?;
+        Ok(Publish {
+            dup: f.dup,
+            qos: f.qos,
+            retain: f.retain,
+            topic: ByteStr::from_validated(slice_of(owner, &body[2..2 + f.topic_len])),
+            pkid: f.pkid,
+            payload: slice_of(owner, &body[f.payload_at..]),
+        })
+    }
+
+    /// Decodes the body that starts at `frame[body_at]` and ends `frame`, split off the stream
+    /// decoder's buffer. Topic and payload share `frame`'s storage: no copy, and one reference
+    /// count taken (the topic's) beyond the one `frame` holds, which the payload keeps.
+    #[inline]
+    pub(crate) fn decode_frame(flags: u8, body_at: usize, frame: BytesMut) -> Result<Publish, CodecError> {
+        let f = Fields::parse(flags, &frame[body_at..])?;
+        let mut frame = frame.freeze();
+        let topic = frame.slice(body_at + 2..body_at + 2 + f.topic_len);
+        // An empty payload does not keep the stream's buffer alive.
+        let payload = if body_at + f.payload_at == frame.len() {
+            Bytes::new()
+        } else {
+            frame.advance(body_at + f.payload_at);
+            frame
+        };
+        Ok(Publish {
+            dup: f.dup,
+            qos: f.qos,
+            retain: f.retain,
+            topic: ByteStr::from_validated(topic),
+            pkid: f.pkid,
+            payload,
+        })
+    }
+}
+
+/// The checked fields of a PUBLISH body; the topic is `body[2..2 + topic_len]`, the payload
+/// `body[payload_at..]`.
+struct Fields {
+    dup: bool,
+    qos: QoS,
+    retain: bool,
+    topic_len: usize,
+    pkid: u16,
+    payload_at: usize,
+}
+
+impl Fields {
+    #[inline(always)]
+    fn parse(flags: u8, body: &[u8]) -> Result<Fields, CodecError> {
         let dup = flags & 0x08 != 0;
         // [MQTT-3.3.1-4]: QoS 3 is malformed.
         let qos = QoS::from_u8((flags >> 1) & 0x03)?;
@@ -60,19 +113,18 @@ impl Publish {
             return Err(CodecError::DupWithQoS0);
         }
         let mut r = Reader::new(body);
-        let topic_bytes = r.binary()?;
-        let topic = validate_utf8(topic_bytes)?;
-        // [MQTT-4.7.3-1] non-empty; [MQTT-3.3.2-2] no wildcards.
-        validate_topic_name(topic)?;
+        let topic = r.binary()?;
+        // [MQTT-1.5.3-1, -2] well-formed UTF-8 without U+0000; [MQTT-4.7.3-1] non-empty;
+        // [MQTT-3.3.2-2] no wildcards.
+        validate_topic_name_bytes(topic)?;
         let pkid = if qos == QoS::AtMostOnce { 0 } else { r.packet_id()? };
-        let payload = r.rest();
-        Ok(Publish {
+        Ok(Fields {
             dup,
             qos,
             retain: flags & 0x01 != 0,
-            topic: ByteStr::from_validated(slice_of(owner, topic_bytes)),
+            topic_len: topic.len(),
             pkid,
-            payload: slice_of(owner, payload),
+            payload_at: body.len() - r.remaining(),
         })
     }
 }
@@ -84,6 +136,7 @@ pub(crate) fn write_ack(out: &mut Vec<u8>, byte1: u8, pkid: u16) {
 }
 
 /// Decodes a two-byte acknowledgement body: exactly a non-zero packet identifier.
+#[inline]
 pub(crate) fn decode_ack(body: &[u8]) -> Result<u16, CodecError> {
     let mut r = Reader::new(body);
     let id = r.packet_id()?;

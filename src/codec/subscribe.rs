@@ -1,7 +1,7 @@
 //! SUBSCRIBE [MQTT-3.8], SUBACK [MQTT-3.9], UNSUBSCRIBE [MQTT-3.10] (UNSUBACK is a plain ack).
 
-use super::topic::validate_topic_filter;
-use super::wire::{check_remaining, check_str, write_binary, write_header, Reader};
+use super::topic::{validate_filter_levels, validate_topic_filter};
+use super::wire::{check_remaining, write_binary, write_header, Reader};
 use super::{CodecError, QoS};
 
 /// SUBSCRIBE: one or more topic filters, each with a maximum QoS.
@@ -22,8 +22,9 @@ impl Subscribe {
         }
         let mut len = 2;
         for (f, _) in &self.filters {
+            // Includes the string rules (at most 65,535 bytes, no U+0000) [MQTT-1.5.3].
             validate_topic_filter(f)?;
-            len += check_str(f)? + 1;
+            len += 2 + f.len() + 1;
         }
         check_remaining(len)
     }
@@ -41,10 +42,11 @@ impl Subscribe {
     pub(crate) fn decode(body: &[u8]) -> Result<Subscribe, CodecError> {
         let mut r = Reader::new(body);
         let pkid = r.packet_id()?;
-        let mut filters = Vec::new();
+        let mut filters = Vec::with_capacity(count_entries(&body[2..], 1));
         while !r.is_empty() {
+            // [MQTT-1.5.3-1, -2]: `str` checked UTF-8 and U+0000, and the length fits 16 bits.
             let f = r.str()?;
-            validate_topic_filter(f)?;
+            validate_decoded_filter(f)?;
             let q = r.u8()?;
             // [MQTT-3.8.3-4]: bits 7-2 of the requested QoS byte are reserved.
             if q & 0xFC != 0 {
@@ -58,6 +60,35 @@ impl Subscribe {
         }
         Ok(Subscribe { pkid, filters })
     }
+}
+
+/// How many length-prefixed strings, each followed by `extra` bytes, `list` holds, up to
+/// [`CAPACITY_HINT_MAX`]: a capacity hint for the decoders, so that a list is allocated once. A
+/// malformed tail is not counted (the decoder reports it), and the cap keeps a hostile packet of
+/// many empty entries from reserving memory before the first one is refused.
+fn count_entries(list: &[u8], extra: usize) -> usize {
+    let (mut n, mut at) = (0, 0);
+    while let (Some(&hi), Some(&lo)) = (list.get(at), list.get(at + 1)) {
+        if n == CAPACITY_HINT_MAX {
+            break;
+        }
+        at += 2 + u16::from_be_bytes([hi, lo]) as usize + extra;
+        n += 1;
+    }
+    n
+}
+
+/// The most entries [`count_entries`] counts.
+const CAPACITY_HINT_MAX: usize = 32;
+
+/// [`validate_topic_filter`] for a filter whose string rules `Reader::str` already checked:
+/// non-empty [MQTT-4.7.3-1], then the wildcard rules [MQTT-4.7.1-2, -3].
+#[inline]
+fn validate_decoded_filter(f: &str) -> Result<(), CodecError> {
+    if f.is_empty() {
+        return Err(CodecError::EmptyTopic);
+    }
+    validate_filter_levels(f.as_bytes())
 }
 
 /// A SUBACK return code: the granted QoS, or failure (0x80) [MQTT-3.9.3].
@@ -111,7 +142,12 @@ impl SubAck {
     pub(crate) fn decode(body: &[u8]) -> Result<SubAck, CodecError> {
         let mut r = Reader::new(body);
         let pkid = r.packet_id()?;
-        let codes = r.rest().iter().map(|&b| SubAckCode::from_u8(b)).collect::<Result<_, _>>()?;
+        let rest = r.rest();
+        // One code a byte; allocated once for any usual SUBACK (see `count_entries`).
+        let mut codes = Vec::with_capacity(rest.len().min(CAPACITY_HINT_MAX));
+        for &b in rest {
+            codes.push(SubAckCode::from_u8(b)?);
+        }
         Ok(SubAck { pkid, codes })
     }
 }
@@ -134,8 +170,9 @@ impl Unsubscribe {
         }
         let mut len = 2;
         for f in &self.filters {
+            // Includes the string rules (at most 65,535 bytes, no U+0000) [MQTT-1.5.3].
             validate_topic_filter(f)?;
-            len += check_str(f)?;
+            len += 2 + f.len();
         }
         check_remaining(len)
     }
@@ -152,10 +189,11 @@ impl Unsubscribe {
     pub(crate) fn decode(body: &[u8]) -> Result<Unsubscribe, CodecError> {
         let mut r = Reader::new(body);
         let pkid = r.packet_id()?;
-        let mut filters = Vec::new();
+        let mut filters = Vec::with_capacity(count_entries(&body[2..], 0));
         while !r.is_empty() {
+            // [MQTT-1.5.3-1, -2]: `str` checked UTF-8 and U+0000, and the length fits 16 bits.
             let f = r.str()?;
-            validate_topic_filter(f)?;
+            validate_decoded_filter(f)?;
             filters.push(f.to_owned());
         }
         if filters.is_empty() {
