@@ -188,6 +188,13 @@ impl Driver {
         self.lost = None;
         self.core.handle_connected(now());
         self.pump();
+        // One timer for the connection, re-armed only when the core's deadline moves earlier:
+        // the keepalive deadline moves later with every packet sent, and a timer that fires
+        // early costs one spurious `handle_timeout` (which the core allows), while re-arming
+        // per packet costs a timer-wheel update per packet.
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed: Option<Instant> = None;
         let reason = loop {
             if let Some(r) = self.lost.take() {
                 break r;
@@ -195,7 +202,12 @@ impl Driver {
             if self.fatal.is_some() || matches!(self.stop, Some(Stop::Abort)) {
                 return ConnectionError::TransportClosed; // Dropped without another byte.
             }
-            let deadline = self.core.poll_timeout().map(tokio::time::Instant::from_std);
+            if let Some(d) = self.core.poll_timeout() {
+                if armed.map_or(true, |a| d < a) {
+                    timer.as_mut().reset(tokio::time::Instant::from_std(d));
+                    armed = Some(d);
+                }
+            }
             let pending = self.written < self.out.len();
             tokio::select! {
                 r = wr.write(&self.out[self.written..]), if pending => match r {
@@ -229,7 +241,10 @@ impl Driver {
                         }
                     }
                 },
-                _ = sleep_until(deadline), if deadline.is_some() => self.core.handle_timeout(now()),
+                _ = &mut timer, if armed.is_some() => {
+                    armed = None;
+                    self.core.handle_timeout(now());
+                }
             }
             self.pump();
         };
@@ -371,12 +386,5 @@ impl Driver {
         if let Some(Stop::Disconnect(Some(tx))) = self.stop.take() {
             let _ = tx.send(());
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
