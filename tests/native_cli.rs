@@ -177,3 +177,72 @@ fn tls_flags() {
     let out = run(&["pub", "-h", HOST, "-p", &bp, "--insecure", "-t", "t", "-m", "x"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A broker that accepts the connection and then never answers: whatever is published stays in
+/// flight. Serves one connection.
+fn deaf_broker(port: u16) -> std::thread::JoinHandle<()> {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind((HOST, port)).unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        drop(listener);
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf); // CONNECT
+        s.write_all(&[0x20, 0x02, 0x00, 0x00]).unwrap(); // CONNACK, accepted
+        while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    })
+}
+
+/// `mq pub --session-dir` killed (SIGKILL) with a QoS 2 message in flight: the next run with the
+/// same session completes it, and the message is delivered exactly once.
+#[test]
+fn a_killed_publisher_completes_its_message_on_the_next_run() {
+    let port = free_port();
+    let p = port.to_string();
+    let store = TempDir::new("cli-session");
+    let store_arg = store.path().to_str().unwrap().to_owned();
+    let args = |msg: &str| {
+        let mut v: Vec<String> =
+            ["pub", "-h", HOST, "-p", &p, "-i", "killed-pub", "-c", "-q", "2", "-t", "kill/t"]
+                .map(String::from)
+                .to_vec();
+        v.extend(["-m".into(), msg.into(), "--session-dir".into(), store_arg.clone(), "-d".into()]);
+        v
+    };
+    let deaf = deaf_broker(port);
+    let mut first = mq().args(args("first")).stderr(Stdio::piped()).spawn().unwrap();
+    // Wait until the store holds the in-flight message, then kill the process.
+    let log = store.path().join(format!("{HOST}_{port}")).join("killed-pub").join("session.log");
+    wait_for(|| fs_len(&log) > 0, "the publisher never stored its message");
+    first.kill().unwrap();
+    let _ = first.wait();
+    deaf.join().unwrap();
+
+    // The real broker on the same address; a watcher; the second run.
+    let b = Mosquitto::on_port(port, |_| ("allow_anonymous true\n".into(), vec![]));
+    let (watch, _err) = subscriber(b.port, &["-t", "kill/t", "-q", "2", "-C", "2"]);
+    let out = mq().args(args("second")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("completing 1 message(s) restored"));
+    let (code, got) = finish(watch);
+    assert_eq!(code, 0);
+    let mut lines: Vec<&str> = got.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["first", "second"]);
+}
+
+fn fs_len(p: &std::path::Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Polls `cond` every 10 ms for up to 20 s (waiting on another process; not a timing).
+#[allow(clippy::disallowed_methods)]
+fn wait_for(cond: impl Fn() -> bool, what: &str) {
+    for _ in 0..2000 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{what}");
+}

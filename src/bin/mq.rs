@@ -307,6 +307,13 @@ async fn run(a: Args) -> Result<(), Error> {
         for p in pending {
             p.await?;
         }
+        // Messages an earlier, interrupted run left in the session store (--session-dir).
+        if let Some(restored) = client.restored() {
+            if a.debug && !restored.ids.is_empty() {
+                eprintln!("mq: completing {} message(s) restored from the session", restored.ids.len());
+            }
+            restored.all().await?;
+        }
         if a.debug {
             eprintln!("mq: {n} message(s) published");
         }

@@ -95,12 +95,16 @@ impl Mosquitto {
     /// `setup` gets the broker's directory (to write certificates, password files) and returns
     /// the extra configuration and the extra ports it listens on.
     pub fn with_setup(setup: impl FnOnce(&Path) -> (String, Vec<u16>)) -> Mosquitto {
+        Mosquitto::on_port(free_port(), setup)
+    }
+
+    /// [`with_setup`](Mosquitto::with_setup) with the main listener on a chosen port.
+    pub fn on_port(port: u16, setup: impl FnOnce(&Path) -> (String, Vec<u16>)) -> Mosquitto {
         let dir = TempDir::new("mosquitto");
         // {dir}/data: writable by the unprivileged user Mosquitto drops to (persistence).
         let data = dir.path().join("data");
         fs::create_dir(&data).unwrap();
         chmod(&data, 0o777);
-        let port = free_port();
         let (extra, mut ports) = setup(dir.path());
         let conf =
             format!("listener {port} {HOST}\n{}", extra.replace("{dir}", dir.path().to_str().unwrap()));
