@@ -99,6 +99,9 @@ pub(crate) struct Driver {
     connected_at: Option<Instant>,
     offline_emitted: bool,
     timer: Timer,
+    /// Inside the core timer's callback (a timer task), and whether `timer` was armed there.
+    in_timer_task: bool,
+    timer_armed_in_timer_task: bool,
     retry_timer: Timer,
     open_timer: Timer,
     drain_timer: Timer,
@@ -157,6 +160,8 @@ impl Driver {
             connected_at: None,
             offline_emitted: false,
             timer: Timer::default(),
+            in_timer_task: false,
+            timer_armed_in_timer_task: false,
             retry_timer: Timer::default(),
             open_timer: Timer::default(),
             drain_timer: Timer::default(),
@@ -602,14 +607,25 @@ impl Driver {
             self.timer.cancel();
             return;
         }
+        // A timer armed in a timer task nests one level deeper; re-arm it from this task when
+        // this is not one, so hidden-tab throttling never sees a long chain (see timer.rs).
+        if !self.in_timer_task && self.timer_armed_in_timer_task {
+            self.timer.cancel();
+        }
         let w = self.me.clone();
-        self.timer.set(now(), self.core.poll_timeout(), move || {
+        let created = self.timer.set(now(), self.core.poll_timeout(), move || {
             act(&w, |d| {
+                d.in_timer_task = true;
                 d.timer.fired();
                 d.core.handle_timeout(now());
-                d.pump()
+                let actions = d.pump();
+                d.in_timer_task = false;
+                actions
             })
         });
+        if created {
+            self.timer_armed_in_timer_task = self.in_timer_task;
+        }
     }
 
     // ---- sending ----

@@ -2,9 +2,9 @@
 //! matter to a connection (`online`, `visibilitychange`).
 //!
 //! Hidden tabs: Chrome's intensive throttling (one wake-up a minute) only applies to chains of
-//! timers nested five deep or more. The keepalive timer is re-armed whenever the core's deadline
-//! changes, and after each PINGREQ that happens in the WebSocket `message` task that delivered
-//! PINGRESP, so the chain never grows past two and the timer keeps its 1-second alignment.
+//! timers nested five deep or more. A keepalive timer armed from a timer task is armed afresh
+//! by the next non-timer task that looks at it (the WebSocket `message` task that delivered
+//! PINGRESP, say), so the chain never grows past two and the timer keeps its 1-second alignment.
 //! A late timer is harmless anyway: the core tolerates late `handle_timeout` calls and gives the
 //! network a grace period after a long sleep.
 
@@ -22,10 +22,11 @@ pub(crate) struct Timer {
 }
 
 impl Timer {
-    /// Arms the timer for `at` (or disarms it); `callback` runs once when it fires.
-    pub fn set(&mut self, now: Instant, at: Option<Instant>, callback: impl FnOnce() + 'static) {
+    /// Arms the timer for `at` (or disarms it); `callback` runs once when it fires. Returns
+    /// whether a new timeout was created.
+    pub fn set(&mut self, now: Instant, at: Option<Instant>, callback: impl FnOnce() + 'static) -> bool {
         if at == self.at && (self.timeout.is_some() || at.is_none()) {
-            return;
+            return false;
         }
         self.timeout = None;
         self.at = at;
@@ -35,6 +36,7 @@ impl Timer {
             let ms = u32::try_from(ms + 1).unwrap_or(u32::MAX);
             self.timeout = Some(Timeout::new(ms, callback));
         }
+        self.timeout.is_some()
     }
 
     /// Arms the timer `ms` from now, replacing what was armed.
