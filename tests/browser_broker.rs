@@ -196,6 +196,30 @@ mod with_broker {
     }
 
     #[wasm_bindgen_test]
+    async fn keepalive_keeps_an_idle_connection_up() {
+        // Mosquitto drops a client silent for 1.5 keepalive intervals: only PINGREQs keep it.
+        let c = connect(&ws(), r#"{"keepalive": 1, "reconnect": false}"#).await;
+        let offline = counter(&c, "offline");
+        sleep(3_500).await;
+        assert_eq!(*offline.borrow(), 0);
+        assert!(c.connected());
+        wait(c.end()).await.unwrap();
+    }
+
+    #[wasm_bindgen_test]
+    async fn past_max_queued_a_publish_fails_with_queue_full() {
+        let topic = unique("full");
+        let c = connect(&ws(), r#"{"maxInflight": 1, "maxQueued": 1}"#).await;
+        // One in flight, one queued, and no room for a third (the acks come in a later task).
+        let a = c.publish(topic.clone(), "1".into(), qos(1));
+        let b = c.publish(topic.clone(), "2".into(), qos(1));
+        assert_eq!(wait(c.publish(topic.clone(), "3".into(), qos(1))).await, Err("QUEUE_FULL".into()));
+        wait(a).await.unwrap();
+        wait(b).await.unwrap();
+        wait(c.end()).await.unwrap();
+    }
+
+    #[wasm_bindgen_test]
     async fn retained_message_reaches_a_later_subscriber() {
         let topic = unique("retained");
         let a = connect(&ws(), "{}").await;
