@@ -19,7 +19,7 @@ export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 APT_PACKAGES=(mosquitto mosquitto-clients openssl chromium chromium-driver binaryen)
 # Folders with a package.json whose node_modules the build or tests need. tests/aedes: the
 # second broker of the native tests (tests/native_*.rs).
-NODE_PROJECTS=(tests/aedes)
+NODE_PROJECTS=(tests/aedes tests/browser)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 

@@ -71,6 +71,55 @@ wasm_tests_in_chromium() {
         wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER"
 }
 
+# The browser client against a real Mosquitto: tests/browser/broker.mjs starts it on free
+# loopback ports (WebSockets with and without a password, TCP) with a control endpoint that the
+# wasm tests call to stop and start it mid-test, and writes the URLs to ports.env. The wasm tests
+# get them at compile time (option_env!), behind the test-only feature browser-broker-tests.
+BROWSER_BROKER_DIR=target/browser-broker
+BROWSER_BROKER_PID=
+start_browser_broker() {
+    rm -rf "$BROWSER_BROKER_DIR"
+    mkdir -p "$BROWSER_BROKER_DIR"
+    node tests/browser/broker.mjs "$BROWSER_BROKER_DIR" >"$LOG_DIR/browser-broker.log" 2>&1 &
+    BROWSER_BROKER_PID=$!
+    local waited=0
+    while [ ! -s "$BROWSER_BROKER_DIR/ports.env" ] && [ "$waited" -lt 300 ]; do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+}
+stop_browser_broker() {
+    if [ -n "$BROWSER_BROKER_PID" ]; then
+        kill "$BROWSER_BROKER_PID" 2>/dev/null || true
+        wait "$BROWSER_BROKER_PID" 2>/dev/null || true
+        BROWSER_BROKER_PID=
+    fi
+}
+trap stop_browser_broker EXIT
+
+# Runs "$@" with the broker's URLs in the environment, or fails if the broker did not start.
+with_browser_broker() {
+    if [ ! -s "$BROWSER_BROKER_DIR/ports.env" ]; then
+        echo "the browser tests' broker did not start: see $LOG_DIR/browser-broker.log"
+        return 1
+    fi
+    (set -a && source "$BROWSER_BROKER_DIR/ports.env" && set +a && "$@")
+}
+
+wasm_broker_tests_in_chromium() {
+    with_browser_broker env WASM_BINDGEN_USE_BROWSER=1 \
+        WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}" \
+        wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" \
+        --features browser-broker-tests --test browser_broker
+}
+
+# Playwright (playwright-core, /usr/bin/chromium) reloads a real page mid-stream; the page loads
+# a `wasm-pack build --target web` of the crate.
+browser_reload_test() {
+    wasm-pack build --target web --dev --out-dir target/browser-test-pkg &&
+        with_browser_broker env MQ_PKG_DIR="$PWD/target/browser-test-pkg" node tests/browser/reload.mjs
+}
+
 # The clock rule (clippy.toml: no Instant::now, SystemTime::now, thread::sleep) binds every
 # target: the one test helper that reads a clock (a virtual clock's origin) says so with #[allow].
 run_step fmt cargo fmt --all -- --check
@@ -78,11 +127,17 @@ run_step clippy-native cargo clippy --all-targets -- -D warnings
 run_step clippy-drivers cargo clippy --features native,tls,cli --all-targets -- -D warnings
 run_step clippy-wasm32-lib cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 run_step clippy-wasm32-tests cargo clippy --target wasm32-unknown-unknown --tests -- -D warnings
+run_step clippy-wasm32-broker-tests cargo clippy --target wasm32-unknown-unknown --tests \
+    --features browser-broker-tests -- -D warnings
 run_step test-native cargo test --no-fail-fast
 # The native driver, the file store and the mq tool against real brokers (Mosquitto, aedes) on
 # free loopback ports: only what the default run above does not already cover.
 run_step test-drivers cargo test --features native,tls,cli --no-fail-fast --lib --bins --test 'native_*'
 run_step test-wasm32 wasm_tests_in_chromium
+start_browser_broker
+run_step test-wasm32-broker wasm_broker_tests_in_chromium
+run_step test-browser-reload browser_reload_test
+stop_browser_broker
 
 # A skipped wasm32 test binary is a failure, whatever wasm-pack's exit code says.
 if grep -q "so skipping" "$LOG_DIR/test-wasm32.log"; then
@@ -93,6 +148,8 @@ fi
 read -r native_pass native_fail < <(totals "$LOG_DIR/test-native.log")
 read -r wasm_pass wasm_fail < <(totals "$LOG_DIR/test-wasm32.log")
 read -r drivers_pass drivers_fail < <(totals "$LOG_DIR/test-drivers.log")
+read -r wbroker_pass wbroker_fail < <(totals "$LOG_DIR/test-wasm32-broker.log")
+read -r reload_pass reload_fail < <(totals "$LOG_DIR/test-browser-reload.log")
 
 checks_pass=0 checks_fail=0 steps_fail=0
 printf '\n==> summary (setup %ds)\n' "$setup_secs"
@@ -111,6 +168,9 @@ echo "  native driver tests (features native,tls,cli): $drivers_pass passed, $dr
 per_binary "$LOG_DIR/test-drivers.log"
 echo "  wasm32 tests (headless Chromium): $wasm_pass passed, $wasm_fail failed"
 per_binary "$LOG_DIR/test-wasm32.log"
+echo "  wasm32 tests against Mosquitto (headless Chromium): $wbroker_pass passed, $wbroker_fail failed"
+per_binary "$LOG_DIR/test-wasm32-broker.log"
+echo "  page reload checks (Playwright, Chromium): $reload_pass passed, $reload_fail failed"
 
 # A test step that failed without a failing test (it did not build, say) counts as one failure.
 extra_fail=0
@@ -119,6 +179,8 @@ for i in "${!STEP_NAMES[@]}"; do
         test-native) failed_tests=$native_fail ;;
         test-drivers) failed_tests=$drivers_fail ;;
         test-wasm32) failed_tests=$wasm_fail ;;
+        test-wasm32-broker) failed_tests=$wbroker_fail ;;
+        test-browser-reload) failed_tests=$reload_fail ;;
         *) continue ;;
     esac
     if [ "${STEP_STATUS[$i]}" -ne 0 ] && [ "$failed_tests" -eq 0 ]; then
@@ -126,6 +188,8 @@ for i in "${!STEP_NAMES[@]}"; do
     fi
 done
 echo "  checks (fmt, clippy): $checks_pass passed, $checks_fail failed"
-echo "$((native_pass + drivers_pass + wasm_pass + checks_pass)) passed, $((native_fail + drivers_fail + wasm_fail + checks_fail + extra_fail)) failed"
+all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + checks_pass))
+all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + checks_fail + extra_fail))
+echo "$all_pass passed, $all_fail failed"
 
 [ "$steps_fail" -eq 0 ]
