@@ -50,6 +50,8 @@ pub enum CodecError {
     SessionPresentWithRefusal,
     /// Packet identifier 0 [MQTT-2.3.1-1].
     ZeroPacketId,
+    /// A packet identifier on a QoS 0 PUBLISH to be encoded [MQTT-2.3.1-5].
+    PacketIdWithQoS0,
     /// A wildcard character in a PUBLISH topic name [MQTT-3.3.2-2].
     WildcardInTopicName,
     /// A topic name or filter of zero length [MQTT-4.7.3-1].
@@ -88,6 +90,7 @@ impl CodecError {
             InvalidConnAckCode(_) => "MQTT-3.2.2-6",
             SessionPresentWithRefusal => "MQTT-3.2.2-4",
             ZeroPacketId => "MQTT-2.3.1-1",
+            PacketIdWithQoS0 => "MQTT-2.3.1-5",
             WildcardInTopicName => "MQTT-3.3.2-2",
             EmptyTopic => "MQTT-4.7.3-1",
             InvalidTopicFilter => "MQTT-4.7.1-2",
@@ -124,6 +127,7 @@ impl fmt::Display for CodecError {
             InvalidConnAckCode(c) => write!(f, "invalid CONNACK return code {c}"),
             SessionPresentWithRefusal => write!(f, "session present set on a refused CONNACK"),
             ZeroPacketId => write!(f, "packet identifier 0"),
+            PacketIdWithQoS0 => write!(f, "packet identifier on a QoS 0 PUBLISH"),
             WildcardInTopicName => write!(f, "wildcard in a topic name"),
             EmptyTopic => write!(f, "empty topic"),
             InvalidTopicFilter => write!(f, "misplaced wildcard in a topic filter"),

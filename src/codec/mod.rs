@@ -362,6 +362,9 @@ fn decode_publish_frame(
     Ok(Some(Packet::Publish(publish)))
 }
 
+/// How far ahead of the bytes received the stream decoder reserves for a packet announced larger.
+const RESERVE_AHEAD: usize = 64 * 1024;
+
 /// A stream decoder: feed it bytes in chunks of any size, take packets out.
 ///
 /// Only the bytes of the packet being assembled are buffered, and a packet announced larger than
@@ -444,7 +447,9 @@ impl Decoder {
         let total = header.total_len();
         if data.len() < total {
             self.compact();
-            self.buf.reserve(total - self.buf.len());
+            // Reserve for what is coming, but at most 64 KiB ahead of what has arrived: a
+            // header alone must not make the client allocate up to the maximum size.
+            self.buf.reserve((total - self.buf.len()).min(RESERVE_AHEAD));
             return Ok(None);
         }
         if let Some(packet) = decode_unless_publish(&header, &data[header.header_len..total])? {

@@ -31,6 +31,8 @@ impl Publish {
         let mut len = 2 + self.topic.len() + self.payload.len();
         match self.qos {
             QoS::AtMostOnce if self.dup => return Err(CodecError::DupWithQoS0),
+            // [MQTT-2.3.1-5]: no packet identifier on QoS 0; refused rather than silently dropped.
+            QoS::AtMostOnce if self.pkid != 0 => return Err(CodecError::PacketIdWithQoS0),
             QoS::AtMostOnce => {}
             _ if self.pkid == 0 => return Err(CodecError::ZeroPacketId),
             _ => len += 2,

@@ -408,3 +408,9 @@ fn every_error_names_its_statement() {
         assert!(err.to_string().ends_with(&format!(" [{statement}]")), "{err}");
     }
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn qos0_publish_with_a_packet_id_is_not_encoded_mqtt_2_3_1_5() {
+    encode_refused(&Packet::Publish(publish("t", QoS::AtMostOnce, 7, b"x")), CodecError::PacketIdWithQoS0);
+}
