@@ -186,7 +186,11 @@ impl Driver {
             d.me = Rc::downgrade(&shared);
             d.listen_to_page();
         }
-        LIVE.with(|l| l.borrow_mut().push(shared.clone()));
+        LIVE.with(|l| {
+            if let Ok(mut l) = l.try_borrow_mut() {
+                l.push(shared.clone());
+            }
+        });
         shared
     }
 
