@@ -328,6 +328,24 @@ impl MqttClient {
         with(&self.d, |d| Some(d.restored())).unwrap_or_default()
     }
 
+    /// The session as it stands: in-flight and queued messages, incoming QoS 2 packet ids and
+    /// subscriptions (for an IndexedDB session, what the store holds once `persisted()` resolved).
+    #[wasm_bindgen(unchecked_return_type = "MqttSession")]
+    pub fn session(&self) -> JsValue {
+        with(&self.d, |d| Some(super::session::session_js(&d.core.session_records())))
+            .unwrap_or(JsValue::UNDEFINED)
+    }
+
+    /// The session stored in IndexedDB for this broker URL and client id, read without connecting.
+    #[wasm_bindgen(js_name = storedSession, unchecked_return_type = "Promise<MqttSession>")]
+    pub fn stored_session(url: String, #[wasm_bindgen(js_name = clientId)] client_id: String) -> Promise {
+        future_to_promise(async move {
+            let records = parse(IdbStore::open(&url, &client_id).await?.load().await?)
+                .map_err(|e| restore_error(&e))?;
+            Ok(super::session::session_js(&records))
+        })
+    }
+
     /// Bytes waiting to go out (in the WebSocket and in the client).
     #[wasm_bindgen(getter, js_name = bufferedAmount)]
     pub fn buffered_amount(&self) -> f64 {

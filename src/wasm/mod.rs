@@ -7,6 +7,7 @@
 //! - [`socket`]: the WebSocket. [`timer`]: timers and page listeners. [`idb`]: the session store.
 //! - [`options`]: options and arguments from JS. [`error`]: errors with stable codes.
 //! - [`events`]: listeners, promise settlements, the `messages()` stream.
+//! - [`session`]: the session's records as JS sees them (`session()`, `storedSession()`).
 
 mod client;
 mod driver;
@@ -14,6 +15,7 @@ mod error;
 mod events;
 mod idb;
 mod options;
+mod session;
 mod socket;
 mod timer;
 
