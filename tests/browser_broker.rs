@@ -106,7 +106,7 @@ mod with_broker {
         let payload: Uint8Array = get("payload")?.dyn_into().ok()?;
         Some(Msg {
             topic: get("topic")?.as_string()?,
-            payload: String::from_utf8(payload.to_vec()).ok()?,
+            payload: String::from_utf8_lossy(&payload.to_vec()).into_owned(),
             qos: get("qos")?.as_f64()? as u8,
             retain: get("retain")?.as_bool()?,
         })
@@ -193,6 +193,38 @@ mod with_broker {
         wait(a.unsubscribe(format!("{base}/to-a/+").into())).await.unwrap();
         wait(a.end()).await.unwrap();
         wait(b.end()).await.unwrap();
+    }
+
+    #[wasm_bindgen_test]
+    async fn message_listeners_get_topic_payload_and_packet_until_removed() {
+        let topic = unique("listener");
+        let c = connect(&ws(), "{}").await;
+        type Seen = Rc<RefCell<Vec<(String, Vec<u8>, String)>>>;
+        let seen: Seen = Rc::default();
+        let s2 = seen.clone();
+        let f = Closure::<dyn FnMut(JsValue, Uint8Array, JsValue)>::new(
+            move |t: JsValue, p: Uint8Array, info: JsValue| {
+                let info = js_sys::JSON::stringify(&info).map(String::from).unwrap_or_default();
+                s2.borrow_mut().push((t.as_string().unwrap_or_default(), p.to_vec(), info));
+            },
+        );
+        let handler: Function = f.as_ref().unchecked_ref::<Function>().clone();
+        c.on("message".into(), handler.clone()).unwrap();
+        assert!(c.on("nonsense".into(), handler.clone()).is_err());
+        let it = c.messages();
+        wait(c.subscribe(topic.clone().into(), qos(1))).await.unwrap();
+        wait(c.publish(topic.clone(), Uint8Array::from(&[0u8, 255][..]).into(), qos(1))).await.unwrap();
+        next(&it, 10_000).await.expect("message");
+        assert_eq!(
+            *seen.borrow(),
+            vec![(topic.clone(), vec![0, 255], r#"{"qos":1,"retain":false,"dup":false}"#.to_owned())]
+        );
+        c.off("message".into(), handler);
+        wait(c.publish(topic.clone(), "again".into(), qos(1))).await.unwrap();
+        next(&it, 10_000).await.expect("message");
+        assert_eq!(seen.borrow().len(), 1, "a removed listener was called");
+        wait(c.end()).await.unwrap();
+        drop(f);
     }
 
     #[wasm_bindgen_test]
