@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// Where the connection stands.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum State {
     /// Opening the first connection.
     Connecting,

@@ -40,12 +40,19 @@ enum Waiter {
 }
 
 impl Waiter {
+    /// Completes the request with an error (nobody may be awaiting it any more).
     fn fail(self, e: Error) {
-        let _ = match self {
-            Waiter::Publish(tx) => tx.send(Err(e)).is_ok(),
-            Waiter::Subscribe(tx) => tx.send(Err(e)).is_ok(),
-            Waiter::Unsubscribe(tx) => tx.send(Err(e)).is_ok(),
-        };
+        match self {
+            Waiter::Publish(tx) => {
+                let _ = tx.send(Err(e));
+            }
+            Waiter::Subscribe(tx) => {
+                let _ = tx.send(Err(e));
+            }
+            Waiter::Unsubscribe(tx) => {
+                let _ = tx.send(Err(e));
+            }
+        }
     }
 }
 

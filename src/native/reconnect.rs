@@ -73,3 +73,35 @@ impl Jitter {
         (x >> 11) as f64 / (1u64 << 53) as f64
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_exponentially_up_to_the_cap() {
+        let r = Reconnect { jitter: 0.0, ..Reconnect::default() };
+        let d: Vec<u128> = (0..12).map(|a| r.delay(a, 0.5).as_millis()).collect();
+        assert_eq!(&d[..4], [200, 400, 800, 1600]);
+        assert!(d.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(d[11], 30_000);
+        assert_eq!(r.delay(u32::MAX, 0.0), r.max);
+    }
+
+    #[test]
+    fn jitter_stays_within_its_fraction() {
+        let r = Reconnect::default();
+        let mut j = Jitter::new();
+        for attempt in 0..20 {
+            let full = Reconnect { jitter: 0.0, ..r.clone() }.delay(attempt, 0.0);
+            let d = r.delay(attempt, j.next());
+            assert!(
+                d <= full && d >= full.mul_f64(1.0 - r.jitter) - Duration::from_nanos(1),
+                "{d:?} {full:?}"
+            );
+        }
+        let xs: Vec<f64> = (0..1000).map(|_| j.next()).collect();
+        assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
+        assert!(xs.iter().any(|x| *x < 0.1) && xs.iter().any(|x| *x > 0.9));
+    }
+}
