@@ -7,15 +7,14 @@
 //! before it is sent); later turns queue behind it, in order. Commands only schedule a pump on
 //! the microtask queue, so everything issued in one turn of the event loop goes out in one frame.
 
-use super::error::{connection_error, js_error, CLOSED, CONNECTION_FAILED, INTERNAL, INVALID_URL, TIMEOUT};
+use super::error::{connection_error, js_error, CLOSED, INTERNAL};
 use super::events::{run, Action, Listeners, Streams};
 use super::idb::IdbStore;
 use super::options::{Backoff, Options};
-use super::socket::{Socket, SocketEvent};
+use super::socket::Socket;
 use super::timer::{document, global_target, Listener, Timer};
 use crate::codec::SubAckCode;
 use crate::proto::{Client, ConnectionError, Event, Instant, RequestId, StoreOp};
-use core::time::Duration;
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use serde::Serialize;
 use std::cell::RefCell;
@@ -30,13 +29,11 @@ pub(crate) type Shared = Rc<RefCell<Driver>>;
 const HIGH_WATER: u32 = 1 << 20;
 /// How often a full WebSocket buffer is looked at again (it has no "drain" event).
 const DRAIN_POLL_MS: f64 = 20.0;
-/// A connection that lived this long resets the reconnect backoff.
-const STABLE: Duration = Duration::from_secs(30);
 
 thread_local! {
     /// Clients with a live connection or a reconnect pending: like a socket in JS, they stay
     /// alive while the app holds no reference to them.
-    static LIVE: RefCell<Vec<Shared>> = const { RefCell::new(Vec::new()) };
+    pub(super) static LIVE: RefCell<Vec<Shared>> = const { RefCell::new(Vec::new()) };
 }
 
 #[allow(clippy::disallowed_methods)] // The driver is where the clock is read: performance.now().
@@ -45,7 +42,7 @@ pub(crate) fn now() -> Instant {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
     /// The WebSocket is opening or CONNECT was sent.
     Connecting,
     Connected,
@@ -55,14 +52,14 @@ enum Phase {
     Closed,
 }
 
-enum Pending {
+pub(super) enum Pending {
     Publish { resolve: Function, reject: Function },
     Subscribe { resolve: Function, reject: Function, filters: Vec<String> },
     Unsubscribe { resolve: Function, reject: Function },
 }
 
 impl Pending {
-    fn reject(&self) -> &Function {
+    pub(super) fn reject(&self) -> &Function {
         match self {
             Pending::Publish { reject, .. }
             | Pending::Subscribe { reject, .. }
@@ -85,44 +82,44 @@ struct PacketInfo {
 }
 
 pub(crate) struct Driver {
-    me: Weak<RefCell<Driver>>,
+    pub(super) me: Weak<RefCell<Driver>>,
     pub core: Client,
-    url: String,
-    reconnect: Option<Backoff>,
-    connect_timeout_ms: f64,
-    store: Option<Rc<IdbStore>>,
-    socket: Option<Socket>,
-    socket_open: bool,
-    phase: Phase,
-    attempts: u32,
-    last_attempt: Option<Instant>,
-    connected_at: Option<Instant>,
-    offline_emitted: bool,
-    timer: Timer,
+    pub(super) url: String,
+    pub(super) reconnect: Option<Backoff>,
+    pub(super) connect_timeout_ms: f64,
+    pub(super) store: Option<Rc<IdbStore>>,
+    pub(super) socket: Option<Socket>,
+    pub(super) socket_open: bool,
+    pub(super) phase: Phase,
+    pub(super) attempts: u32,
+    pub(super) last_attempt: Option<Instant>,
+    pub(super) connected_at: Option<Instant>,
+    pub(super) offline_emitted: bool,
+    pub(super) timer: Timer,
     /// Inside the core timer's callback (a timer task), and whether `timer` was armed there.
-    in_timer_task: bool,
-    timer_armed_in_timer_task: bool,
-    retry_timer: Timer,
-    open_timer: Timer,
-    drain_timer: Timer,
-    connect_waiter: Option<(Function, Function)>,
-    requests: HashMap<RequestId, Pending>,
+    pub(super) in_timer_task: bool,
+    pub(super) timer_armed_in_timer_task: bool,
+    pub(super) retry_timer: Timer,
+    pub(super) open_timer: Timer,
+    pub(super) drain_timer: Timer,
+    pub(super) connect_waiter: Option<(Function, Function)>,
+    pub(super) requests: HashMap<RequestId, Pending>,
     /// Restored requests still pending, with what is known about each.
-    restored: BTreeMap<RequestId, JsValue>,
+    pub(super) restored: BTreeMap<RequestId, JsValue>,
     pub listeners: Listeners,
     pub streams: Streams,
     // The outbox: bytes and events of the turn whose store write is running, then later turns.
-    writing: bool,
-    held_bytes: Vec<u8>,
-    held_events: Vec<Event>,
-    next_ops: Vec<StoreOp>,
-    next_bytes: Vec<u8>,
-    next_events: Vec<Event>,
-    send_buf: Vec<u8>,
-    flush_scheduled: bool,
-    persisted_waiters: Vec<Function>,
-    end_waiters: Vec<Function>,
-    page: Vec<Listener>,
+    pub(super) writing: bool,
+    pub(super) held_bytes: Vec<u8>,
+    pub(super) held_events: Vec<Event>,
+    pub(super) next_ops: Vec<StoreOp>,
+    pub(super) next_bytes: Vec<u8>,
+    pub(super) next_events: Vec<Event>,
+    pub(super) send_buf: Vec<u8>,
+    pub(super) flush_scheduled: bool,
+    pub(super) persisted_waiters: Vec<Function>,
+    pub(super) end_waiters: Vec<Function>,
+    pub(super) page: Vec<Listener>,
 }
 
 /// Runs `f` on the driver, unless it is borrowed (which would be a bug: report, do not panic).
@@ -137,7 +134,7 @@ pub(crate) fn with<R: Default>(shared: &Shared, f: impl FnOnce(&mut Driver) -> R
 }
 
 /// `with`, then run the actions it returned.
-fn act(weak: &Weak<RefCell<Driver>>, f: impl FnOnce(&mut Driver) -> Vec<Action>) {
+pub(super) fn act(weak: &Weak<RefCell<Driver>>, f: impl FnOnce(&mut Driver) -> Vec<Action>) {
     if let Some(s) = weak.upgrade() {
         run(with(&s, f));
     }
@@ -293,207 +290,6 @@ impl Driver {
         actions
     }
 
-    // ---- the connection ----
-
-    /// Opens a WebSocket (the first time and on every reconnect).
-    pub fn open_socket(&mut self) -> Result<(), JsValue> {
-        let w = self.me.clone();
-        let handler: Rc<dyn Fn(SocketEvent)> = Rc::new(move |ev| act(&w, |d| d.on_socket(ev)));
-        let socket = Socket::open(&self.url, handler).map_err(|e| {
-            super::error::wrap(INVALID_URL, &format!("cannot open a WebSocket to {}", self.url), &e)
-        })?;
-        self.socket = Some(socket);
-        self.socket_open = false;
-        self.phase = Phase::Connecting;
-        self.last_attempt = Some(now());
-        let w = self.me.clone();
-        self.open_timer.set_ms(self.connect_timeout_ms, move || {
-            act(&w, |d| {
-                d.open_timer.fired();
-                d.open_timed_out()
-            })
-        });
-        Ok(())
-    }
-
-    fn open_timed_out(&mut self) -> Vec<Action> {
-        let mut actions = Vec::new();
-        if self.socket.is_some() && !self.socket_open {
-            self.drop_socket();
-            let err = js_error(TIMEOUT, &format!("the WebSocket to {} did not open in time", self.url));
-            self.connection_ended(err, true, &mut actions);
-        }
-        actions
-    }
-
-    fn on_socket(&mut self, ev: SocketEvent) -> Vec<Action> {
-        match ev {
-            SocketEvent::Open => {
-                self.open_timer.cancel();
-                self.socket_open = true;
-                // Bytes still waiting were meant for a connection that is gone.
-                self.held_bytes.clear();
-                self.next_bytes.clear();
-                self.send_buf.clear();
-                self.core.handle_connected(now());
-                self.pump()
-            }
-            SocketEvent::Data(bytes) => {
-                self.core.handle_bytes(now(), &bytes);
-                self.schedule_flush();
-                Vec::new()
-            }
-            SocketEvent::Closed { code, reason } => {
-                let was_open = self.socket_open;
-                self.drop_socket();
-                self.open_timer.cancel();
-                self.core.handle_closed(now());
-                let mut actions = self.pump();
-                if !was_open {
-                    let why = if reason.is_empty() { String::new() } else { format!(": {reason}") };
-                    let msg = format!("cannot connect to {} (WebSocket close code {code}{why})", self.url);
-                    self.connection_ended(js_error(CONNECTION_FAILED, &msg), true, &mut actions);
-                }
-                actions
-            }
-        }
-    }
-
-    fn on_online(&mut self) -> Vec<Action> {
-        // Back online: try now rather than at the end of a long backoff, but never more often
-        // than the minimum delay.
-        let min = self.reconnect.map_or(0.0, |b| b.min_ms);
-        let rested =
-            self.last_attempt.map_or(true, |t| now().saturating_duration_since(t).as_millis() as f64 >= min);
-        if self.phase == Phase::Waiting && rested {
-            self.retry_timer.cancel();
-            return self.reconnect_now();
-        }
-        Vec::new()
-    }
-
-    fn reconnect_now(&mut self) -> Vec<Action> {
-        let mut actions = Vec::new();
-        if self.phase != Phase::Waiting {
-            return actions;
-        }
-        let online = web_sys::window().map_or(true, |w| w.navigator().on_line());
-        if !online {
-            // No network: wait for `online` (and look again after the longest delay).
-            self.schedule_reconnect(true);
-            return actions;
-        }
-        self.listeners.emit("reconnect", vec![], &mut actions);
-        if let Err(e) = self.open_socket() {
-            self.connection_ended(e, false, &mut actions);
-        }
-        actions
-    }
-
-    fn schedule_reconnect(&mut self, longest: bool) {
-        let Some(backoff) = self.reconnect else { return };
-        let delay = if longest {
-            backoff.max_ms
-        } else {
-            let d = backoff.delay_ms(self.attempts, js_sys::Math::random());
-            self.attempts = self.attempts.saturating_add(1);
-            d
-        };
-        self.phase = Phase::Waiting;
-        let w = self.me.clone();
-        self.retry_timer.set_ms(delay, move || {
-            act(&w, |d| {
-                d.retry_timer.fired();
-                d.reconnect_now()
-            })
-        });
-    }
-
-    /// A connection (or an attempt) ended: reconnect, or give up and reject what is pending.
-    fn connection_ended(&mut self, err: JsValue, retryable: bool, actions: &mut Vec<Action>) {
-        let was_connected = self.phase == Phase::Connected;
-        if self.ended() {
-            self.force_drain();
-        }
-        self.drop_socket();
-        self.timer.cancel();
-        if let Some(at) = self.connected_at.take() {
-            if now().saturating_duration_since(at) >= STABLE {
-                self.attempts = 0;
-            }
-        }
-        if was_connected || self.phase == Phase::Closed {
-            self.listeners.emit("close", vec![], actions);
-        }
-        if self.ended() {
-            return; // end(): settle() finishes once the outbox is empty.
-        }
-        if let Some((_, reject)) = self.connect_waiter.take() {
-            // The first connect reports its failure rather than retrying behind the app's back.
-            actions.push(Action::call(&reject, vec![err.clone()]));
-            self.phase = Phase::Closed;
-            self.finish(&err, actions);
-            return;
-        }
-        if !self.offline_emitted {
-            self.offline_emitted = true;
-            self.listeners.emit("offline", vec![], actions);
-        }
-        let code = super::error::error_code(&err).unwrap_or_default();
-        if !retryable || self.reconnect.is_none() {
-            self.listeners.emit("error", vec![err.clone()], actions);
-            self.phase = Phase::Closed;
-            self.finish(&err, actions);
-            return;
-        }
-        if code != "CONNECTION_LOST" && code != CONNECTION_FAILED {
-            self.listeners.emit("error", vec![err], actions);
-        }
-        self.schedule_reconnect(false);
-    }
-
-    fn ended(&self) -> bool {
-        self.phase == Phase::Closed
-    }
-
-    /// The socket goes away after this task: its closures may be the ones running now.
-    fn drop_socket(&mut self) {
-        self.socket_open = false;
-        self.drain_timer.cancel();
-        if let Some(s) = self.socket.take() {
-            spawn_local(async move { drop(s) });
-        }
-    }
-
-    /// Stops everything and settles what is pending with `err`.
-    fn finish(&mut self, err: &JsValue, actions: &mut Vec<Action>) {
-        self.phase = Phase::Closed;
-        self.drop_socket();
-        for t in [&mut self.timer, &mut self.retry_timer, &mut self.open_timer, &mut self.drain_timer] {
-            t.cancel();
-        }
-        self.page.clear();
-        let mut pending: Vec<(RequestId, Pending)> = self.requests.drain().collect();
-        pending.sort_by_key(|(id, _)| *id);
-        for (_, p) in pending {
-            actions.push(Action::call(p.reject(), vec![err.clone()]));
-        }
-        self.streams.close_all(actions);
-        if let Some((_, reject)) = self.connect_waiter.take() {
-            actions.push(Action::call(&reject, vec![err.clone()]));
-        }
-        for w in self.persisted_waiters.drain(..).chain(self.end_waiters.drain(..)) {
-            actions.push(Action::call(&w, vec![]));
-        }
-        if let Some(me) = self.me.upgrade() {
-            LIVE.with(|l| {
-                if let Ok(mut l) = l.try_borrow_mut() {
-                    l.retain(|s| !Rc::ptr_eq(s, &me));
-                }
-            });
-        }
-    }
-
     // ---- the turn ----
 
     pub fn schedule_flush(&mut self) {
@@ -634,7 +430,7 @@ impl Driver {
 
     // ---- sending ----
 
-    fn transmit(&mut self, bytes: Vec<u8>) {
+    pub(super) fn transmit(&mut self, bytes: Vec<u8>) {
         if bytes.is_empty() || !self.socket_open {
             return;
         }
@@ -671,7 +467,7 @@ impl Driver {
     }
 
     /// Hands everything to the WebSocket regardless of its buffer (before closing it).
-    fn force_drain(&mut self) {
+    pub(super) fn force_drain(&mut self) {
         if let Some(socket) = self.socket.as_ref().filter(|s| self.socket_open && s.is_open()) {
             if !self.send_buf.is_empty() {
                 let _ = socket.send(&std::mem::take(&mut self.send_buf));

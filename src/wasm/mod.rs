@@ -3,13 +3,15 @@
 //! IndexedDB.
 //!
 //! - [`client`]: the exported JS class; promises, argument checks.
-//! - [`driver`]: the loop: inputs in, store / transmit / timeout / events out, reconnect policy.
+//! - [`driver`]: the loop: inputs in, store / transmit / timeout / events out.
+//! - [`connection`]: the connection's life and the reconnect policy.
 //! - [`socket`]: the WebSocket. [`timer`]: timers and page listeners. [`idb`]: the session store.
 //! - [`options`]: options and arguments from JS. [`error`]: errors with stable codes.
 //! - [`events`]: listeners, promise settlements, the `messages()` stream.
 //! - [`session`]: the session's records as JS sees them (`session()`, `storedSession()`).
 
 mod client;
+mod connection;
 mod driver;
 mod error;
 mod events;

@@ -1,0 +1,218 @@
+//! The connection's life and the reconnect policy: open the WebSocket, feed its events to the
+//! core, and when a connection ends decide between reconnecting (exponential backoff with
+//! jitter, sooner on the browser's `online`, never while `navigator.onLine` is false) and giving
+//! up (the first connect, a refusal retrying cannot heal, `reconnect: false`).
+
+use super::driver::{act, now, Driver, Pending, Phase, LIVE};
+use super::error::{js_error, CONNECTION_FAILED, INVALID_URL, TIMEOUT};
+use super::events::Action;
+use super::socket::{Socket, SocketEvent};
+use crate::proto::RequestId;
+use core::time::Duration;
+use std::rc::Rc;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::spawn_local;
+
+/// A connection that lived this long resets the reconnect backoff.
+const STABLE: Duration = Duration::from_secs(30);
+
+impl Driver {
+    /// Opens a WebSocket (the first time and on every reconnect).
+    pub fn open_socket(&mut self) -> Result<(), JsValue> {
+        let w = self.me.clone();
+        let handler: Rc<dyn Fn(SocketEvent)> = Rc::new(move |ev| act(&w, |d| d.on_socket(ev)));
+        let socket = Socket::open(&self.url, handler).map_err(|e| {
+            super::error::wrap(INVALID_URL, &format!("cannot open a WebSocket to {}", self.url), &e)
+        })?;
+        self.socket = Some(socket);
+        self.socket_open = false;
+        self.phase = Phase::Connecting;
+        self.last_attempt = Some(now());
+        let w = self.me.clone();
+        self.open_timer.set_ms(self.connect_timeout_ms, move || {
+            act(&w, |d| {
+                d.open_timer.fired();
+                d.open_timed_out()
+            })
+        });
+        Ok(())
+    }
+
+    pub(super) fn open_timed_out(&mut self) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if self.socket.is_some() && !self.socket_open {
+            self.drop_socket();
+            let err = js_error(TIMEOUT, &format!("the WebSocket to {} did not open in time", self.url));
+            self.connection_ended(err, true, &mut actions);
+        }
+        actions
+    }
+
+    pub(super) fn on_socket(&mut self, ev: SocketEvent) -> Vec<Action> {
+        match ev {
+            SocketEvent::Open => {
+                self.open_timer.cancel();
+                self.socket_open = true;
+                // Bytes still waiting were meant for a connection that is gone.
+                self.held_bytes.clear();
+                self.next_bytes.clear();
+                self.send_buf.clear();
+                self.core.handle_connected(now());
+                self.pump()
+            }
+            SocketEvent::Data(bytes) => {
+                self.core.handle_bytes(now(), &bytes);
+                self.schedule_flush();
+                Vec::new()
+            }
+            SocketEvent::Closed { code, reason } => {
+                let was_open = self.socket_open;
+                self.drop_socket();
+                self.open_timer.cancel();
+                self.core.handle_closed(now());
+                let mut actions = self.pump();
+                if !was_open {
+                    let why = if reason.is_empty() { String::new() } else { format!(": {reason}") };
+                    let msg = format!("cannot connect to {} (WebSocket close code {code}{why})", self.url);
+                    self.connection_ended(js_error(CONNECTION_FAILED, &msg), true, &mut actions);
+                }
+                actions
+            }
+        }
+    }
+
+    pub(super) fn on_online(&mut self) -> Vec<Action> {
+        // Back online: try now rather than at the end of a long backoff, but never more often
+        // than the minimum delay.
+        let min = self.reconnect.map_or(0.0, |b| b.min_ms);
+        let rested =
+            self.last_attempt.map_or(true, |t| now().saturating_duration_since(t).as_millis() as f64 >= min);
+        if self.phase == Phase::Waiting && rested {
+            self.retry_timer.cancel();
+            return self.reconnect_now();
+        }
+        Vec::new()
+    }
+
+    pub(super) fn reconnect_now(&mut self) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if self.phase != Phase::Waiting {
+            return actions;
+        }
+        let online = web_sys::window().map_or(true, |w| w.navigator().on_line());
+        if !online {
+            // No network: wait for `online` (and look again after the longest delay).
+            self.schedule_reconnect(true);
+            return actions;
+        }
+        self.listeners.emit("reconnect", vec![], &mut actions);
+        if let Err(e) = self.open_socket() {
+            self.connection_ended(e, false, &mut actions);
+        }
+        actions
+    }
+
+    pub(super) fn schedule_reconnect(&mut self, longest: bool) {
+        let Some(backoff) = self.reconnect else { return };
+        let delay = if longest {
+            backoff.max_ms
+        } else {
+            let d = backoff.delay_ms(self.attempts, js_sys::Math::random());
+            self.attempts = self.attempts.saturating_add(1);
+            d
+        };
+        self.phase = Phase::Waiting;
+        let w = self.me.clone();
+        self.retry_timer.set_ms(delay, move || {
+            act(&w, |d| {
+                d.retry_timer.fired();
+                d.reconnect_now()
+            })
+        });
+    }
+
+    /// A connection (or an attempt) ended: reconnect, or give up and reject what is pending.
+    pub(super) fn connection_ended(&mut self, err: JsValue, retryable: bool, actions: &mut Vec<Action>) {
+        let was_connected = self.phase == Phase::Connected;
+        if self.ended() {
+            self.force_drain();
+        }
+        self.drop_socket();
+        self.timer.cancel();
+        if let Some(at) = self.connected_at.take() {
+            if now().saturating_duration_since(at) >= STABLE {
+                self.attempts = 0;
+            }
+        }
+        if was_connected || self.phase == Phase::Closed {
+            self.listeners.emit("close", vec![], actions);
+        }
+        if self.ended() {
+            return; // end(): settle() finishes once the outbox is empty.
+        }
+        if let Some((_, reject)) = self.connect_waiter.take() {
+            // The first connect reports its failure rather than retrying behind the app's back.
+            actions.push(Action::call(&reject, vec![err.clone()]));
+            self.phase = Phase::Closed;
+            self.finish(&err, actions);
+            return;
+        }
+        if !self.offline_emitted {
+            self.offline_emitted = true;
+            self.listeners.emit("offline", vec![], actions);
+        }
+        let code = super::error::error_code(&err).unwrap_or_default();
+        if !retryable || self.reconnect.is_none() {
+            self.listeners.emit("error", vec![err.clone()], actions);
+            self.phase = Phase::Closed;
+            self.finish(&err, actions);
+            return;
+        }
+        if code != "CONNECTION_LOST" && code != CONNECTION_FAILED {
+            self.listeners.emit("error", vec![err], actions);
+        }
+        self.schedule_reconnect(false);
+    }
+
+    pub(super) fn ended(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// The socket goes away after this task: its closures may be the ones running now.
+    pub(super) fn drop_socket(&mut self) {
+        self.socket_open = false;
+        self.drain_timer.cancel();
+        if let Some(s) = self.socket.take() {
+            spawn_local(async move { drop(s) });
+        }
+    }
+
+    /// Stops everything and settles what is pending with `err`.
+    pub(super) fn finish(&mut self, err: &JsValue, actions: &mut Vec<Action>) {
+        self.phase = Phase::Closed;
+        self.drop_socket();
+        for t in [&mut self.timer, &mut self.retry_timer, &mut self.open_timer, &mut self.drain_timer] {
+            t.cancel();
+        }
+        self.page.clear();
+        let mut pending: Vec<(RequestId, Pending)> = self.requests.drain().collect();
+        pending.sort_by_key(|(id, _)| *id);
+        for (_, p) in pending {
+            actions.push(Action::call(p.reject(), vec![err.clone()]));
+        }
+        self.streams.close_all(actions);
+        if let Some((_, reject)) = self.connect_waiter.take() {
+            actions.push(Action::call(&reject, vec![err.clone()]));
+        }
+        for w in self.persisted_waiters.drain(..).chain(self.end_waiters.drain(..)) {
+            actions.push(Action::call(&w, vec![]));
+        }
+        if let Some(me) = self.me.upgrade() {
+            LIVE.with(|l| {
+                if let Ok(mut l) = l.try_borrow_mut() {
+                    l.retain(|s| !Rc::ptr_eq(s, &me));
+                }
+            });
+        }
+    }
+}
