@@ -36,7 +36,8 @@ impl Backoff {
     pub fn delay_ms(&self, attempt: u32, random: f64) -> f64 {
         let exp = self.min_ms * 2f64.powi(attempt.min(30) as i32);
         let base = exp.min(self.max_ms).max(self.min_ms.min(self.max_ms));
-        base / 2.0 + base / 2.0 * random.clamp(0.0, 1.0)
+        let random = if random.is_nan() { 0.0 } else { random.clamp(0.0, 1.0) };
+        base / 2.0 + base / 2.0 * random
     }
 }
 
@@ -284,4 +285,26 @@ pub(crate) fn connect_options(v: &JsValue) -> Result<Options, JsValue> {
     };
     config.validate().map_err(|e| super::error::user_error(&e))?;
     Ok(Options { config, session, reconnect, connect_timeout_ms })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backoff;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+    #[wasm_bindgen_test]
+    fn backoff_doubles_up_to_the_cap_with_at_most_half_jitter() {
+        let b = Backoff { min_ms: 100.0, max_ms: 1_000.0 };
+        for (attempt, base) in [(0, 100.0), (1, 200.0), (2, 400.0), (3, 800.0), (4, 1_000.0), (60, 1_000.0)] {
+            assert_eq!(b.delay_ms(attempt, 0.0), base / 2.0, "attempt {attempt}");
+            assert_eq!(b.delay_ms(attempt, 1.0), base, "attempt {attempt}");
+            let mid = b.delay_ms(attempt, 0.5);
+            assert!(mid > base / 2.0 && mid < base);
+        }
+        // Never below half the minimum: no reconnect storm, whatever the random number.
+        assert_eq!(b.delay_ms(0, -3.0), 50.0);
+        assert_eq!(b.delay_ms(0, f64::NAN), 50.0);
+    }
 }
