@@ -656,16 +656,15 @@ impl Client {
     }
 
     fn on_suback(&mut self, now: Instant, pkid: u16, codes: Vec<SubAckCode>) -> Result<(), ProtocolError> {
-        let Some(pending) = self.session.subscribing.get(&pkid) else {
+        let Some(pending) = self.session.subscribing.remove(&pkid) else {
             return Err(ProtocolError::UnknownPacketId { packet: "SUBACK", pkid });
         };
         if pending.filters.len() != codes.len() {
-            return Err(ProtocolError::SubAckCountMismatch {
-                expected: pending.filters.len(),
-                got: codes.len(),
-            });
+            // The connection ends; the SUBSCRIBE stays pending and is sent again on reconnect.
+            let expected = pending.filters.len();
+            self.session.subscribing.insert(pkid, pending);
+            return Err(ProtocolError::SubAckCountMismatch { expected, got: codes.len() });
         }
-        let pending = self.session.subscribing.remove(&pkid).expect("checked above");
         for ((filter, _), code) in pending.filters.iter().zip(&codes) {
             match code {
                 SubAckCode::Granted(q) => self.session.add_subscription(filter, *q),
