@@ -18,8 +18,9 @@ export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 
 APT_PACKAGES=(mosquitto mosquitto-clients openssl chromium chromium-driver binaryen)
 # Folders with a package.json whose node_modules the build or tests need. tests/aedes: the
-# second broker of the native tests (tests/native_*.rs).
-NODE_PROJECTS=(tests/aedes tests/browser)
+# second broker of the native tests (tests/native_*.rs). scripts/tools: wasm-opt (binaryen) for
+# scripts/build-pkg.sh. tests/web: Vite and Playwright for the package and dashboard tests.
+NODE_PROJECTS=(tests/aedes tests/browser scripts/tools tests/web)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
