@@ -150,9 +150,9 @@ fn exit_codes() {
 
 #[test]
 fn tls_flags() {
-    let tls_port = free_port();
-    let bad_port = free_port();
+    let (mut tls_port, mut bad_port) = (0, 0);
     let b = Mosquitto::with_setup(|d| {
+        (tls_port, bad_port) = (free_port(), free_port());
         Certs::generate(d);
         let conf = format!(
             "allow_anonymous true\nlistener {tls_port} {HOST}\ncertfile {d}/server.crt\nkeyfile {d}/server.key\n\

@@ -24,11 +24,12 @@ struct TlsBroker {
 
 impl TlsBroker {
     fn start() -> TlsBroker {
-        let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
-        let (good, expired, wronghost, untrusted, mutual) =
-            (ports[0], ports[1], ports[2], ports[3], ports[4]);
+        let mut ports: Vec<u16> = Vec::new();
         let mut dir = None;
         let broker = Mosquitto::with_setup(|d: &Path| {
+            ports = (0..5).map(|_| free_port()).collect();
+            let (good, expired, wronghost, untrusted, mutual) =
+                (ports[0], ports[1], ports[2], ports[3], ports[4]);
             Certs::generate(d);
             dir = Some(d.to_path_buf());
             let listener = |port: u16, cert: &str, mutual: bool| {
@@ -54,6 +55,8 @@ impl TlsBroker {
             (conf, ports.clone())
         });
         let dir = dir.unwrap();
+        let (good, expired, wronghost, untrusted, mutual) =
+            (ports[0], ports[1], ports[2], ports[3], ports[4]);
         TlsBroker {
             _broker: broker,
             ca: dir.join("ca.crt"),

@@ -57,19 +57,22 @@ pub fn chmod(p: &Path, mode: u32) {
     fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// Waits until something accepts TCP connections on `port` (the broker is up).
+/// Waits until something accepts TCP connections on `port` (the broker is up); an error if
+/// the process exited first (a port taken meanwhile, say).
 #[allow(clippy::disallowed_methods)] // Polling a child process's port; not a timing.
-fn wait_listening(port: u16, what: &str, child: &mut Child) {
+fn wait_listening(port: u16, what: &str, child: &mut Child) -> Result<(), String> {
     for _ in 0..200 {
         if TcpStream::connect((HOST, port)).is_ok() {
-            return;
+            return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited before listening on {port}: {status}");
+            return Err(format!("{what} exited before listening on {port}: {status}"));
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    panic!("{what} is not listening on {port} after 5 s");
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(format!("{what} is not listening on {port} after 5 s"))
 }
 
 /// A Mosquitto broker with a plain TCP listener on `port` plus whatever `extra` configures.
@@ -94,36 +97,54 @@ impl Mosquitto {
 
     /// `setup` gets the broker's directory (to write certificates, password files) and returns
     /// the extra configuration and the extra ports it listens on.
-    pub fn with_setup(setup: impl FnOnce(&Path) -> (String, Vec<u16>)) -> Mosquitto {
-        Mosquitto::on_port(free_port(), setup)
+    pub fn with_setup(setup: impl FnMut(&Path) -> (String, Vec<u16>)) -> Mosquitto {
+        Mosquitto::start_with(None, setup)
     }
 
     /// [`with_setup`](Mosquitto::with_setup) with the main listener on a chosen port.
-    pub fn on_port(port: u16, setup: impl FnOnce(&Path) -> (String, Vec<u16>)) -> Mosquitto {
-        let dir = TempDir::new("mosquitto");
-        // {dir}/data: writable by the unprivileged user Mosquitto drops to (persistence).
-        let data = dir.path().join("data");
-        fs::create_dir(&data).unwrap();
-        chmod(&data, 0o777);
-        let (extra, mut ports) = setup(dir.path());
-        let conf =
-            format!("listener {port} {HOST}\n{}", extra.replace("{dir}", dir.path().to_str().unwrap()));
-        let conf = dir.write("mosquitto.conf", &conf);
-        let mut m = Mosquitto { port, dir, conf, ports: vec![], child: None };
-        ports.insert(0, port);
-        m.ports = ports.clone();
-        m.run(&ports);
-        m
+    pub fn on_port(port: u16, setup: impl FnMut(&Path) -> (String, Vec<u16>)) -> Mosquitto {
+        Mosquitto::start_with(Some(port), setup)
+    }
+
+    /// A free port can be taken (by another test's outgoing connection) before the broker binds
+    /// it: the start is retried with fresh ports, so `setup` may run more than once.
+    fn start_with(fixed: Option<u16>, mut setup: impl FnMut(&Path) -> (String, Vec<u16>)) -> Mosquitto {
+        let mut last = String::new();
+        for _ in 0..5 {
+            let dir = TempDir::new("mosquitto");
+            // {dir}/data: writable by the unprivileged user Mosquitto drops to (persistence).
+            let data = dir.path().join("data");
+            fs::create_dir(&data).unwrap();
+            chmod(&data, 0o777);
+            let port = fixed.unwrap_or_else(free_port);
+            let (extra, mut ports) = setup(dir.path());
+            let conf =
+                format!("listener {port} {HOST}\n{}", extra.replace("{dir}", dir.path().to_str().unwrap()));
+            let conf = dir.write("mosquitto.conf", &conf);
+            ports.insert(0, port);
+            let mut m = Mosquitto { port, dir, conf, ports, child: None };
+            match m.run() {
+                Ok(()) => return m,
+                Err(e) => last = format!("{e}\n{}", m.log()),
+            }
+        }
+        panic!("mosquitto did not start: {last}");
     }
 
     /// Starts the broker again after `stop` (same configuration, ports and files).
     pub fn restart(&mut self) {
-        let ports = self.ports.clone();
-        self.run(&ports);
+        let mut last = String::new();
+        for _ in 0..5 {
+            match self.run() {
+                Ok(()) => return,
+                Err(e) => last = e,
+            }
+        }
+        panic!("mosquitto did not restart: {last}\n{}", self.log());
     }
 
-    /// Starts the broker process; waits for every port in `ports` to listen.
-    fn run(&mut self, ports: &[u16]) {
+    /// Starts the broker process; waits for every port to listen.
+    fn run(&mut self) -> Result<(), String> {
         let log =
             fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("log.txt")).unwrap();
         let mut child = Command::new("mosquitto")
@@ -133,10 +154,11 @@ impl Mosquitto {
             .stderr(log)
             .spawn()
             .expect("mosquitto (Debian package) on PATH");
-        for &p in ports {
-            wait_listening(p, "mosquitto", &mut child);
+        for &p in &self.ports {
+            wait_listening(p, "mosquitto", &mut child)?;
         }
         self.child = Some(child);
+        Ok(())
     }
 
     /// Stops the broker with SIGTERM (it saves its persistence file) and waits for it.
