@@ -137,6 +137,12 @@ run_step test-wasm32 wasm_tests_in_chromium
 start_browser_broker
 run_step test-wasm32-broker wasm_broker_tests_in_chromium
 run_step test-browser-reload browser_reload_test
+# The npm package (scripts/build-pkg.sh -> pkg/) in a Vite 7 app, on the main thread and in a Web
+# Worker; then the dashboard (www/) through Playwright (it stops and restarts the broker; the
+# screenshots go to test-results/).
+run_step build-pkg scripts/build-pkg.sh
+run_step test-package with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/web/vite.mjs
+run_step test-dashboard with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/web/dashboard.mjs
 stop_browser_broker
 
 # A skipped wasm32 test binary is a failure, whatever wasm-pack's exit code says.
@@ -150,6 +156,8 @@ read -r wasm_pass wasm_fail < <(totals "$LOG_DIR/test-wasm32.log")
 read -r drivers_pass drivers_fail < <(totals "$LOG_DIR/test-drivers.log")
 read -r wbroker_pass wbroker_fail < <(totals "$LOG_DIR/test-wasm32-broker.log")
 read -r reload_pass reload_fail < <(totals "$LOG_DIR/test-browser-reload.log")
+read -r package_pass package_fail < <(totals "$LOG_DIR/test-package.log")
+read -r dash_pass dash_fail < <(totals "$LOG_DIR/test-dashboard.log")
 
 checks_pass=0 checks_fail=0 steps_fail=0
 printf '\n==> summary (setup %ds)\n' "$setup_secs"
@@ -171,6 +179,8 @@ per_binary "$LOG_DIR/test-wasm32.log"
 echo "  wasm32 tests against Mosquitto (headless Chromium): $wbroker_pass passed, $wbroker_fail failed"
 per_binary "$LOG_DIR/test-wasm32-broker.log"
 echo "  page reload checks (Playwright, Chromium): $reload_pass passed, $reload_fail failed"
+echo "  npm package checks (Vite app, main thread and Worker): $package_pass passed, $package_fail failed"
+echo "  dashboard checks (Playwright, Chromium): $dash_pass passed, $dash_fail failed"
 
 # A test step that failed without a failing test (it did not build, say) counts as one failure.
 extra_fail=0
@@ -181,15 +191,18 @@ for i in "${!STEP_NAMES[@]}"; do
         test-wasm32) failed_tests=$wasm_fail ;;
         test-wasm32-broker) failed_tests=$wbroker_fail ;;
         test-browser-reload) failed_tests=$reload_fail ;;
+        test-package) failed_tests=$package_fail ;;
+        test-dashboard) failed_tests=$dash_fail ;;
         *) continue ;;
     esac
     if [ "${STEP_STATUS[$i]}" -ne 0 ] && [ "$failed_tests" -eq 0 ]; then
         extra_fail=$((extra_fail + 1))
     fi
 done
-echo "  checks (fmt, clippy): $checks_pass passed, $checks_fail failed"
-all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + checks_pass))
-all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + checks_fail + extra_fail))
+sed -n 's/^  wasm + JS glue */  npm package size, wasm + JS glue (budget 40 KB gzip): /p' "$LOG_DIR/build-pkg.log"
+echo "  checks (fmt, clippy, package build): $checks_pass passed, $checks_fail failed"
+all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + package_pass + dash_pass + checks_pass))
+all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + package_fail + dash_fail + checks_fail + extra_fail))
 echo "$all_pass passed, $all_fail failed"
 
 [ "$steps_fail" -eq 0 ]
