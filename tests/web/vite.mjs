@@ -1,12 +1,13 @@
 // The npm package in an app built by Vite 7, as a user would: `npm pack` of pkg/ installed into
 // the app's node_modules, `import init, { MqttClient } from "mq-wasm"`, no Node polyfills and no
 // plugin. The built app runs in headless Chromium and does a publish/subscribe round trip through
-// Mosquitto on the main thread and in a module Web Worker.
+// Mosquitto on the main thread and in a module Web Worker; then the same app under the Vite dev
+// server, configured as the package's README says (optimizeDeps.exclude).
 //
 //   MQ_BROKER_WS=ws://127.0.0.1:P MQ_PKG_DIR=pkg node tests/web/vite.mjs
 //
 // scripts/test.sh builds pkg/ (scripts/build-pkg.sh) and starts the broker (tests/browser/broker.mjs).
-import { build } from "vite";
+import { build, createServer } from "vite";
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -25,6 +26,7 @@ if (!broker || !pkgDir) {
 const work = mkdtempSync(path.join(os.tmpdir(), "mq-vite-"));
 let browser;
 let server;
+let dev;
 try {
   // ---- install the package as npm would: from its tarball (so `files` is tested too) ----
   const tgz = execFileSync("npm", ["pack", "--silent", "--pack-destination", work], { cwd: pkgDir }).toString().trim().split("\n").pop();
@@ -66,11 +68,30 @@ try {
     `Web Worker: subscribe, publish, receive (${JSON.stringify(worker)})`);
   const bad = consoleLines.filter((l) => /^(error|pageerror)|instantiateStreaming/.test(l));
   check(bad.length === 0, `no errors in the console (${bad.join(" | ") || "none"})`);
+  await page.close();
+
+  // ---- the Vite dev server ----
+  dev = await createServer({
+    root: app, logLevel: "warn", customLogger: logger, clearScreen: false,
+    server: { host: "127.0.0.1", port: 0, strictPort: false, hmr: false },
+    optimizeDeps: { exclude: ["mq-wasm"] },
+  });
+  await dev.listen();
+  const devUrl = dev.resolvedUrls.local[0];
+  const devPage = await browser.newPage();
+  await devPage.goto(`${devUrl}?broker=${encodeURIComponent(broker)}`);
+  let devMain;
+  let devWorker;
+  await waitUntil("dev server: both round trips finished",
+    async () => (devMain = await devPage.evaluate(() => window.mainResult)) && (devWorker = await devPage.evaluate(() => window.workerResult)));
+  check(devMain && !devMain.error && devMain.sameTopic && devMain.text === "hello from the main thread", `dev server, main thread (${JSON.stringify(devMain)})`);
+  check(devWorker && !devWorker.error && devWorker.sameTopic && devWorker.text === "hello from the worker", `dev server, Web Worker (${JSON.stringify(devWorker)})`);
 } catch (e) {
   fail(e);
 } finally {
   await browser?.close();
   server?.close();
+  await dev?.close();
   rmSync(work, { recursive: true, force: true });
 }
 finish();
