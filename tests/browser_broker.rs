@@ -289,6 +289,15 @@ mod with_broker {
     }
 
     #[wasm_bindgen_test]
+    async fn a_websocket_that_never_opens_times_out() {
+        let url = env(option_env!("MQ_BLACKHOLE_WS"), "MQ_BLACKHOLE_WS");
+        for opts in [r#"{"connectTimeout": 300, "reconnect": false}"#, r#"{"connectTimeout": 300}"#] {
+            let e = MqttClient::open(url.clone(), obj(opts)).await.err().expect("no connection");
+            assert_eq!(error_code(&e).as_deref(), Some("TIMEOUT"), "{opts}");
+        }
+    }
+
+    #[wasm_bindgen_test]
     async fn credentials_are_checked() {
         let url = ws_auth();
         for opts in [r#"{"username": "mq", "password": "wrong"}"#, r#"{}"#] {

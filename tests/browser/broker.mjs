@@ -5,8 +5,8 @@
 // Starts Mosquitto on free loopback ports: an anonymous WebSockets listener, a WebSockets
 // listener that needs user "mq" / password "secret", and a plain TCP listener (for
 // mosquitto_pub / mosquitto_sub in the Playwright test). Writes <state-dir>/ports.env
-// (MQ_BROKER_WS, MQ_BROKER_WS_AUTH, MQ_BROKER_TCP_PORT, MQ_BROKER_CONTROL) once the broker
-// accepts connections, then serves on MQ_BROKER_CONTROL (loopback, CORS open, for the wasm tests):
+// (MQ_BROKER_WS, MQ_BROKER_WS_AUTH, MQ_BROKER_TCP_PORT, MQ_BROKER_CONTROL, and MQ_BLACKHOLE_WS,
+// a loopback port that accepts and never answers) once the broker accepts connections, then serves on MQ_BROKER_CONTROL (loopback, CORS open, for the wasm tests):
 //   POST /stop   stops Mosquitto (SIGTERM: it saves its persistent sessions) and waits for exit
 //   POST /start  starts it again on the same ports and waits until it accepts connections
 // Runs until SIGTERM / SIGINT, then stops Mosquitto.
@@ -51,6 +51,11 @@ async function waitFor(ports, up) {
 }
 
 const [ws, wsAuth, tcp, control] = [await freePort(), await freePort(), await freePort(), await freePort()];
+
+// A listener that accepts connections and never answers: a WebSocket to it never opens.
+const held = [];
+const blackhole = net.createServer((socket) => { held.push(socket); socket.on("error", () => {}); });
+await new Promise((r) => blackhole.listen(0, "127.0.0.1", r));
 
 // Mosquitto starts as root and drops to user "mosquitto": everything it reads or writes must be
 // reachable by that user.
@@ -136,11 +141,14 @@ writeFileSync(path.join(dir, "ports.env"), [
   `MQ_BROKER_WS_AUTH=ws://127.0.0.1:${wsAuth}`,
   `MQ_BROKER_TCP_PORT=${tcp}`,
   `MQ_BROKER_CONTROL=http://127.0.0.1:${control}`,
+  `MQ_BLACKHOLE_WS=ws://127.0.0.1:${blackhole.address().port}`,
   "",
 ].join("\n"));
 
 async function shutdown() {
   server.close();
+  blackhole.close();
+  for (const s of held) s.destroy();
   await stop().catch(() => {});
   process.exit(0);
 }
