@@ -34,6 +34,11 @@ enum Conn {
 /// outputs in this order: [`poll_store`](Client::poll_store) (persist before sending),
 /// [`poll_transmit`](Client::poll_transmit), [`poll_timeout`](Client::poll_timeout),
 /// [`poll_event`](Client::poll_event).
+///
+/// The store ops of a batch must be durable before its bytes are sent *and* before its events
+/// reach the application: an incoming QoS 2 message comes out in the same batch as the record
+/// of its packet id, and delivering it before that record is written would let a crash deliver
+/// it twice.
 #[derive(Debug)]
 pub struct Client {
     config: Config,
