@@ -7,6 +7,8 @@
 //! cargo run --release --manifest-path bench/e2e/Cargo.toml -- [messages] [rounds] [payload bytes]
 //! ```
 //!
+//! `MQ_BENCH_ONLY=mq` (or `rumqttc`) and `MQ_BENCH_QOS=1` narrow a run down, for profiling.
+//!
 //! Both clients get the same in-flight window (100) and Mosquitto queues without limit, so no
 //! message is dropped; a round that loses any is reported as such instead of timed.
 #![allow(clippy::disallowed_methods)] // A benchmark reads the clock.
@@ -212,6 +214,9 @@ fn main() {
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let size: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
+    // MQ_BENCH_ONLY=mq or =rumqttc runs one client only (for profiling).
+    let only = std::env::var("MQ_BENCH_ONLY").ok().map(|v| usize::from(v != "mq"));
+    let qos_only = std::env::var("MQ_BENCH_QOS").ok().and_then(|q| q.parse::<u8>().ok());
     let broker = Broker::start();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let payload = Bytes::from(vec![b'x'; size]);
@@ -221,11 +226,17 @@ fn main() {
     );
     println!("{:<6} {:>14} {:>14} {:>8}", "QoS", "mq msg/s", "rumqttc msg/s", "ratio");
     for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        if qos_only.is_some_and(|q| q != qos as u8) {
+            continue;
+        }
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for r in 0..rounds {
             let tag = format!("q{}r{r}", qos as u8);
             // Take turns, alternating who goes first, so drift on a shared machine hits both.
             for which in if r % 2 == 0 { [0, 1] } else { [1, 0] } {
+                if only.is_some_and(|o| o != which) {
+                    continue;
+                }
                 let result = rt.block_on(async {
                     if which == 0 {
                         round_mq(broker.port, qos, n, payload.clone(), &tag).await
@@ -240,6 +251,13 @@ fn main() {
                     Err(e) => eprintln!("  QoS {} round {r} {}: {e}", qos as u8, ["mq", "rumqttc"][which]),
                 }
             }
+        }
+        if only.is_some() {
+            let v = if ours.is_empty() { &mut theirs } else { &mut ours };
+            if !v.is_empty() {
+                println!("{:<6} {:>14.0}", qos as u8, median(v));
+            }
+            continue;
         }
         if ours.is_empty() || theirs.is_empty() {
             println!("{:<6} no complete rounds for one of the clients", qos as u8);
