@@ -258,7 +258,10 @@ impl Client {
         n
     }
 
-    /// When `handle_timeout` should be called next.
+    /// When `handle_timeout` should be called next. The keepalive deadline follows the last
+    /// packet sent, so this moves with nearly every send: a driver may keep an earlier timer
+    /// armed instead of re-arming each time, since an early or spurious `handle_timeout` is
+    /// harmless.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.conn {
             Conn::Offline => None,

@@ -26,7 +26,8 @@ pub struct Config {
     pub password: Option<Bytes>,
     /// Outgoing QoS 1/2 messages, SUBSCRIBE and UNSUBSCRIBE awaiting acknowledgement at once.
     /// More are queued. The client's own resubscription after the broker lost the session is
-    /// sent regardless, so it may take one place more.
+    /// sent regardless, so it may take one place more. Default 20: Mosquitto's default
+    /// `max_inflight_messages`, past which it drops QoS 1 messages it cannot refuse in 3.1.1.
     pub max_inflight: usize,
     /// Commands waiting while offline or while `max_inflight` is reached. Past it a command fails
     /// with [`UserError::QueueFull`].
@@ -46,7 +47,7 @@ impl Default for Config {
             will: None,
             username: None,
             password: None,
-            max_inflight: 100,
+            max_inflight: 20,
             max_queued: 10_000,
             max_packet_size: 1024 * 1024,
         }
