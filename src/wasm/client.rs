@@ -242,7 +242,7 @@ impl MqttClient {
         handler: Function,
     ) -> Result<(), JsValue> {
         let name = super::events::Listeners::name(&event)
-            .ok_or_else(|| invalid(&format!("unknown event {event:?}")))?;
+            .ok_or_else(|| invalid(&["unknown event \"", &event, "\""].concat()))?;
         with(&self.d, |d| d.listeners.on(name, handler));
         Ok(())
     }

@@ -16,7 +16,6 @@ use super::timer::{document, global_target, Listener, Timer};
 use crate::codec::SubAckCode;
 use crate::proto::{Client, ConnectionError, Event, Instant, RequestId, StoreOp};
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
-use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::{Rc, Weak};
@@ -68,17 +67,13 @@ impl Pending {
     }
 }
 
-#[derive(Serialize)]
-struct Granted<'a> {
-    topic: &'a str,
-    qos: u8,
-}
-
-#[derive(Serialize)]
-struct PacketInfo {
-    qos: u8,
-    retain: bool,
-    dup: bool,
+/// A plain object from `(key, value)` pairs.
+pub(super) fn js_object(fields: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in fields {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o.into()
 }
 
 pub(crate) struct Driver {
@@ -507,8 +502,11 @@ impl Driver {
             Event::Message(p) => {
                 let topic = JsValue::from(p.topic.as_str());
                 let payload: JsValue = Uint8Array::from(p.payload.as_ref()).into();
-                let info = PacketInfo { qos: p.qos as u8, retain: p.retain, dup: p.dup };
-                let info = serde_wasm_bindgen::to_value(&info).unwrap_or(JsValue::UNDEFINED);
+                let info = js_object(&[
+                    ("qos", JsValue::from(p.qos as u8)),
+                    ("retain", JsValue::from(p.retain)),
+                    ("dup", JsValue::from(p.dup)),
+                ]);
                 self.listeners.emit("message", vec![topic.clone(), payload.clone(), info], actions);
                 let m = Object::new();
                 let _ = Reflect::set(&m, &"topic".into(), &topic);
@@ -525,12 +523,14 @@ impl Driver {
             }
             Event::Subscribed { id, codes } => {
                 if let Some(Pending::Subscribe { resolve, filters, .. }) = self.requests.remove(&id) {
-                    let granted: Vec<Granted> = filters
-                        .iter()
-                        .zip(&codes)
-                        .map(|(f, c)| Granted { topic: f, qos: SubAckCode::to_u8(*c) })
-                        .collect();
-                    let v = serde_wasm_bindgen::to_value(&granted).unwrap_or(JsValue::UNDEFINED);
+                    let granted = Array::new();
+                    for (f, c) in filters.iter().zip(&codes) {
+                        granted.push(&js_object(&[
+                            ("topic", JsValue::from_str(f)),
+                            ("qos", JsValue::from(SubAckCode::to_u8(*c))),
+                        ]));
+                    }
+                    let v: JsValue = granted.into();
                     actions.push(Action::call(&resolve, vec![v]));
                 }
                 self.complete_restored(id, actions);

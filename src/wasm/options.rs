@@ -6,8 +6,7 @@ use crate::codec::{LastWill, QoS};
 use crate::proto::Config;
 use bytes::Bytes;
 use core::time::Duration;
-use js_sys::{ArrayBuffer, Uint8Array};
-use serde::Deserialize;
+use js_sys::{ArrayBuffer, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Where the session lives between page loads.
@@ -49,64 +48,54 @@ pub(crate) struct Options {
     pub connect_timeout_ms: f64,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct RawOptions {
-    client_id: Option<String>,
-    clean: Option<bool>,
-    keepalive: Option<f64>,
-    username: Option<String>,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    password: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    will: JsValue,
-    session: Option<String>,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    reconnect: JsValue,
-    connect_timeout: Option<f64>,
-    max_inflight: Option<f64>,
-    max_queued: Option<f64>,
-    max_packet_size: Option<f64>,
+fn absent(v: &JsValue) -> bool {
+    v.is_undefined() || v.is_null()
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawWill {
-    topic: String,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    payload: JsValue,
-    qos: Option<f64>,
-    retain: Option<bool>,
+/// `o[key]`, `undefined` if it cannot be read.
+fn get(o: &JsValue, key: &str) -> JsValue {
+    Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct RawBackoff {
-    min_delay: Option<f64>,
-    max_delay: Option<f64>,
+/// `what: key must be a <kind>`.
+fn wrong(what: &str, key: &str, kind: &str) -> JsValue {
+    invalid(&[what, ": ", key, " must be ", kind].concat())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawPublishOptions {
-    qos: Option<f64>,
-    retain: Option<bool>,
+/// An optional number: `undefined` and `null` are `None`, anything but a number is refused.
+fn opt_num(o: &JsValue, key: &str, what: &str) -> Result<Option<f64>, JsValue> {
+    let v = get(o, key);
+    if absent(&v) {
+        return Ok(None);
+    }
+    v.as_f64().map(Some).ok_or_else(|| wrong(what, key, "a number"))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawSubscribeOptions {
-    qos: Option<f64>,
+fn opt_bool(o: &JsValue, key: &str, what: &str) -> Result<Option<bool>, JsValue> {
+    let v = get(o, key);
+    if absent(&v) {
+        return Ok(None);
+    }
+    v.as_bool().map(Some).ok_or_else(|| wrong(what, key, "a boolean"))
 }
 
-fn from_js<T: for<'de> Deserialize<'de> + Default>(v: &JsValue, what: &str) -> Result<T, JsValue> {
-    if v.is_undefined() || v.is_null() {
-        return Ok(T::default());
+fn opt_string(o: &JsValue, key: &str, what: &str) -> Result<Option<String>, JsValue> {
+    let v = get(o, key);
+    if absent(&v) {
+        return Ok(None);
+    }
+    v.as_string().map(Some).ok_or_else(|| wrong(what, key, "a string"))
+}
+
+/// `Ok(false)` for `undefined` / `null` (every option at its default), an error for a non-object.
+fn object(v: &JsValue, what: &str) -> Result<bool, JsValue> {
+    if absent(v) {
+        return Ok(false);
     }
     if !v.is_object() {
-        return Err(invalid(&format!("{what} must be an object")));
+        return Err(invalid(&[what, " must be an object"].concat()));
     }
-    serde_wasm_bindgen::from_value(v.clone()).map_err(|e| invalid(&format!("{what}: {e}")))
+    Ok(true)
 }
 
 /// A misspelt option would silently do nothing: refuse keys outside `known`.
@@ -117,15 +106,16 @@ fn known_keys(v: &JsValue, known: &[&str], what: &str) -> Result<(), JsValue> {
     for k in js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>()).iter() {
         let k = k.as_string().unwrap_or_default();
         if !known.contains(&k.as_str()) {
-            return Err(invalid(&format!("{what}: unknown option {k:?}")));
+            return Err(invalid(&[what, ": unknown option \"", &k, "\""].concat()));
         }
     }
     Ok(())
 }
 
 /// An integer in `lo..=hi`, or an `INVALID_ARGUMENT` naming `what`.
-fn int_in(v: f64, lo: f64, hi: f64, what: &str) -> Result<f64, JsValue> {
-    if v.is_finite() && v.fract() == 0.0 && (lo..=hi).contains(&v) {
+/// (Bounds as integers: formatting an `f64` would pull float printing into the module.)
+fn int_in(v: f64, lo: u32, hi: u32, what: &str) -> Result<f64, JsValue> {
+    if v.is_finite() && v.fract() == 0.0 && v >= lo as f64 && v <= hi as f64 {
         Ok(v)
     } else {
         Err(invalid(&format!("{what} must be an integer in {lo}..={hi}")))
@@ -157,7 +147,7 @@ pub(crate) fn bytes(v: &JsValue, what: &str) -> Result<Bytes, JsValue> {
         return Ok(Bytes::from(Uint8Array::new(b).to_vec()));
     }
     if ArrayBuffer::is_view(v) {
-        let get = |k: &str| js_sys::Reflect::get(v, &k.into()).ok();
+        let get = |k: &str| Some(get(v, k));
         let buffer = get("buffer").and_then(|b| b.dyn_into::<ArrayBuffer>().ok());
         let offset = get("byteOffset").and_then(|o| o.as_f64());
         let len = get("byteLength").and_then(|o| o.as_f64());
@@ -166,19 +156,25 @@ pub(crate) fn bytes(v: &JsValue, what: &str) -> Result<Bytes, JsValue> {
             return Ok(Bytes::from(view.to_vec()));
         }
     }
-    Err(invalid(&format!("{what} must be a string, Uint8Array or ArrayBuffer")))
+    Err(invalid(&[what, " must be a string, Uint8Array or ArrayBuffer"].concat()))
 }
 
 pub(crate) fn publish_options(v: &JsValue) -> Result<(QoS, bool), JsValue> {
-    known_keys(v, &["qos", "retain"], "publish options")?;
-    let raw: RawPublishOptions = from_js(v, "publish options")?;
-    Ok((qos(raw.qos)?, raw.retain.unwrap_or(false)))
+    const WHAT: &str = "publish options";
+    known_keys(v, &["qos", "retain"], WHAT)?;
+    if !object(v, WHAT)? {
+        return Ok((QoS::AtMostOnce, false));
+    }
+    Ok((qos(opt_num(v, "qos", WHAT)?)?, opt_bool(v, "retain", WHAT)?.unwrap_or(false)))
 }
 
 pub(crate) fn subscribe_qos(v: &JsValue) -> Result<QoS, JsValue> {
-    known_keys(v, &["qos"], "subscribe options")?;
-    let raw: RawSubscribeOptions = from_js(v, "subscribe options")?;
-    qos(raw.qos)
+    const WHAT: &str = "subscribe options";
+    known_keys(v, &["qos"], WHAT)?;
+    if !object(v, WHAT)? {
+        return Ok(QoS::AtMostOnce);
+    }
+    qos(opt_num(v, "qos", WHAT)?)
 }
 
 /// A topic or filter string, or an array of them.
@@ -198,10 +194,10 @@ pub(crate) fn topics(v: &JsValue) -> Result<Vec<String>, JsValue> {
 
 /// A random client id, "mq-" and 16 hex digits.
 fn random_client_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut id = String::from("mq-");
-    for _ in 0..4 {
-        let n = (js_sys::Math::random() * 65536.0) as u32 & 0xffff;
-        id.push_str(&format!("{n:04x}"));
+    for _ in 0..16 {
+        id.push(HEX[(js_sys::Math::random() * 16.0) as usize & 15] as char);
     }
     id
 }
@@ -222,62 +218,78 @@ pub(crate) fn connect_options(v: &JsValue) -> Result<Options, JsValue> {
         "maxPacketSize",
     ];
     known_keys(v, KNOWN, "connect options")?;
-    let raw: RawOptions = from_js(v, "connect options")?;
-    let mut config = Config::new(raw.client_id.unwrap_or_else(random_client_id));
-    config.clean_session = raw.clean.unwrap_or(true);
-    if let Some(k) = raw.keepalive {
-        config.keep_alive = Duration::from_secs(int_in(k, 0.0, 65535.0, "keepalive")? as u64);
+    const WHAT: &str = "connect options";
+    let v = if object(v, WHAT)? { v.clone() } else { Object::new().into() };
+    let v = &v;
+    let client_id = opt_string(v, "clientId", WHAT)?;
+    let mut config = Config::new(client_id.unwrap_or_else(random_client_id));
+    config.clean_session = opt_bool(v, "clean", WHAT)?.unwrap_or(true);
+    if let Some(k) = opt_num(v, "keepalive", WHAT)? {
+        config.keep_alive = Duration::from_secs(int_in(k, 0, 65535, "keepalive")? as u64);
     }
     let mut connect_timeout_ms = config.connect_timeout.as_millis() as f64;
-    if let Some(t) = raw.connect_timeout {
-        connect_timeout_ms = int_in(t, 1.0, 2_147_483_647.0, "connectTimeout")?;
+    if let Some(t) = opt_num(v, "connectTimeout", WHAT)? {
+        connect_timeout_ms = int_in(t, 1, 2_147_483_647, "connectTimeout")?;
         config.connect_timeout = Duration::from_millis(connect_timeout_ms as u64);
     }
-    if let Some(n) = raw.max_inflight {
-        config.max_inflight = int_in(n, 1.0, 65535.0, "maxInflight")? as usize;
+    if let Some(n) = opt_num(v, "maxInflight", WHAT)? {
+        config.max_inflight = int_in(n, 1, 65535, "maxInflight")? as usize;
     }
-    if let Some(n) = raw.max_queued {
-        config.max_queued = int_in(n, 0.0, 4_294_967_295.0, "maxQueued")? as usize;
+    if let Some(n) = opt_num(v, "maxQueued", WHAT)? {
+        config.max_queued = int_in(n, 0, 4_294_967_295, "maxQueued")? as usize;
     }
-    if let Some(n) = raw.max_packet_size {
-        config.max_packet_size = int_in(n, 16.0, 268_435_460.0, "maxPacketSize")? as usize;
+    if let Some(n) = opt_num(v, "maxPacketSize", WHAT)? {
+        config.max_packet_size = int_in(n, 16, 268_435_460, "maxPacketSize")? as usize;
     }
-    config.username = raw.username;
-    if !raw.password.is_undefined() && !raw.password.is_null() {
-        config.password = Some(bytes(&raw.password, "password")?);
+    config.username = opt_string(v, "username", WHAT)?;
+    let password = get(v, "password");
+    if !absent(&password) {
+        config.password = Some(bytes(&password, "password")?);
     }
-    if !raw.will.is_undefined() && !raw.will.is_null() {
-        if !raw.will.is_object() {
+    let will = get(v, "will");
+    if !absent(&will) {
+        if !will.is_object() {
             return Err(invalid("will must be an object"));
         }
-        known_keys(&raw.will, &["topic", "payload", "qos", "retain"], "will")?;
-        let w: RawWill =
-            serde_wasm_bindgen::from_value(raw.will).map_err(|e| invalid(&format!("will: {e}")))?;
+        known_keys(&will, &["topic", "payload", "qos", "retain"], "will")?;
+        let topic = get(&will, "topic").as_string().ok_or_else(|| wrong("will", "topic", "a string"))?;
+        let payload = get(&will, "payload");
         config.will = Some(LastWill {
-            topic: w.topic,
-            payload: bytes(&w.payload, "will payload")?,
-            qos: qos(w.qos)?,
-            retain: w.retain.unwrap_or(false),
+            topic,
+            payload: bytes(&payload, "will payload")?,
+            qos: qos(opt_num(&will, "qos", "will")?)?,
+            retain: opt_bool(&will, "retain", "will")?.unwrap_or(false),
         });
     }
-    let session = match raw.session.as_deref() {
+    let session = match opt_string(v, "session", WHAT)?.as_deref() {
         None if config.clean_session => SessionKind::Memory,
         None => SessionKind::IndexedDb,
         Some("memory") => SessionKind::Memory,
         Some("indexeddb") => SessionKind::IndexedDb,
         Some(_) => return Err(invalid("session must be \"memory\" or \"indexeddb\"")),
     };
-    let reconnect = if raw.reconnect.is_undefined() || raw.reconnect.is_null() {
+    let reconnect = get(v, "reconnect");
+    let reconnect = if absent(&reconnect) {
         Some(Backoff::default())
-    } else if let Some(b) = raw.reconnect.as_bool() {
+    } else if let Some(b) = reconnect.as_bool() {
         b.then(Backoff::default)
     } else {
-        known_keys(&raw.reconnect, &["minDelay", "maxDelay"], "reconnect")?;
-        let r: RawBackoff = from_js(&raw.reconnect, "reconnect")?;
+        const WHAT: &str = "reconnect";
+        known_keys(&reconnect, &["minDelay", "maxDelay"], WHAT)?;
+        object(&reconnect, WHAT)?;
         let d = Backoff::default();
-        let min_ms = int_in(r.min_delay.unwrap_or(d.min_ms), 1.0, 2_147_483_647.0, "reconnect.minDelay")?;
-        let max_ms =
-            int_in(r.max_delay.unwrap_or(d.max_ms.max(min_ms)), 1.0, 2_147_483_647.0, "reconnect.maxDelay")?;
+        let min_ms = int_in(
+            opt_num(&reconnect, "minDelay", WHAT)?.unwrap_or(d.min_ms),
+            1,
+            2_147_483_647,
+            "reconnect.minDelay",
+        )?;
+        let max_ms = int_in(
+            opt_num(&reconnect, "maxDelay", WHAT)?.unwrap_or(d.max_ms.max(min_ms)),
+            1,
+            2_147_483_647,
+            "reconnect.maxDelay",
+        )?;
         if max_ms < min_ms {
             return Err(invalid("reconnect.maxDelay must be at least reconnect.minDelay"));
         }
