@@ -120,7 +120,7 @@ impl Client {
             | Queued::Subscribe { request, .. }
             | Queued::Unsubscribe { request, .. } => *request,
         }));
-        ids.sort();
+        super::sort_by_key(&mut ids, |r| (r.0, 0));
         ids
     }
 
@@ -317,7 +317,7 @@ impl Client {
         for (_, u) in self.session.unsubscribing.drain() {
             flows.push((u.request, Queued::Unsubscribe { request: u.request, filters: u.filters }));
         }
-        flows.sort_by_key(|(r, _)| *r);
+        super::sort_by_key(&mut flows, |(r, _)| (r.0, 0));
         for (_, cmd) in flows.into_iter().rev() {
             if let Queued::Publish { request, message } = &cmd {
                 let record = StoreRecord::Queued { request: *request, message: message.clone() };
@@ -326,7 +326,7 @@ impl Client {
             self.session.queue.push_front(cmd);
         }
         let mut ids: Vec<u16> = self.session.incoming.drain().collect();
-        ids.sort_unstable();
+        super::sort_by_key(&mut ids, |&id| (id.into(), 0));
         self.store.extend(ids.into_iter().map(|id| StoreOp::Delete(StoreKey::Incoming(id))));
     }
 
@@ -533,7 +533,7 @@ impl Client {
         if !session_present {
             // The broker has no session: no PUBREL will come for the ids we hold.
             let mut ids: Vec<u16> = self.session.incoming.drain().collect();
-            ids.sort_unstable();
+            super::sort_by_key(&mut ids, |&id| (id.into(), 0));
             self.store.extend(ids.into_iter().map(|id| StoreOp::Delete(StoreKey::Incoming(id))));
         }
         self.resend_inflight(now);
@@ -555,8 +555,8 @@ impl Client {
                 OutState::Sent(_) => publishes.push((o.request, pkid)),
             }
         }
-        releases.sort_unstable();
-        publishes.sort_unstable();
+        super::sort_by_key(&mut releases, |&(o, p)| (o, p.into()));
+        super::sort_by_key(&mut publishes, |&(r, p)| (r.0, p.into()));
         for (_, pkid) in releases {
             self.send(now, &Packet::PubRel(pkid));
         }
@@ -570,13 +570,13 @@ impl Client {
         }
         // Pending SUBSCRIBE / UNSUBSCRIBE: resent so that their requests complete.
         let mut subs: Vec<u16> = self.session.subscribing.keys().copied().collect();
-        subs.sort_unstable();
+        super::sort_by_key(&mut subs, |&p| (p.into(), 0));
         for pkid in subs {
             let filters = self.session.subscribing[&pkid].filters.clone();
             self.send(now, &Packet::Subscribe(Subscribe { pkid, filters }));
         }
         let mut unsubs: Vec<u16> = self.session.unsubscribing.keys().copied().collect();
-        unsubs.sort_unstable();
+        super::sort_by_key(&mut unsubs, |&p| (p.into(), 0));
         for pkid in unsubs {
             let filters = self.session.unsubscribing[&pkid].filters.clone();
             self.send(now, &Packet::Unsubscribe(Unsubscribe { pkid, filters }));

@@ -33,3 +33,19 @@ pub use store::{StoreKey, StoreOp, StoreRecord};
 /// browser (std's `Instant::now` panics on wasm32-unknown-unknown). The core never reads it; the
 /// driver passes it in.
 pub use web_time::Instant;
+
+/// Sorts `v` by `key`, stably, with one sort instantiation for the whole crate: the keys are
+/// sorted with their positions (so equal keys keep their order) and `v` is rearranged to match.
+/// Every `sort*` call on a different element type would otherwise be a copy of the standard
+/// library's sort in the wasm module (~2-3 KB each).
+pub(crate) fn sort_by_key<T>(v: &mut Vec<T>, key: impl Fn(&T) -> (u64, u64)) {
+    let mut keys: Vec<((u64, u64), usize)> = v.iter().map(key).zip(0..).collect();
+    sort_keys(&mut keys);
+    let mut slots: Vec<Option<T>> = v.drain(..).map(Some).collect();
+    v.extend(keys.iter().filter_map(|&(_, i)| slots[i].take()));
+}
+
+#[inline(never)]
+fn sort_keys(keys: &mut [((u64, u64), usize)]) {
+    keys.sort_unstable();
+}

@@ -133,7 +133,7 @@ impl Session {
     pub fn records(&self) -> Vec<StoreRecord> {
         let mut out = Vec::new();
         let mut outgoing: Vec<_> = self.outgoing.iter().collect();
-        outgoing.sort_by_key(|(_, o)| o.request);
+        super::sort_by_key(&mut outgoing, |(_, o)| (o.request.0, 0));
         for (&pkid, o) in outgoing {
             out.push(match &o.state {
                 OutState::Sent(p) => StoreRecord::Outgoing { request: o.request, publish: p.clone() },
@@ -141,7 +141,7 @@ impl Session {
             });
         }
         let mut incoming: Vec<_> = self.incoming.iter().copied().collect();
-        incoming.sort_unstable();
+        super::sort_by_key(&mut incoming, |&p| (p.into(), 0));
         out.extend(incoming.into_iter().map(|pkid| StoreRecord::Incoming { pkid }));
         for q in &self.queue {
             if let Queued::Publish { request, message } = q {
@@ -192,7 +192,7 @@ impl Session {
                 StoreRecord::Subscriptions(subs) => s.subscriptions = subs,
             }
         }
-        released.sort();
+        super::sort_by_key(&mut released, |&(r, p)| (r.0, p.into()));
         for (request, pkid) in released {
             let order = s.next_release_order();
             let out = Outgoing { request, state: OutState::Released { order } };
@@ -201,7 +201,7 @@ impl Session {
             }
         }
         let in_flight: HashSet<RequestId> = s.outgoing.values().map(|o| o.request).collect();
-        queued.sort_by_key(|(r, _)| *r);
+        super::sort_by_key(&mut queued, |(r, _)| (r.0, 0));
         s.queue = queued
             .into_iter()
             .filter(|(r, _)| !in_flight.contains(r))

@@ -196,7 +196,7 @@ impl Driver {
         }
         self.page.clear();
         let mut pending: Vec<(RequestId, Pending)> = self.requests.drain().collect();
-        pending.sort_by_key(|(id, _)| *id);
+        crate::proto::sort_by_key(&mut pending, |(id, _)| (id.0, 0));
         for (_, p) in pending {
             actions.push(Action::call(p.reject(), vec![err.clone()]));
         }

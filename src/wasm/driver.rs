@@ -17,7 +17,7 @@ use crate::codec::SubAckCode;
 use crate::proto::{Client, ConnectionError, Event, Instant, RequestId, StoreOp};
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
@@ -99,8 +99,9 @@ pub(crate) struct Driver {
     pub(super) drain_timer: Timer,
     pub(super) connect_waiter: Option<(Function, Function)>,
     pub(super) requests: HashMap<RequestId, Pending>,
-    /// Restored requests still pending, with what is known about each.
-    pub(super) restored: BTreeMap<RequestId, JsValue>,
+    /// Restored requests still pending, with what is known about each, in request order (a Vec
+    /// with linear search: a BTreeMap would be one more collection in the wasm module).
+    pub(super) restored: Vec<(RequestId, JsValue)>,
     pub listeners: Listeners,
     pub streams: Streams,
     // The outbox: bytes and events of the turn whose store write is running, then later turns.
@@ -159,7 +160,7 @@ impl Driver {
             drain_timer: Timer::default(),
             connect_waiter: None,
             requests: HashMap::new(),
-            restored: BTreeMap::new(),
+            restored: Vec::new(),
             listeners: Listeners::default(),
             streams: Streams::default(),
             writing: false,
@@ -211,11 +212,14 @@ impl Driver {
     }
 
     pub fn add_restored(&mut self, id: RequestId, info: JsValue) {
-        self.restored.insert(id, info);
+        match self.restored.binary_search_by_key(&id, |(r, _)| *r) {
+            Ok(i) => self.restored[i].1 = info,
+            Err(i) => self.restored.insert(i, (id, info)),
+        }
     }
 
     pub fn restored(&self) -> Array {
-        self.restored.values().cloned().collect()
+        self.restored.iter().map(|(_, v)| v.clone()).collect()
     }
 
     pub fn is_closed(&self) -> bool {
@@ -550,7 +554,8 @@ impl Driver {
     }
 
     fn complete_restored(&mut self, id: RequestId, actions: &mut Vec<Action>) {
-        if let Some(info) = self.restored.remove(&id) {
+        if let Ok(i) = self.restored.binary_search_by_key(&id, |(r, _)| *r) {
+            let (_, info) = self.restored.remove(i);
             self.listeners.emit("restored", vec![info], actions);
         }
     }
