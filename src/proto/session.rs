@@ -200,11 +200,13 @@ impl Session {
                 return Err(RestoreError::Corrupt("two in-flight records for one packet id"));
             }
         }
-        let in_flight: HashSet<RequestId> = s.outgoing.values().map(|o| o.request).collect();
+        // A sorted Vec rather than a HashSet<RequestId>: one generic map type less in the wasm.
+        let mut in_flight: Vec<RequestId> = s.outgoing.values().map(|o| o.request).collect();
+        super::sort_by_key(&mut in_flight, |r| (r.0, 0));
         super::sort_by_key(&mut queued, |(r, _)| (r.0, 0));
         s.queue = queued
             .into_iter()
-            .filter(|(r, _)| !in_flight.contains(r))
+            .filter(|(r, _)| in_flight.binary_search(r).is_err())
             .map(|(request, message)| Queued::Publish { request, message })
             .collect();
         if let Some((&pkid, _)) = s.outgoing.iter().max_by_key(|(_, o)| o.request) {
