@@ -3,11 +3,10 @@
 //! jitter, sooner on the browser's `online`, never while `navigator.onLine` is false) and giving
 //! up (the first connect, a refusal retrying cannot heal, `reconnect: false`).
 
-use super::driver::{act, now, Driver, Pending, Phase, LIVE};
+use super::driver::{act, now, Driver, Phase, LIVE};
 use super::error::{js_error, CONNECTION_FAILED, INVALID_URL, TIMEOUT};
 use super::events::Action;
 use super::socket::{Socket, SocketEvent};
-use crate::proto::RequestId;
 use core::time::Duration;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
@@ -195,9 +194,8 @@ impl Driver {
             t.cancel();
         }
         self.page.clear();
-        let mut pending: Vec<(RequestId, Pending)> = self.requests.drain().collect();
-        crate::proto::sort_by_key(&mut pending, |(id, _)| (id.0, 0));
-        for (_, p) in pending {
+        // In request order.
+        for (_, p) in core::mem::take(&mut self.requests) {
             actions.push(Action::call(p.reject(), vec![err.clone()]));
         }
         self.streams.close_all(actions);

@@ -17,7 +17,7 @@ use crate::codec::SubAckCode;
 use crate::proto::{Client, ConnectionError, Event, Instant, RequestId, StoreOp};
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
@@ -98,7 +98,9 @@ pub(crate) struct Driver {
     pub(super) open_timer: Timer,
     pub(super) drain_timer: Timer,
     pub(super) connect_waiter: Option<(Function, Function)>,
-    pub(super) requests: HashMap<RequestId, Pending>,
+    /// Pending commands in request order (ids only grow, and they mostly complete in order:
+    /// a VecDeque with binary search, not one more HashMap instantiation in the wasm).
+    pub(super) requests: VecDeque<(RequestId, Pending)>,
     /// Restored requests still pending, with what is known about each, in request order (a Vec
     /// with linear search: a BTreeMap would be one more collection in the wasm module).
     pub(super) restored: Vec<(RequestId, JsValue)>,
@@ -159,7 +161,7 @@ impl Driver {
             open_timer: Timer::default(),
             drain_timer: Timer::default(),
             connect_waiter: None,
-            requests: HashMap::new(),
+            requests: VecDeque::new(),
             restored: Vec::new(),
             listeners: Listeners::default(),
             streams: Streams::default(),
@@ -233,9 +235,21 @@ impl Driver {
 
     // ---- commands ----
 
+    fn track(&mut self, id: RequestId, pending: Pending) {
+        match self.requests.binary_search_by_key(&id, |(r, _)| *r) {
+            Ok(i) => self.requests[i].1 = pending,
+            Err(i) => self.requests.insert(i, (id, pending)),
+        }
+    }
+
+    fn take_request(&mut self, id: RequestId) -> Option<Pending> {
+        let i = self.requests.binary_search_by_key(&id, |(r, _)| *r).ok()?;
+        self.requests.remove(i).map(|(_, p)| p)
+    }
+
     /// Registers the promise of a command the core accepted, and schedules the pump.
     pub fn track_publish(&mut self, id: RequestId, resolve: Function, reject: Function) {
-        self.requests.insert(id, Pending::Publish { resolve, reject });
+        self.track(id, Pending::Publish { resolve, reject });
         self.schedule_flush();
     }
 
@@ -246,12 +260,12 @@ impl Driver {
         resolve: Function,
         reject: Function,
     ) {
-        self.requests.insert(id, Pending::Subscribe { resolve, reject, filters });
+        self.track(id, Pending::Subscribe { resolve, reject, filters });
         self.schedule_flush();
     }
 
     pub fn track_unsubscribe(&mut self, id: RequestId, resolve: Function, reject: Function) {
-        self.requests.insert(id, Pending::Unsubscribe { resolve, reject });
+        self.track(id, Pending::Unsubscribe { resolve, reject });
         self.schedule_flush();
     }
 
@@ -520,13 +534,13 @@ impl Driver {
                 self.streams.push(&m.into(), actions);
             }
             Event::Published { id } => {
-                if let Some(Pending::Publish { resolve, .. }) = self.requests.remove(&id) {
+                if let Some(Pending::Publish { resolve, .. }) = self.take_request(id) {
                     actions.push(Action::call(&resolve, vec![]));
                 }
                 self.complete_restored(id, actions);
             }
             Event::Subscribed { id, codes } => {
-                if let Some(Pending::Subscribe { resolve, filters, .. }) = self.requests.remove(&id) {
+                if let Some(Pending::Subscribe { resolve, filters, .. }) = self.take_request(id) {
                     let granted = Array::new();
                     for (f, c) in filters.iter().zip(&codes) {
                         granted.push(&js_object(&[
@@ -540,7 +554,7 @@ impl Driver {
                 self.complete_restored(id, actions);
             }
             Event::Unsubscribed { id } => {
-                if let Some(Pending::Unsubscribe { resolve, .. }) = self.requests.remove(&id) {
+                if let Some(Pending::Unsubscribe { resolve, .. }) = self.take_request(id) {
                     actions.push(Action::call(&resolve, vec![]));
                 }
                 self.complete_restored(id, actions);
