@@ -10,6 +10,7 @@
 //! - [`events`]: listeners, promise settlements, the `messages()` stream.
 //! - [`session`]: the session's records as JS sees them (`session()`, `storedSession()`).
 
+mod alloc;
 mod client;
 mod connection;
 mod driver;
