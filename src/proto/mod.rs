@@ -22,6 +22,7 @@ mod error;
 mod event;
 mod session;
 mod store;
+mod vecmap;
 
 pub use client::Client;
 pub use config::Config;

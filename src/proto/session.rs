@@ -5,7 +5,9 @@
 
 use super::{Message, RequestId, RestoreError, StoreKey, StoreOp, StoreRecord};
 use crate::codec::{Publish, QoS};
-use std::collections::{HashMap, HashSet, VecDeque};
+// Sorted Vecs under the std names: no hashbrown in the wasm module (see vecmap.rs).
+use super::vecmap::{VecMap as HashMap, VecSet as HashSet};
+use std::collections::VecDeque;
 
 /// An outgoing QoS 1/2 message between its PUBLISH and its last acknowledgement.
 #[derive(Debug, Clone)]
