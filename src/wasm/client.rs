@@ -7,12 +7,15 @@ use super::driver::{now, with, Driver, Shared};
 use super::error::{invalid, js_error, restore_error, user_error, CLOSED, INVALID_URL};
 use super::events::{run, MessageStream};
 use super::idb::{parse, IdbStore};
+use super::js::{later, promise, settle};
 use super::options::{self, SessionKind};
 use crate::codec::ByteStr;
 use crate::proto::{Client, Message, StoreRecord};
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = r#"
@@ -103,46 +106,103 @@ fn restored_info(record: &StoreRecord) -> Option<(crate::proto::RequestId, JsVal
     Some((id, o.into()))
 }
 
+/// Makes the value `connect` resolves with, from the driver, once connected.
+pub(crate) type MakeClient = Box<dyn FnOnce(Shared) -> JsValue>;
+
+/// Starts connecting: options, then (IndexedDB sessions) the stored session, then the driver
+/// and its WebSocket. `resolve` gets `make(driver)` after CONNACK 0, `reject` the reason
+/// otherwise; neither before this returns.
+fn start(url: String, options: JsValue, resolve: Function, reject: Function, make: MakeClient) {
+    install_panic_hook();
+    let checked = options::connect_options(&options).and_then(|opts| {
+        if url.starts_with("ws://") || url.starts_with("wss://") {
+            Ok(opts)
+        } else {
+            Err(js_error(INVALID_URL, "the URL must start with ws:// or wss://"))
+        }
+    });
+    let opts = match checked {
+        Ok(opts) => opts,
+        Err(e) => return later(move || settle(&resolve, &reject, Err(e))),
+    };
+    match opts.session {
+        SessionKind::Memory => {
+            let core = Client::new(opts.config.clone()).map_err(|e| user_error(&e));
+            later(move || match core {
+                Ok(core) => launch(url, &opts, core, None, Vec::new(), resolve, reject, make),
+                Err(e) => settle(&resolve, &reject, Err(e)),
+            })
+        }
+        SessionKind::IndexedDb => {
+            let client_id = opts.config.client_id.clone();
+            IdbStore::open(&url.clone(), &client_id, move |store| match store {
+                Ok(store) => store.load(move |store, values| {
+                    let restored = values.and_then(|values| {
+                        let records = parse(values).map_err(|e| restore_error(&e))?;
+                        let restored: Vec<_> = records.iter().filter_map(restored_info).collect();
+                        let core =
+                            Client::restore(opts.config.clone(), records).map_err(|e| restore_error(&e))?;
+                        Ok((core, restored))
+                    });
+                    match restored {
+                        Ok((core, restored)) => {
+                            launch(url, &opts, core, Some(store), restored, resolve, reject, make)
+                        }
+                        Err(e) => settle(&resolve, &reject, Err(e)),
+                    }
+                }),
+                Err(e) => settle(&resolve, &reject, Err(e)),
+            });
+        }
+    }
+}
+
+/// The driver, and its first WebSocket.
+#[allow(clippy::too_many_arguments)]
+fn launch(
+    url: String,
+    opts: &options::Options,
+    core: Client,
+    store: Option<IdbStore>,
+    restored: Vec<(crate::proto::RequestId, JsValue)>,
+    resolve: Function,
+    reject: Function,
+    make: MakeClient,
+) {
+    let shared = Driver::new(url, opts, core, store);
+    let (failed, actions) = with(&shared, |d| {
+        for (id, info) in restored {
+            d.add_restored(id, info);
+        }
+        d.set_connect_waiter(resolve.clone(), reject.clone(), make);
+        match d.open_socket() {
+            Ok(()) => (None, Vec::new()),
+            Err(e) => {
+                // This error, not the one `destroy` gives what is pending.
+                d.connect_waiter = None;
+                (Some(e), d.destroy())
+            }
+        }
+    });
+    run(actions);
+    if let Some(e) = failed {
+        settle(&resolve, &reject, Err(e));
+    }
+}
+
 impl MqttClient {
     /// `MqttClient.connect` without the promise: Rust code (and the tests) await this.
     pub async fn open(url: String, options: JsValue) -> Result<MqttClient, JsValue> {
-        install_panic_hook();
-        let opts = options::connect_options(&options)?;
-        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-            return Err(js_error(INVALID_URL, "the URL must start with ws:// or wss://"));
-        }
-        let config = opts.config.clone();
-        let (core, store, restored) = match opts.session {
-            SessionKind::Memory => (Client::new(config).map_err(|e| user_error(&e))?, None, Vec::new()),
-            SessionKind::IndexedDb => {
-                let store = IdbStore::open(&url, &config.client_id).await?;
-                let records = parse(store.load().await?).map_err(|e| restore_error(&e))?;
-                let restored: Vec<_> = records.iter().filter_map(restored_info).collect();
-                let core = Client::restore(config, records).map_err(|e| restore_error(&e))?;
-                (core, Some(store), restored)
-            }
-        };
-        let shared = Driver::new(url, &opts, core, store);
-        let mut waiter = None;
-        let done = Promise::new(&mut |resolve, reject| waiter = Some((resolve, reject)));
-        let (failed, actions) = with(&shared, |d| {
-            for (id, info) in restored {
-                d.add_restored(id, info);
-            }
-            if let Some((resolve, reject)) = waiter.take() {
-                d.set_connect_waiter(resolve, reject);
-            }
-            match d.open_socket() {
-                Ok(()) => (None, Vec::new()),
-                Err(e) => (Some(e), d.destroy()),
-            }
+        let slot: Rc<RefCell<Option<Shared>>> = Rc::default();
+        let s = slot.clone();
+        let make: MakeClient = Box::new(move |d| {
+            *s.borrow_mut() = Some(d);
+            JsValue::UNDEFINED
         });
-        run(actions);
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        JsFuture::from(done).await?;
-        Ok(MqttClient { d: shared })
+        JsFuture::from(promise(|resolve, reject| start(url, options, resolve, reject, make))).await?;
+        let d = slot.borrow_mut().take();
+        d.map(|d| MqttClient { d })
+            .ok_or_else(|| js_error(super::error::INTERNAL, "connected without a client"))
     }
 
     fn command(&self, f: impl FnOnce(&mut Driver, Function, Function) -> Result<(), JsValue>) -> Promise {
@@ -170,17 +230,18 @@ impl MqttClient {
         url: String,
         #[wasm_bindgen(unchecked_param_type = "MqttConnectOptions")] options: Option<JsValue>,
     ) -> Promise {
-        future_to_promise(async move {
-            MqttClient::open(url, options.unwrap_or(JsValue::UNDEFINED)).await.map(JsValue::from)
-        })
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        promise(|resolve, reject| start(url, options, resolve, reject, Box::new(|d| MqttClient { d }.into())))
     }
 
     /// Deletes the session stored in IndexedDB for this broker URL and client id.
     #[wasm_bindgen(js_name = clearSession, unchecked_return_type = "Promise<void>")]
     pub fn clear_session(url: String, #[wasm_bindgen(js_name = clientId)] client_id: String) -> Promise {
-        future_to_promise(async move {
-            IdbStore::open(&url, &client_id).await?.clear()?.await?;
-            Ok(JsValue::UNDEFINED)
+        promise(|resolve, reject| {
+            IdbStore::open(&url, &client_id, move |store| match store {
+                Ok(store) => store.clear(move |r| settle(&resolve, &reject, r.map(|()| JsValue::UNDEFINED))),
+                Err(e) => settle(&resolve, &reject, Err(e)),
+            })
         })
     }
 
@@ -339,10 +400,17 @@ impl MqttClient {
     /// The session stored in IndexedDB for this broker URL and client id, read without connecting.
     #[wasm_bindgen(js_name = storedSession, unchecked_return_type = "Promise<MqttSession>")]
     pub fn stored_session(url: String, #[wasm_bindgen(js_name = clientId)] client_id: String) -> Promise {
-        future_to_promise(async move {
-            let records = parse(IdbStore::open(&url, &client_id).await?.load().await?)
-                .map_err(|e| restore_error(&e))?;
-            Ok(super::session::session_js(&records))
+        promise(|resolve, reject| {
+            IdbStore::open(&url, &client_id, move |store| match store {
+                Ok(store) => store.load(move |_, values| {
+                    let session = values.and_then(|v| {
+                        let records = parse(v).map_err(|e| restore_error(&e))?;
+                        Ok(super::session::session_js(&records))
+                    });
+                    settle(&resolve, &reject, session)
+                }),
+                Err(e) => settle(&resolve, &reject, Err(e)),
+            })
         })
     }
 

@@ -6,11 +6,11 @@
 use super::driver::{act, now, Driver, Phase, LIVE};
 use super::error::{js_error, CONNECTION_FAILED, INVALID_URL, TIMEOUT};
 use super::events::Action;
+use super::js::later;
 use super::socket::{Socket, SocketEvent};
 use core::time::Duration;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::spawn_local;
 
 /// A connection that lived this long resets the reconnect backoff.
 const STABLE: Duration = Duration::from_secs(30);
@@ -149,7 +149,7 @@ impl Driver {
         if self.ended() {
             return; // end(): settle() finishes once the outbox is empty.
         }
-        if let Some((_, reject)) = self.connect_waiter.take() {
+        if let Some((_, reject, _)) = self.connect_waiter.take() {
             // The first connect reports its failure rather than retrying behind the app's back.
             actions.push(Action::call(&reject, vec![err.clone()]));
             self.phase = Phase::Closed;
@@ -182,7 +182,7 @@ impl Driver {
         self.socket_open = false;
         self.drain_timer.cancel();
         if let Some(s) = self.socket.take() {
-            spawn_local(async move { drop(s) });
+            later(move || drop(s));
         }
     }
 
@@ -199,7 +199,7 @@ impl Driver {
             actions.push(Action::call(p.reject(), vec![err.clone()]));
         }
         self.streams.close_all(actions);
-        if let Some((_, reject)) = self.connect_waiter.take() {
+        if let Some((_, reject, _)) = self.connect_waiter.take() {
             actions.push(Action::call(&reject, vec![err.clone()]));
         }
         for w in self.persisted_waiters.drain(..).chain(self.end_waiters.drain(..)) {

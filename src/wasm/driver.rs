@@ -10,6 +10,7 @@
 use super::error::{connection_error, js_error, CLOSED, INTERNAL};
 use super::events::{run, Action, Listeners, Streams};
 use super::idb::IdbStore;
+use super::js::later;
 use super::options::{Backoff, Options};
 use super::socket::Socket;
 use super::timer::{document, global_target, Listener, Timer};
@@ -20,7 +21,6 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::spawn_local;
 
 pub(crate) type Shared = Rc<RefCell<Driver>>;
 
@@ -97,7 +97,8 @@ pub(crate) struct Driver {
     pub(super) retry_timer: Timer,
     pub(super) open_timer: Timer,
     pub(super) drain_timer: Timer,
-    pub(super) connect_waiter: Option<(Function, Function)>,
+    /// `connect`'s promise, and what it resolves with (made from the driver at CONNACK).
+    pub(super) connect_waiter: Option<(Function, Function, super::client::MakeClient)>,
     /// Pending commands in request order (ids only grow, and they mostly complete in order:
     /// a VecDeque with binary search, not one more HashMap instantiation in the wasm).
     pub(super) requests: VecDeque<(RequestId, Pending)>,
@@ -209,8 +210,13 @@ impl Driver {
         }
     }
 
-    pub fn set_connect_waiter(&mut self, resolve: Function, reject: Function) {
-        self.connect_waiter = Some((resolve, reject));
+    pub fn set_connect_waiter(
+        &mut self,
+        resolve: Function,
+        reject: Function,
+        make: super::client::MakeClient,
+    ) {
+        self.connect_waiter = Some((resolve, reject, make));
     }
 
     pub fn add_restored(&mut self, id: RequestId, info: JsValue) {
@@ -311,7 +317,7 @@ impl Driver {
         }
         self.flush_scheduled = true;
         let w = self.me.clone();
-        spawn_local(async move {
+        later(move || {
             act(&w, |d| {
                 d.flush_scheduled = false;
                 d.pump()
@@ -366,13 +372,7 @@ impl Driver {
         self.held_bytes = bytes;
         self.held_events = events;
         let w = self.me.clone();
-        match store.write(&ops) {
-            Ok(done) => spawn_local(async move {
-                let r = done.await;
-                act(&w, |d| d.write_done(r));
-            }),
-            Err(e) => spawn_local(async move { act(&w, |d| d.write_done(Err(e))) }),
-        }
+        store.write(&ops, move |r| act(&w, |d| d.write_done(r)));
     }
 
     fn write_done(&mut self, result: Result<(), JsValue>) -> Vec<Action> {
@@ -505,8 +505,9 @@ impl Driver {
                 self.retry_timer.cancel();
                 let info = Object::new();
                 let _ = Reflect::set(&info, &"sessionPresent".into(), &session_present.into());
-                if let Some((resolve, _)) = self.connect_waiter.take() {
-                    actions.push(Action::call(&resolve, vec![info.clone().into()]));
+                if let (Some((resolve, _, make)), Some(me)) = (self.connect_waiter.take(), self.me.upgrade())
+                {
+                    actions.push(Action::call(&resolve, vec![make(me)]));
                 }
                 self.listeners.emit("connect", vec![info.into()], actions);
             }

@@ -123,12 +123,6 @@ impl Streams {
     }
 }
 
-#[wasm_bindgen(inline_js = "export function mq_make_async_iterable(o) { \
-    o[Symbol.asyncIterator] = function () { return this; }; return o; }")]
-extern "C" {
-    fn mq_make_async_iterable(o: JsValue) -> JsValue;
-}
-
 /// The async iterator `client.messages()` returns: `for await (const m of client.messages())`.
 /// Messages that arrive after it was made are buffered until read; it ends when the client does
 /// or when the loop is left (`return()`).
@@ -139,7 +133,7 @@ pub struct MessageStream {
 
 impl MessageStream {
     pub(crate) fn new_js(state: Rc<RefCell<StreamState>>) -> JsValue {
-        mq_make_async_iterable(MessageStream { state }.into())
+        super::js::mq_make_async_iterable(MessageStream { state }.into())
     }
 }
 

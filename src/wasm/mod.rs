@@ -17,6 +17,7 @@ mod driver;
 mod error;
 mod events;
 mod idb;
+mod js;
 mod options;
 mod session;
 mod socket;
