@@ -65,7 +65,7 @@ static PANIC_HOOK: std::sync::Once = std::sync::Once::new();
 fn install_panic_hook() {
     PANIC_HOOK.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
-            web_sys::console::error_1(&format!("mq: panic (a bug; please report): {info}").into());
+            super::js::console("error", "mq: panic (a bug; please report)", &info.to_string().into());
         }))
     });
 }

@@ -98,7 +98,9 @@ impl Driver {
         if self.phase != Phase::Waiting {
             return actions;
         }
-        let online = web_sys::window().map_or(true, |w| w.navigator().on_line());
+        // `window.navigator.onLine`; true in a worker, as before.
+        let navigator = super::js::get(&super::js::global("window"), "navigator");
+        let online = super::js::get(&navigator, "onLine").as_bool() != Some(false);
         if !online {
             // No network: wait for `online` (and look again after the longest delay).
             self.schedule_reconnect(true);

@@ -10,10 +10,10 @@
 use super::error::{connection_error, js_error, CLOSED, INTERNAL};
 use super::events::{run, Action, Listeners, Streams};
 use super::idb::IdbStore;
-use super::js::later;
+use super::js::{console, get, later};
 use super::options::{Backoff, Options};
 use super::socket::Socket;
-use super::timer::{document, global_target, Listener, Timer};
+use super::timer::{document, Listener, Timer};
 use crate::codec::SubAckCode;
 use crate::proto::{Client, ConnectionError, Event, Instant, RequestId, StoreOp};
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
@@ -126,7 +126,7 @@ pub(crate) fn with<R: Default>(shared: &Shared, f: impl FnOnce(&mut Driver) -> R
     match shared.try_borrow_mut() {
         Ok(mut d) => f(&mut d),
         Err(_) => {
-            web_sys::console::error_1(&"mq: internal error: re-entrant driver call".into());
+            console("error", "mq: internal error: re-entrant driver call", &JsValue::UNDEFINED);
             R::default()
         }
     }
@@ -191,15 +191,13 @@ impl Driver {
     }
 
     fn listen_to_page(&mut self) {
-        if let Some(target) = global_target() {
-            let w = self.me.clone();
-            self.page.extend(Listener::new(&target, "online", move |_| act(&w, |d| d.on_online())));
-        }
+        let w = self.me.clone();
+        self.page.extend(Listener::new(&js_sys::global(), "online", move || act(&w, |d| d.on_online())));
         if let Some(doc) = document() {
             let w = self.me.clone();
             let doc2 = doc.clone();
-            self.page.extend(Listener::new(&doc, "visibilitychange", move |_| {
-                if !doc2.hidden() {
+            self.page.extend(Listener::new(&doc, "visibilitychange", move || {
+                if get(&doc2, "hidden").as_bool() != Some(true) {
                     // Timers may have slept: let the core look at the clock now.
                     act(&w, |d| {
                         d.core.handle_timeout(now());

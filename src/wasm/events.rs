@@ -23,7 +23,7 @@ pub(crate) fn run(actions: Vec<Action>) {
     for Action(f, args) in actions {
         let args: Array = args.into_iter().collect();
         if let Err(e) = f.apply(&JsValue::UNDEFINED, &args) {
-            web_sys::console::error_2(&"mq: an event handler threw".into(), &e);
+            super::js::console("error", "mq: an event handler threw", &e);
         }
     }
 }
@@ -63,7 +63,7 @@ impl Listeners {
         if fs.is_empty() && name == "error" {
             // An error nobody listens to is still worth a line in the console.
             if let Some(e) = args.first() {
-                web_sys::console::warn_2(&"mq: unhandled error event".into(), e);
+                super::js::console("warn", "mq: unhandled error event", e);
             }
         }
         for f in fs {

@@ -8,46 +8,45 @@
 //! sending the bytes it protects.
 
 use super::error::{wrap, STORE_FAILED};
-use super::js::{later, on_settled};
+use super::js::{call, call0, call1, callback, get, global, later, on_settled, set};
 use crate::proto::{StoreOp, StoreRecord};
 use js_sys::{Array, Promise, Uint8Array};
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{
-    IdbDatabase, IdbFactory, IdbKeyRange, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
-};
 
 const DB_NAME: &str = "mq-sessions";
 const DB_VERSION: u32 = 1;
 const STORE: &str = "records";
 
 pub(crate) struct IdbStore {
-    db: IdbDatabase,
+    db: JsValue,
     url: String,
     client_id: String,
 }
 
-fn factory() -> Result<IdbFactory, JsValue> {
-    let f = js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into())?;
-    f.dyn_into::<IdbFactory>()
-        .map_err(|_| super::error::js_error(STORE_FAILED, "IndexedDB is not available here"))
-}
-
-/// A promise settled by a request's `success` / `error` (the event itself is the value).
-fn request_done(req: &IdbRequest) -> Promise {
+/// A promise settled by a request's `success` / `error` (the event itself is the value), or a
+/// transaction's `complete` / `error` / `abort`.
+fn done(target: &JsValue, ok: &str, errors: &[&str]) -> Promise {
     Promise::new(&mut |resolve, reject| {
-        req.set_onsuccess(Some(&resolve));
-        req.set_onerror(Some(&reject));
+        set(target, ok, &resolve);
+        for e in errors {
+            set(target, e, &reject);
+        }
     })
 }
 
-/// A promise settled by a transaction's `complete` / `error` / `abort`.
-fn transaction_done(tx: &IdbTransaction) -> Promise {
-    Promise::new(&mut |resolve, reject| {
-        tx.set_oncomplete(Some(&resolve));
-        tx.set_onerror(Some(&reject));
-        tx.set_onabort(Some(&reject));
-    })
+fn request_done(req: &JsValue) -> Promise {
+    done(req, "onsuccess", &["onerror"])
+}
+
+fn transaction_done(tx: &JsValue) -> Promise {
+    done(tx, "oncomplete", &["onerror", "onabort"])
+}
+
+/// `db.transaction(STORE, mode)` and its object store.
+fn transaction(db: &JsValue, mode: &str) -> Result<(JsValue, JsValue), JsValue> {
+    let tx = call(db, "transaction", &STORE.into(), &mode.into())?;
+    let store = call1(&tx, "objectStore", &STORE.into())?;
+    Ok((tx, store))
 }
 
 impl IdbStore {
@@ -55,32 +54,38 @@ impl IdbStore {
     /// gets the store or the error, in a later task.
     pub fn open(url: &str, client_id: &str, done: impl FnOnce(Result<IdbStore, JsValue>) + 'static) {
         let fail = |e: JsValue| wrap(STORE_FAILED, "cannot open IndexedDB", &e);
-        let req: IdbOpenDbRequest =
-            match factory().and_then(|f| f.open_with_u32(DB_NAME, DB_VERSION).map_err(fail)) {
-                Ok(r) => r,
-                Err(e) => return later(move || done(Err(e))),
-            };
+        let factory = global("indexedDB");
+        if !factory.is_object() {
+            let e = super::error::js_error(STORE_FAILED, "IndexedDB is not available here");
+            return later(move || done(Err(e)));
+        }
+        let req = match call(&factory, "open", &DB_NAME.into(), &DB_VERSION.into()) {
+            Ok(r) => r,
+            Err(e) => return later(move || done(Err(fail(e)))),
+        };
         let upgrade_req = req.clone();
-        let on_upgrade = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            if let Ok(db) = upgrade_req.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
-                if !db.object_store_names().contains(STORE) {
-                    let _ = db.create_object_store(STORE);
-                }
+        let on_upgrade = callback(move |_, _| {
+            let db = get(&upgrade_req, "result");
+            let names = get(&db, "objectStoreNames");
+            if call1(&names, "contains", &STORE.into()).ok().and_then(|c| c.as_bool()) == Some(false) {
+                let _ = call1(&db, "createObjectStore", &STORE.into());
             }
         });
-        req.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+        set(&req, "onupgradeneeded", on_upgrade.as_ref());
         let (url, client_id) = (url.to_owned(), client_id.to_owned());
         on_settled(&request_done(&req), move |r| {
-            req.set_onupgradeneeded(None);
+            set(&req, "onupgradeneeded", &JsValue::NULL);
             drop(on_upgrade);
             done((|| {
-                r.map_err(|e| fail(req.error().ok().flatten().map(JsValue::from).unwrap_or(e)))?;
-                let db = req.result().map_err(fail)?.dyn_into::<IdbDatabase>().map_err(fail)?;
+                r.map_err(|e| {
+                    let error = get(&req, "error");
+                    fail(if error.is_object() { error } else { e })
+                })?;
+                let db = js_sys::Reflect::get(&req, &"result".into()).map_err(fail)?;
                 // Another tab upgrading the database: step aside rather than block it.
                 let close_db = db.clone();
-                let on_change = Closure::<dyn FnMut(JsValue)>::new(move |_| close_db.close());
-                db.set_onversionchange(Some(on_change.as_ref().unchecked_ref()));
-                on_change.forget();
+                let on_change = callback(move |_, _| drop(call0(&close_db, "close")));
+                set(&db, "onversionchange", &on_change.into_js_value());
                 Ok(IdbStore { db, url, client_id })
             })())
         });
@@ -90,26 +95,30 @@ impl IdbStore {
         Array::of3(&self.url.as_str().into(), &self.client_id.as_str().into(), &key.into()).into()
     }
 
-    fn range(&self) -> Result<IdbKeyRange, JsValue> {
-        IdbKeyRange::bound(&self.key(""), &self.key("\u{ffff}"))
+    fn range(&self) -> Result<JsValue, JsValue> {
+        call(&global("IDBKeyRange"), "bound", &self.key(""), &self.key("\u{ffff}"))
     }
 
     /// Every record of this session, handed to `done` with the store, in a later task.
     pub fn load(self, done: impl FnOnce(IdbStore, Result<Vec<Vec<u8>>, JsValue>) + 'static) {
         let fail = |e: JsValue| wrap(STORE_FAILED, "cannot read the session from IndexedDB", &e);
         let req = match (|| {
-            let tx = self.db.transaction_with_str(STORE).map_err(fail)?;
-            let store = tx.object_store(STORE).map_err(fail)?;
-            store.get_all_with_key(&self.range().map_err(fail)?.into()).map_err(fail)
+            let (_, store) = transaction(&self.db, "readonly")?;
+            call1(&store, "getAll", &self.range()?)
         })() {
             Ok(req) => req,
-            Err(e) => return later(move || done(self, Err(e))),
+            Err(e) => return later(move || done(self, Err(fail(e)))),
         };
         on_settled(&request_done(&req), move |r| {
-            let values = r.and_then(|_| req.result()).map_err(fail).map(|v| {
-                let values: Array = v.unchecked_into();
-                values.iter().filter_map(|v| v.dyn_into::<Uint8Array>().ok()).map(|a| a.to_vec()).collect()
-            });
+            let values =
+                r.and_then(|_| js_sys::Reflect::get(&req, &"result".into())).map_err(fail).map(|v| {
+                    let values: Array = v.unchecked_into();
+                    values
+                        .iter()
+                        .filter_map(|v| v.dyn_into::<Uint8Array>().ok())
+                        .map(|a| a.to_vec())
+                        .collect()
+                });
             done(self, values)
         });
     }
@@ -118,32 +127,32 @@ impl IdbStore {
     /// task. The requests are all issued before this returns, so nothing can commit it early.
     pub fn write(&self, ops: &[StoreOp], done: impl FnOnce(Result<(), JsValue>) + 'static) {
         let fail = |e: JsValue| wrap(STORE_FAILED, "cannot write the session to IndexedDB", &e);
-        let tx = match self.db.transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite) {
-            Ok(tx) => tx,
+        let (tx, store) = match transaction(&self.db, "readwrite") {
+            Ok(t) => t,
             Err(e) => return later(move || done(Err(fail(e)))),
         };
         let issued = (|| {
-            let store = tx.object_store(STORE)?;
             for op in ops {
                 match op {
                     StoreOp::Put(record) => {
                         let value = Uint8Array::from(record.to_bytes().as_slice());
-                        store.put_with_key(&value, &self.key(&record.key().to_string()))?;
+                        call(&store, "put", &value, &self.key(&record.key().to_string()))?;
                     }
                     StoreOp::Delete(key) => {
-                        store.delete(&self.key(&key.to_string()))?;
+                        call1(&store, "delete", &self.key(&key.to_string()))?;
                     }
                 }
             }
             Ok(())
         })();
         if let Err(e) = issued {
-            let _ = tx.abort();
+            let _ = call0(&tx, "abort");
             return later(move || done(Err(fail(e))));
         }
         on_settled(&transaction_done(&tx), move |r| {
             done(r.map(drop).map_err(|e| {
-                let cause = tx.error().map(JsValue::from).unwrap_or(e);
+                let error = get(&tx, "error");
+                let cause = if error.is_object() { error } else { e };
                 wrap(STORE_FAILED, "IndexedDB transaction failed", &cause)
             }))
         });
@@ -153,9 +162,9 @@ impl IdbStore {
     pub fn clear(&self, done: impl FnOnce(Result<(), JsValue>) + 'static) {
         let fail = |e: JsValue| wrap(STORE_FAILED, "cannot clear the session", &e);
         let issued = (|| {
-            let tx = self.db.transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite)?;
+            let (tx, store) = transaction(&self.db, "readwrite")?;
             let p = transaction_done(&tx);
-            tx.object_store(STORE)?.delete(&self.range()?.into())?;
+            call1(&store, "delete", &self.range()?)?;
             Ok(p)
         })();
         match issued {

@@ -1,21 +1,86 @@
-//! Small JS helpers: callbacks instead of Rust futures (no async executor in the module).
+//! The few JS functions the driver imports, and what it builds on them.
+//!
+//! Every imported function is a shim in the JS glue, so the browser APIs are reached through a
+//! handful of generic ones: [`call`] (a method call), `Reflect.get` / `Reflect.set` (properties)
+//! and three helpers written here in JS (the WebSocket's handlers, promise callbacks, the async
+//! iterator protocol). Every Rust closure handed to JS has the one type [`Callback`]: each
+//! closure type costs its own glue.
 
-use js_sys::{Function, Promise};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(
-    inline_js = "export function mq_settle(p, f) { p.then(v => f(true, v), e => f(false, e)); }\n\
-export function mq_make_async_iterable(o) { o[Symbol.asyncIterator] = function () { return this; }; return o; }"
-)]
+#[wasm_bindgen(inline_js = "export function mq_call(o, m, a, b) { return o[m](a, b); }
+export function mq_settle(p, f) { p.then(v => f(true, v), e => f(false, e)); }
+export function mq_make_async_iterable(o) { o[Symbol.asyncIterator] = function () { return this; }; return o; }
+export function mq_ws(url, f) {
+  const ws = new WebSocket(url, 'mqtt');
+  ws.binaryType = 'arraybuffer';
+  ws.onopen = () => f(0, null);
+  ws.onmessage = e => { if (e.data instanceof ArrayBuffer) f(1, new Uint8Array(e.data)); };
+  ws.onclose = e => f(2, e);
+  return ws;
+}
+export function mq_ws_close(ws) {
+  ws.onopen = ws.onmessage = ws.onclose = null;
+  if (ws.readyState < 2) ws.close();
+}")]
 extern "C" {
+    #[wasm_bindgen(catch)]
+    fn mq_call(o: &JsValue, m: &str, a: &JsValue, b: &JsValue) -> Result<JsValue, JsValue>;
     fn mq_settle(p: &Promise, f: JsValue);
     pub(crate) fn mq_make_async_iterable(o: JsValue) -> JsValue;
+    /// A WebSocket to `url` (subprotocol `mqtt`, binary frames as `ArrayBuffer`) whose events
+    /// call `f(0, null)` (open), `f(1, Uint8Array)` (a binary frame), `f(2, CloseEvent)`.
+    #[wasm_bindgen(catch)]
+    pub(crate) fn mq_ws(url: &str, f: &JsValue) -> Result<JsValue, JsValue>;
+    /// Detaches the handlers and closes the WebSocket unless it is closing or closed.
+    pub(crate) fn mq_ws_close(ws: &JsValue);
 }
 
-/// A callback of [`on_settled`]. One boxed type for every callback: each closure type costs its
-/// own glue in the module.
-type Callback = Box<dyn FnOnce(Result<JsValue, JsValue>)>;
+/// The one closure type handed to JS: two arguments, `undefined` where JS passes none.
+pub(crate) type Callback = Closure<dyn FnMut(JsValue, JsValue)>;
+
+/// A closure for JS, made from `f`.
+pub(crate) fn callback(f: impl FnMut(JsValue, JsValue) + 'static) -> Callback {
+    let f: Box<dyn FnMut(JsValue, JsValue)> = Box::new(f);
+    Closure::wrap(f)
+}
+
+/// `o.m(a, b)`; missing arguments are `undefined`, which DOM methods take as absent.
+pub(crate) fn call(o: &JsValue, m: &str, a: &JsValue, b: &JsValue) -> Result<JsValue, JsValue> {
+    mq_call(o, m, a, b)
+}
+
+/// `o.m()`.
+pub(crate) fn call0(o: &JsValue, m: &str) -> Result<JsValue, JsValue> {
+    mq_call(o, m, &JsValue::UNDEFINED, &JsValue::UNDEFINED)
+}
+
+/// `o.m(a)`.
+pub(crate) fn call1(o: &JsValue, m: &str, a: &JsValue) -> Result<JsValue, JsValue> {
+    mq_call(o, m, a, &JsValue::UNDEFINED)
+}
+
+/// `o[k]`, `undefined` if it cannot be read.
+pub(crate) fn get(o: &JsValue, k: &str) -> JsValue {
+    Reflect::get(o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `o[k] = v`, ignoring a failure (a frozen object).
+pub(crate) fn set(o: &JsValue, k: &str, v: &JsValue) {
+    let _ = Reflect::set(o, &JsValue::from_str(k), v);
+}
+
+/// `globalThis[k]`.
+pub(crate) fn global(k: &str) -> JsValue {
+    get(&js_sys::global(), k)
+}
+
+/// `console[level](a, b)`.
+pub(crate) fn console(level: &str, a: &str, b: &JsValue) {
+    let _ = call(&global("console"), level, &JsValue::from_str(a), b);
+}
 
 /// Runs `f` in a microtask, after the current task's synchronous code.
 pub(crate) fn later(f: impl FnOnce() + 'static) {
@@ -27,8 +92,15 @@ pub(crate) fn on_settled(p: &Promise, f: impl FnOnce(Result<JsValue, JsValue>) +
     settled(p, Box::new(f));
 }
 
-fn settled(p: &Promise, f: Callback) {
-    mq_settle(p, Closure::once_into_js(move |ok: bool, v: JsValue| f(if ok { Ok(v) } else { Err(v) })));
+fn settled(p: &Promise, f: Box<dyn FnOnce(Result<JsValue, JsValue>)>) {
+    let mut f = Some(f);
+    let c = callback(move |ok, v| {
+        if let Some(f) = f.take() {
+            f(if ok.as_bool() == Some(true) { Ok(v) } else { Err(v) })
+        }
+    });
+    // Called once: JS frees it then (`into_js_value`).
+    mq_settle(p, c.into_js_value());
 }
 
 /// A promise and the functions that settle it.

@@ -1,5 +1,5 @@
 //! The browser client: `MqttClient` (the JS API) driving the sans-IO [`crate::proto::Client`]
-//! over a WebSocket, with keepalive on gloo-timers, reconnect with backoff, and sessions in
+//! over a WebSocket, with keepalive on `setTimeout`, reconnect with backoff, and sessions in
 //! IndexedDB.
 //!
 //! - [`client`]: the exported JS class; promises, argument checks.

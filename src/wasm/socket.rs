@@ -1,13 +1,13 @@
-//! A WebSocket carrying MQTT: subprotocol `mqtt`, binary frames as `ArrayBuffer`.
+//! A WebSocket carrying MQTT: subprotocol `mqtt`, binary frames as `ArrayBuffer` (opened by the
+//! JS helper `mq_ws`, see js.rs).
 //!
-//! The socket owns its event closures and detaches them on drop (gloo's rule), so a dropped
-//! socket never calls back into the driver.
+//! The socket owns its event closure and detaches it on drop (gloo's rule), so a dropped socket
+//! never calls back into the driver.
 
-use js_sys::{ArrayBuffer, Uint8Array};
+use super::js::{call1, callback, get, mq_ws, mq_ws_close, Callback};
+use js_sys::Uint8Array;
 use std::rc::Rc;
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
 
 /// What the socket reports.
 pub(crate) enum SocketEvent {
@@ -21,61 +21,46 @@ pub(crate) enum SocketEvent {
 }
 
 pub(crate) struct Socket {
-    ws: WebSocket,
-    _on_open: Closure<dyn FnMut(Event)>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    ws: JsValue,
+    _on_event: Callback,
 }
 
 impl Socket {
     /// Starts opening a WebSocket to `url`; a syntax error in the URL fails here.
     pub fn open(url: &str, handler: Rc<dyn Fn(SocketEvent)>) -> Result<Socket, JsValue> {
-        let ws = WebSocket::new_with_str(url, "mqtt")?;
-        ws.set_binary_type(BinaryType::Arraybuffer);
-        let h = handler.clone();
-        let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| h(SocketEvent::Open));
-        let h = handler.clone();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            let data = e.data();
-            if let Some(buf) = data.dyn_ref::<ArrayBuffer>() {
-                h(SocketEvent::Data(Uint8Array::new(buf).to_vec()));
-            }
-            // A text frame is not MQTT; the broker never sends one. Ignored.
+        let on_event = callback(move |kind, v| {
+            handler(match kind.as_f64().unwrap_or(2.0) as u8 {
+                0 => SocketEvent::Open,
+                // Text frames are not MQTT (the broker never sends one): the helper drops them.
+                1 => SocketEvent::Data(v.unchecked_into::<Uint8Array>().to_vec()),
+                _ => SocketEvent::Closed {
+                    code: get(&v, "code").as_f64().unwrap_or(0.0) as u16,
+                    reason: get(&v, "reason").as_string().unwrap_or_default(),
+                },
+            })
         });
-        let h = handler;
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
-            h(SocketEvent::Closed { code: e.code(), reason: e.reason() })
-        });
-        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         // `error` is always followed by `close`, which carries what there is to know.
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        Ok(Socket { ws, _on_open: on_open, _on_message: on_message, _on_close: on_close })
+        let ws = mq_ws(url, on_event.as_ref())?;
+        Ok(Socket { ws, _on_event: on_event })
     }
 
     /// Sends one binary frame.
     pub fn send(&self, bytes: &[u8]) -> Result<(), JsValue> {
-        self.ws.send_with_u8_array(bytes)
+        call1(&self.ws, "send", &Uint8Array::from(bytes)).map(drop)
     }
 
     /// Bytes handed to `send` and not yet on the network.
     pub fn buffered(&self) -> u32 {
-        self.ws.buffered_amount()
+        get(&self.ws, "bufferedAmount").as_f64().unwrap_or(0.0) as u32
     }
 
     pub fn is_open(&self) -> bool {
-        self.ws.ready_state() == WebSocket::OPEN
+        get(&self.ws, "readyState").as_f64() == Some(1.0)
     }
 }
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        self.ws.set_onopen(None);
-        self.ws.set_onmessage(None);
-        self.ws.set_onclose(None);
-        let state = self.ws.ready_state();
-        if state == WebSocket::CONNECTING || state == WebSocket::OPEN {
-            let _ = self.ws.close();
-        }
+        mq_ws_close(&self.ws);
     }
 }

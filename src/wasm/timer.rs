@@ -1,4 +1,4 @@
-//! One-shot timers on gloo-timers, re-armed from `poll_timeout`, and the page signals that
+//! One-shot timers (`setTimeout`), re-armed from `poll_timeout`, and the page signals that
 //! matter to a connection (`online`, `visibilitychange`).
 //!
 //! Hidden tabs: Chrome's intensive throttling (one wake-up a minute) only applies to chains of
@@ -8,11 +8,35 @@
 //! A late timer is harmless anyway: the core tolerates late `handle_timeout` calls and gives the
 //! network a grace period after a long sleep.
 
+use super::js::{call, callback, global, Callback};
 use crate::proto::Instant;
-use gloo_timers::callback::Timeout;
-use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
-use web_sys::EventTarget;
+use wasm_bindgen::JsValue;
+
+/// A `setTimeout` that is cleared, and its closure freed, on drop (gloo-timers' `Timeout`).
+struct Timeout {
+    id: JsValue,
+    _closure: Callback,
+}
+
+impl Timeout {
+    fn new(ms: u32, f: impl FnOnce() + 'static) -> Option<Timeout> {
+        let f: Box<dyn FnOnce()> = Box::new(f);
+        let mut f = Some(f);
+        let closure = callback(move |_, _| {
+            if let Some(f) = f.take() {
+                f()
+            }
+        });
+        let id = call(&js_sys::global(), "setTimeout", closure.as_ref(), &JsValue::from(ms)).ok()?;
+        Some(Timeout { id, _closure: closure })
+    }
+}
+
+impl Drop for Timeout {
+    fn drop(&mut self) {
+        let _ = call(&js_sys::global(), "clearTimeout", &self.id, &JsValue::UNDEFINED);
+    }
+}
 
 /// A one-shot timer that remembers its deadline, so re-arming for the same instant is free.
 #[derive(Default)]
@@ -34,7 +58,7 @@ impl Timer {
             let ms = at.saturating_duration_since(now).as_millis();
             // Round up: a timer that fires early only costs a second wake-up.
             let ms = u32::try_from(ms + 1).unwrap_or(u32::MAX);
-            self.timeout = Some(Timeout::new(ms, callback));
+            self.timeout = Timeout::new(ms, callback);
         }
         self.timeout.is_some()
     }
@@ -43,7 +67,7 @@ impl Timer {
     pub fn set_ms(&mut self, ms: f64, callback: impl FnOnce() + 'static) {
         self.at = None;
         let ms = if ms.is_finite() && ms > 0.0 { ms.min(u32::MAX as f64) as u32 } else { 0 };
-        self.timeout = Some(Timeout::new(ms, callback));
+        self.timeout = Timeout::new(ms, callback);
     }
 
     /// The timer fired: forget it, so the next `set` arms a new one.
@@ -64,19 +88,15 @@ impl Timer {
 
 /// An event listener that removes itself on drop.
 pub(crate) struct Listener {
-    target: EventTarget,
+    target: JsValue,
     name: &'static str,
-    closure: Closure<dyn FnMut(web_sys::Event)>,
+    closure: Callback,
 }
 
 impl Listener {
-    pub fn new(
-        target: &EventTarget,
-        name: &'static str,
-        f: impl FnMut(web_sys::Event) + 'static,
-    ) -> Option<Self> {
-        let closure = Closure::<dyn FnMut(web_sys::Event)>::new(f);
-        target.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref()).ok()?;
+    pub fn new(target: &JsValue, name: &'static str, mut f: impl FnMut() + 'static) -> Option<Self> {
+        let closure = callback(move |_, _| f());
+        call(target, "addEventListener", &JsValue::from_str(name), closure.as_ref()).ok()?;
         Some(Listener { target: target.clone(), name, closure })
     }
 }
@@ -84,16 +104,11 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         let _ =
-            self.target.remove_event_listener_with_callback(self.name, self.closure.as_ref().unchecked_ref());
+            call(&self.target, "removeEventListener", &JsValue::from_str(self.name), self.closure.as_ref());
     }
 }
 
-/// The global object as an event target (`window` in a page, `self` in a worker).
-pub(crate) fn global_target() -> Option<EventTarget> {
-    js_sys::global().dyn_into::<EventTarget>().ok()
-}
-
 /// The page's document, when there is one (not in a worker).
-pub(crate) fn document() -> Option<web_sys::Document> {
-    web_sys::window().and_then(|w| w.document())
+pub(crate) fn document() -> Option<JsValue> {
+    Some(global("document")).filter(|d| d.is_object())
 }
