@@ -8,9 +8,11 @@
 # 2. wasm-opt -Oz for size: binaryen 132 from npm (scripts/tools/). Debian 12's binaryen 108
 #    rewrites wasm-bindgen's externref table as anyref, and the module then fails to load
 #    ("WebAssembly.Table.set(): Argument 1 is invalid for table"), so it is not used here;
-# 3. the package's own files from pkg-template/ (package.json, README.md, licences), with the
+# 3. the JS glue minified by esbuild (also from scripts/tools/), its snippets bundled into it:
+#    one file, mq.js, about 40% smaller gzipped. mq.d.ts keeps the documentation;
+# 4. the package's own files from pkg-template/ (package.json, README.md, licences), with the
 #    version taken from Cargo.toml;
-# 4. a size report: the .wasm and the JS glue, raw and gzip -9, against the 40 KB gzip budget.
+# 5. a size report: the .wasm and the JS glue, raw and gzip -9, against the 40 KB gzip budget.
 #
 # Needs what scripts/setup.sh installs (wasm-pack, wasm-bindgen-cli, scripts/tools/node_modules).
 
@@ -36,6 +38,14 @@ WASM_OPT=scripts/tools/node_modules/.bin/wasm-opt
 [ -x "$WASM_OPT" ] || { echo "build-pkg: $WASM_OPT is missing (run scripts/setup.sh)" >&2; exit 1; }
 "$WASM_OPT" -Oz --converge --strip-debug --strip-producers "$wasm" -o "$wasm.opt"
 mv "$wasm.opt" "$wasm"
+
+# The glue: wasm-bindgen's mq.js imports its inline_js snippets from snippets/; bundled and
+# minified into one ES module (exports, import.meta.url and the .d.ts unchanged).
+ESBUILD=scripts/tools/node_modules/.bin/esbuild
+[ -x "$ESBUILD" ] || { echo "build-pkg: $ESBUILD is missing (run scripts/setup.sh)" >&2; exit 1; }
+"$ESBUILD" "$OUT/mq.js" --bundle --format=esm --minify --log-level=warning --outfile="$OUT/mq.min.js"
+mv "$OUT/mq.min.js" "$OUT/mq.js"
+rm -rf "$OUT/snippets"
 
 # wasm-pack's pkg/.gitignore ("*") would hide every file from `npm pack`; / ignores pkg/ anyway.
 rm -f "$OUT/.gitignore" "$OUT/README.md" "$OUT/package.json"
