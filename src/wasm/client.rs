@@ -5,7 +5,7 @@
 
 use super::driver::{now, with, Driver, Shared};
 use super::error::{invalid, js_error, restore_error, user_error, CLOSED, INVALID_URL};
-use super::events::{run, MessageStream};
+use super::events::run;
 use super::idb::{parse, IdbStore};
 use super::js::{later, promise, settle};
 use super::options::{self, SessionKind};
@@ -319,19 +319,14 @@ impl MqttClient {
     /// An async iterator over the messages that arrive from now on.
     #[wasm_bindgen(unchecked_return_type = "AsyncIterableIterator<MqttMessage>")]
     pub fn messages(&self) -> JsValue {
-        let state = with(&self.d, |d| {
+        with(&self.d, |d| {
             let s = d.streams.add();
             if d.is_closed() {
-                let mut actions = Vec::new();
-                d.streams.close_all(&mut actions);
-                run(actions);
+                d.streams.close_all();
             }
             Some(s)
-        });
-        match state {
-            Some(s) => MessageStream::new_js(s),
-            None => JsValue::UNDEFINED,
-        }
+        })
+        .unwrap_or(JsValue::UNDEFINED)
     }
 
     /// Sends DISCONNECT and closes. Pending requests reject with CLOSED; a stored session stays.

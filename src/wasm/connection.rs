@@ -200,7 +200,7 @@ impl Driver {
         for (_, p) in core::mem::take(&mut self.requests) {
             actions.push(Action::call(p.reject(), vec![err.clone()]));
         }
-        self.streams.close_all(actions);
+        self.streams.close_all();
         if let Some((_, reject, _)) = self.connect_waiter.take() {
             actions.push(Action::call(&reject, vec![err.clone()]));
         }

@@ -530,7 +530,7 @@ impl Driver {
                 let _ = Reflect::set(&m, &"payload".into(), &payload);
                 let _ = Reflect::set(&m, &"qos".into(), &JsValue::from(p.qos as u8));
                 let _ = Reflect::set(&m, &"retain".into(), &p.retain.into());
-                self.streams.push(&m.into(), actions);
+                self.streams.push(&m.into());
             }
             Event::Published { id } => {
                 if let Some(Pending::Publish { resolve, .. }) = self.take_request(id) {

@@ -3,10 +3,7 @@
 //! The driver never calls JS while it holds its own state borrowed (a handler may call back into
 //! the client): it collects [`Action`]s and runs them after letting go.
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
-use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::rc::{Rc, Weak};
+use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 
 /// One call into JS, run after the driver released its state.
@@ -72,104 +69,30 @@ impl Listeners {
     }
 }
 
-/// `{ value, done }` for an async iterator.
-pub(crate) fn iter_result(value: &JsValue, done: bool) -> JsValue {
-    let o = Object::new();
-    let _ = Reflect::set(&o, &"value".into(), value);
-    let _ = Reflect::set(&o, &"done".into(), &done.into());
-    o.into()
-}
+/// The driver's side of the `messages()` streams, kept in JS (see `mq_stream` in js.rs): each
+/// stream is held weakly, so one that JS dropped goes away.
+pub(crate) struct Streams(JsValue);
 
-#[derive(Default)]
-pub(crate) struct StreamState {
-    buf: VecDeque<JsValue>,
-    waiters: VecDeque<Function>,
-    done: bool,
+impl Default for Streams {
+    fn default() -> Self {
+        Streams(Array::new().into())
+    }
 }
-
-/// The driver's side of the `messages()` streams: weak, so a stream JS dropped goes away.
-#[derive(Default)]
-pub(crate) struct Streams(Vec<Weak<RefCell<StreamState>>>);
 
 impl Streams {
-    pub fn add(&mut self) -> Rc<RefCell<StreamState>> {
-        let s = Rc::new(RefCell::new(StreamState::default()));
-        self.0.push(Rc::downgrade(&s));
-        s
+    /// A new stream: an async iterator over the messages pushed from now on.
+    pub fn add(&mut self) -> JsValue {
+        super::js::mq_stream(&self.0)
     }
 
-    pub fn push(&mut self, message: &JsValue, out: &mut Vec<Action>) {
-        self.0.retain(|w| w.upgrade().is_some_and(|s| s.try_borrow().is_ok_and(|s| !s.done)));
-        for s in self.0.iter().filter_map(Weak::upgrade) {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                match s.waiters.pop_front() {
-                    Some(w) => out.push(Action::call(&w, vec![iter_result(message, false)])),
-                    None => s.buf.push_back(message.clone()),
-                }
-            }
-        }
+    /// Hands `message` to every live stream (a waiting `next()` resolves, else it is buffered).
+    /// Resolving a promise runs no JS code now, so this needs no [`Action`].
+    pub fn push(&mut self, message: &JsValue) {
+        super::js::mq_streams_push(&self.0, message);
     }
 
     /// Ends every stream: waiting `next()` calls resolve `done`; buffered messages stay readable.
-    pub fn close_all(&mut self, out: &mut Vec<Action>) {
-        for s in self.0.drain(..).filter_map(|w| w.upgrade()) {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                s.done = true;
-                for w in s.waiters.drain(..) {
-                    out.push(Action::call(&w, vec![iter_result(&JsValue::UNDEFINED, true)]));
-                }
-            }
-        }
-    }
-}
-
-/// The async iterator `client.messages()` returns: `for await (const m of client.messages())`.
-/// Messages that arrive after it was made are buffered until read; it ends when the client does
-/// or when the loop is left (`return()`).
-#[wasm_bindgen]
-pub struct MessageStream {
-    state: Rc<RefCell<StreamState>>,
-}
-
-impl MessageStream {
-    pub(crate) fn new_js(state: Rc<RefCell<StreamState>>) -> JsValue {
-        super::js::mq_make_async_iterable(MessageStream { state }.into())
-    }
-}
-
-#[wasm_bindgen]
-impl MessageStream {
-    /// The next message, `{ value: { topic, payload, qos, retain }, done: false }`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<IteratorResult<MqttMessage, undefined>>")]
-    pub fn next(&self) -> Promise {
-        let Ok(mut s) = self.state.try_borrow_mut() else {
-            return Promise::resolve(&iter_result(&JsValue::UNDEFINED, true));
-        };
-        if let Some(m) = s.buf.pop_front() {
-            return Promise::resolve(&iter_result(&m, false));
-        }
-        if s.done {
-            return Promise::resolve(&iter_result(&JsValue::UNDEFINED, true));
-        }
-        Promise::new(&mut |resolve, _reject| s.waiters.push_back(resolve))
-    }
-
-    /// Ends the stream (`break` in a `for await` loop calls this).
-    #[wasm_bindgen(
-        js_name = "return",
-        unchecked_return_type = "Promise<IteratorResult<MqttMessage, undefined>>"
-    )]
-    pub fn finish(&self) -> Promise {
-        if let Ok(mut s) = self.state.try_borrow_mut() {
-            s.done = true;
-            s.buf.clear();
-            let waiters: Vec<Function> = s.waiters.drain(..).collect();
-            drop(s);
-            run(waiters
-                .iter()
-                .map(|w| Action::call(w, vec![iter_result(&JsValue::UNDEFINED, true)]))
-                .collect());
-        }
-        Promise::resolve(&iter_result(&JsValue::UNDEFINED, true))
+    pub fn close_all(&mut self) {
+        super::js::mq_streams_end(&self.0);
     }
 }

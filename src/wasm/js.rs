@@ -2,8 +2,8 @@
 //!
 //! Every imported function is a shim in the JS glue, so the browser APIs are reached through a
 //! handful of generic ones: [`call`] (a method call), `Reflect.get` / `Reflect.set` (properties)
-//! and three helpers written here in JS (the WebSocket's handlers, promise callbacks, the async
-//! iterator protocol). Every Rust closure handed to JS has the one type [`Callback`]: each
+//! and helpers written here in JS (the WebSocket's handlers, promise callbacks, the `messages()`
+//! async iterators). Every Rust closure handed to JS has the one type [`Callback`]: each
 //! closure type costs its own glue.
 
 use js_sys::{Function, Promise, Reflect};
@@ -12,7 +12,27 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = "export function mq_call(o, m, a, b) { return o[m](a, b); }
 export function mq_settle(p, f) { p.then(v => f(true, v), e => f(false, e)); }
-export function mq_make_async_iterable(o) { o[Symbol.asyncIterator] = function () { return this; }; return o; }
+const Weak = typeof WeakRef == 'function' ? WeakRef : class { constructor(o) { this.o = o; } deref() { return this.o; } };
+const step = (value, done) => ({ value, done });
+export function mq_stream(list) {
+  let buf = [], done = false;
+  const waiters = [];
+  const end = () => { done = true; for (const w of waiters.splice(0)) w(step(undefined, true)); };
+  const it = {
+    next: () => buf.length ? Promise.resolve(step(buf.shift(), false))
+      : done ? Promise.resolve(step(undefined, true)) : new Promise(r => waiters.push(r)),
+    return: () => { buf = []; end(); return Promise.resolve(step(undefined, true)); },
+    [Symbol.asyncIterator]() { return this; },
+  };
+  const push = m => { const w = waiters.shift(); if (w) w(step(m, false)); else buf.push(m); };
+  list.push({ ref: new Weak(it), push, end, live: () => !done });
+  return it;
+}
+export function mq_streams_push(list, m) {
+  for (let i = list.length; i--;) if (!list[i].ref.deref() || !list[i].live()) list.splice(i, 1);
+  for (const s of list) s.push(m);
+}
+export function mq_streams_end(list) { for (const s of list.splice(0)) s.end(); }
 export function mq_ws(url, f) {
   const ws = new WebSocket(url, 'mqtt');
   ws.binaryType = 'arraybuffer';
@@ -29,7 +49,10 @@ extern "C" {
     #[wasm_bindgen(catch)]
     fn mq_call(o: &JsValue, m: &str, a: &JsValue, b: &JsValue) -> Result<JsValue, JsValue>;
     fn mq_settle(p: &Promise, f: JsValue);
-    pub(crate) fn mq_make_async_iterable(o: JsValue) -> JsValue;
+    /// A `messages()` iterator, registered in `list` (a JS array the driver keeps).
+    pub(crate) fn mq_stream(list: &JsValue) -> JsValue;
+    pub(crate) fn mq_streams_push(list: &JsValue, message: &JsValue);
+    pub(crate) fn mq_streams_end(list: &JsValue);
     /// A WebSocket to `url` (subprotocol `mqtt`, binary frames as `ArrayBuffer`) whose events
     /// call `f(0, null)` (open), `f(1, Uint8Array)` (a binary frame), `f(2, CloseEvent)`.
     #[wasm_bindgen(catch)]

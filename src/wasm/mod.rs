@@ -25,4 +25,3 @@ mod timer;
 
 pub use client::MqttClient;
 pub use error::error_code;
-pub use events::MessageStream;
