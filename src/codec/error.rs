@@ -101,41 +101,92 @@ impl CodecError {
     }
 }
 
-impl fmt::Display for CodecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl CodecError {
+    /// The message [`Display`](fmt::Display) shows, built without `core::fmt` (whose machinery
+    /// costs kilobytes in the wasm module).
+    pub fn message(&self) -> String {
+        let mut t = Text::default();
+        self.describe(&mut t);
+        t.0
+    }
+
+    pub(crate) fn describe(&self, t: &mut Text) {
         use CodecError::*;
         match self {
-            ReservedPacketType(t) => write!(f, "reserved packet type {t}"),
-            InvalidHeaderFlags { packet_type, flags } => {
-                write!(f, "invalid fixed header flags {flags:#06b} for packet type {packet_type}")
+            ReservedPacketType(v) => t.s("reserved packet type ").n(*v as u64),
+            InvalidHeaderFlags { packet_type, flags } => t
+                .s("invalid fixed header flags 0b")
+                .radix(*flags as u64, 2, 4)
+                .s(" for packet type ")
+                .n(*packet_type as u64),
+            MalformedRemainingLength => t.s("remaining length longer than 4 bytes"),
+            PacketTooLarge { size, max } => {
+                t.s("packet of ").n(*size as u64).s(" bytes exceeds the maximum of ").n(*max as u64)
             }
-            MalformedRemainingLength => write!(f, "remaining length longer than 4 bytes"),
-            PacketTooLarge { size, max } => write!(f, "packet of {size} bytes exceeds the maximum of {max}"),
-            UnexpectedEnd => write!(f, "packet ended before its last field"),
-            TrailingBytes => write!(f, "unexpected bytes after the last field"),
-            InvalidQoS(q) => write!(f, "invalid QoS {q}"),
-            DupWithQoS0 => write!(f, "DUP flag set on a QoS 0 PUBLISH"),
-            InvalidUtf8 => write!(f, "string is not well-formed UTF-8"),
-            NullCharacter => write!(f, "string contains U+0000"),
-            StringTooLong(n) => write!(f, "field of {n} bytes is longer than 65535"),
-            InvalidProtocolName => write!(f, "protocol name is not \"MQTT\""),
-            UnsupportedProtocolLevel(l) => write!(f, "unsupported protocol level {l}"),
-            ConnectReservedFlag => write!(f, "CONNECT reserved flag is set"),
-            WillFlagsWithoutWill => write!(f, "will QoS or retain set without the will flag"),
-            PasswordWithoutUsername => write!(f, "password without a user name"),
-            ConnAckReservedFlags => write!(f, "CONNACK reserved flag bits are set"),
-            InvalidConnAckCode(c) => write!(f, "invalid CONNACK return code {c}"),
-            SessionPresentWithRefusal => write!(f, "session present set on a refused CONNACK"),
-            ZeroPacketId => write!(f, "packet identifier 0"),
-            PacketIdWithQoS0 => write!(f, "packet identifier on a QoS 0 PUBLISH"),
-            WildcardInTopicName => write!(f, "wildcard in a topic name"),
-            EmptyTopic => write!(f, "empty topic"),
-            InvalidTopicFilter => write!(f, "misplaced wildcard in a topic filter"),
-            NoTopicFilters => write!(f, "no topic filters"),
-            SubscribeReservedBits(b) => write!(f, "requested QoS byte {b:#04x} has reserved bits set"),
-            InvalidSubAckCode(c) => write!(f, "invalid SUBACK return code {c:#04x}"),
-        }?;
-        write!(f, " [{}]", self.statement())
+            UnexpectedEnd => t.s("packet ended before its last field"),
+            TrailingBytes => t.s("unexpected bytes after the last field"),
+            InvalidQoS(q) => t.s("invalid QoS ").n(*q as u64),
+            DupWithQoS0 => t.s("DUP flag set on a QoS 0 PUBLISH"),
+            InvalidUtf8 => t.s("string is not well-formed UTF-8"),
+            NullCharacter => t.s("string contains U+0000"),
+            StringTooLong(n) => t.s("field of ").n(*n as u64).s(" bytes is longer than 65535"),
+            InvalidProtocolName => t.s("protocol name is not \"MQTT\""),
+            UnsupportedProtocolLevel(l) => t.s("unsupported protocol level ").n(*l as u64),
+            ConnectReservedFlag => t.s("CONNECT reserved flag is set"),
+            WillFlagsWithoutWill => t.s("will QoS or retain set without the will flag"),
+            PasswordWithoutUsername => t.s("password without a user name"),
+            ConnAckReservedFlags => t.s("CONNACK reserved flag bits are set"),
+            InvalidConnAckCode(c) => t.s("invalid CONNACK return code ").n(*c as u64),
+            SessionPresentWithRefusal => t.s("session present set on a refused CONNACK"),
+            ZeroPacketId => t.s("packet identifier 0"),
+            PacketIdWithQoS0 => t.s("packet identifier on a QoS 0 PUBLISH"),
+            WildcardInTopicName => t.s("wildcard in a topic name"),
+            EmptyTopic => t.s("empty topic"),
+            InvalidTopicFilter => t.s("misplaced wildcard in a topic filter"),
+            NoTopicFilters => t.s("no topic filters"),
+            SubscribeReservedBits(b) => {
+                t.s("requested QoS byte 0x").radix(*b as u64, 16, 2).s(" has reserved bits set")
+            }
+            InvalidSubAckCode(c) => t.s("invalid SUBACK return code 0x").radix(*c as u64, 16, 2),
+        };
+        t.s(" [").s(self.statement()).s("]");
+    }
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+/// Builds a message without `core::fmt`: strings and unsigned numbers.
+#[derive(Default)]
+pub(crate) struct Text(pub String);
+
+impl Text {
+    pub fn s(&mut self, s: &str) -> &mut Self {
+        self.0.push_str(s);
+        self
+    }
+
+    /// `n` in decimal.
+    pub fn n(&mut self, n: u64) -> &mut Self {
+        self.radix(n, 10, 1)
+    }
+
+    /// `n` in base `radix` (2..=16, lower case), zero-padded to at least `width` digits.
+    pub fn radix(&mut self, mut n: u64, radix: u64, width: usize) -> &mut Self {
+        let mut digits = [0u8; 64];
+        let mut i = digits.len();
+        while n != 0 || digits.len() - i < width.max(1) {
+            i -= 1;
+            digits[i] = b"0123456789abcdef"[(n % radix) as usize];
+            n /= radix;
+        }
+        for &d in &digits[i..] {
+            self.0.push(d as char);
+        }
+        self
     }
 }
 
@@ -145,3 +196,28 @@ impl std::error::Error for CodecError {}
 pub type DecodeError = CodecError;
 /// Encoding errors are codec errors.
 pub type EncodeError = CodecError;
+
+#[cfg(test)]
+mod tests {
+    use super::CodecError::*;
+
+    /// The messages as `write!` with `{}`, `{:#06b}` and `{:#04x}` made them.
+    #[test]
+    fn messages_format_numbers_as_before() {
+        let flags = InvalidHeaderFlags { packet_type: 3, flags: 2 };
+        assert_eq!(flags.to_string(), "invalid fixed header flags 0b0010 for packet type 3 [MQTT-2.2.2-2]");
+        let big = PacketTooLarge { size: 268_435_460, max: 0 };
+        assert_eq!(big.to_string(), "packet of 268435460 bytes exceeds the maximum of 0 [MQTT-2.2.3]");
+        assert_eq!(
+            SubscribeReservedBits(5).to_string(),
+            "requested QoS byte 0x05 has reserved bits set [MQTT-3.8.3-4]"
+        );
+        assert_eq!(InvalidSubAckCode(0x83).to_string(), "invalid SUBACK return code 0x83 [MQTT-3.9.3-2]");
+        assert_eq!(ReservedPacketType(0).to_string(), "reserved packet type 0 [MQTT-2.2.1]");
+        assert_eq!(u64::MAX.to_string(), {
+            let mut t = super::Text::default();
+            t.n(u64::MAX);
+            t.0
+        });
+    }
+}

@@ -18,6 +18,7 @@ mod wire;
 
 pub use bytestr::ByteStr;
 pub use connect::{ConnAck, Connect, ConnectReturnCode, LastWill};
+pub(crate) use error::Text;
 pub use error::{CodecError, DecodeError, EncodeError};
 pub use publish::Publish;
 pub use subscribe::{SubAck, SubAckCode, Subscribe, Unsubscribe};

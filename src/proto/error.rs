@@ -1,6 +1,6 @@
 //! Errors of the session layer: who broke which rule.
 
-use crate::codec::{CodecError, ConnectReturnCode};
+use crate::codec::{CodecError, ConnectReturnCode, Text};
 use core::fmt;
 
 /// The broker broke a rule of the protocol. The connection is closed and this is the reason.
@@ -18,20 +18,34 @@ pub enum ProtocolError {
     SubAckCountMismatch { expected: usize, got: usize },
 }
 
-impl fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ProtocolError {
+    /// The message `Display` shows, built without `core::fmt` (see [`CodecError::message`]).
+    pub fn message(&self) -> String {
+        let mut t = Text::default();
+        self.describe(&mut t);
+        t.0
+    }
+
+    fn describe(&self, t: &mut Text) {
         match self {
-            ProtocolError::Malformed(e) => write!(f, "malformed packet from the broker: {e}"),
+            ProtocolError::Malformed(e) => e.describe(t.s("malformed packet from the broker: ")),
             ProtocolError::UnexpectedPacket { packet, state } => {
-                write!(f, "unexpected {packet} from the broker while {state}")
+                t.s("unexpected ").s(packet).s(" from the broker while ").s(state);
             }
             ProtocolError::UnknownPacketId { packet, pkid } => {
-                write!(f, "{packet} for packet identifier {pkid}, which is not in use")
+                t.s(packet).s(" for packet identifier ").n(*pkid as u64).s(", which is not in use");
             }
             ProtocolError::SubAckCountMismatch { expected, got } => {
-                write!(f, "SUBACK with {got} return codes for {expected} filters [MQTT-3.8.4-5]")
+                t.s("SUBACK with ").n(*got as u64).s(" return codes for ").n(*expected as u64);
+                t.s(" filters [MQTT-3.8.4-5]");
             }
         }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }
 
@@ -79,18 +93,35 @@ impl ConnectionError {
     }
 }
 
-impl fmt::Display for ConnectionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ConnectionError {
+    /// The message `Display` shows, built without `core::fmt` (see [`CodecError::message`]).
+    pub fn message(&self) -> String {
+        let mut t = Text::default();
         match self {
             ConnectionError::Refused(code) => {
-                write!(f, "connection refused: {} (CONNACK code {})", code.reason(), *code as u8)
+                t.s("connection refused: ").s(code.reason()).s(" (CONNACK code ").n(*code as u64).s(")");
             }
-            ConnectionError::Protocol(e) => write!(f, "protocol error: {e}"),
-            ConnectionError::ConnAckTimeout => write!(f, "no CONNACK within the connect timeout"),
-            ConnectionError::KeepAliveTimeout => write!(f, "no PINGRESP within the ping timeout"),
-            ConnectionError::TransportClosed => write!(f, "the connection was closed"),
-            ConnectionError::Requested => write!(f, "disconnected by the application"),
+            ConnectionError::Protocol(e) => e.describe(t.s("protocol error: ")),
+            ConnectionError::ConnAckTimeout => {
+                t.s("no CONNACK within the connect timeout");
+            }
+            ConnectionError::KeepAliveTimeout => {
+                t.s("no PINGRESP within the ping timeout");
+            }
+            ConnectionError::TransportClosed => {
+                t.s("the connection was closed");
+            }
+            ConnectionError::Requested => {
+                t.s("disconnected by the application");
+            }
         }
+        t.0
+    }
+}
+
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }
 
@@ -130,17 +161,34 @@ impl UserError {
     }
 }
 
+impl UserError {
+    /// The message `Display` shows, built without `core::fmt` (see [`CodecError::message`]).
+    pub fn message(&self) -> String {
+        let mut t = Text::default();
+        match self {
+            UserError::InvalidTopic(e) => e.describe(t.s("invalid topic name: ")),
+            UserError::InvalidFilter(e) => e.describe(t.s("invalid topic filter: ")),
+            UserError::NoFilters => {
+                t.s("at least one topic filter is required");
+            }
+            UserError::TooLarge(e) => e.describe(t.s("packet too large: ")),
+            UserError::QueueFull { max } => {
+                t.s("the queue is full (").n(*max as u64).s(" messages)");
+            }
+            UserError::InvalidConfig(why) => {
+                t.s("invalid configuration: ").s(why);
+            }
+            UserError::Closed => {
+                t.s("the client is closed");
+            }
+        }
+        t.0
+    }
+}
+
 impl fmt::Display for UserError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UserError::InvalidTopic(e) => write!(f, "invalid topic name: {e}"),
-            UserError::InvalidFilter(e) => write!(f, "invalid topic filter: {e}"),
-            UserError::NoFilters => write!(f, "at least one topic filter is required"),
-            UserError::TooLarge(e) => write!(f, "packet too large: {e}"),
-            UserError::QueueFull { max } => write!(f, "the queue is full ({max} messages)"),
-            UserError::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
-            UserError::Closed => write!(f, "the client is closed"),
-        }
+        f.write_str(&self.message())
     }
 }
 
@@ -156,12 +204,23 @@ pub enum RestoreError {
     Config(UserError),
 }
 
+impl RestoreError {
+    /// The message `Display` shows, built without `core::fmt` (see [`CodecError::message`]).
+    pub fn message(&self) -> String {
+        match self {
+            RestoreError::Corrupt(why) => {
+                let mut t = Text::default();
+                t.s("corrupt session record: ").s(why);
+                t.0
+            }
+            RestoreError::Config(e) => e.message(),
+        }
+    }
+}
+
 impl fmt::Display for RestoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RestoreError::Corrupt(why) => write!(f, "corrupt session record: {why}"),
-            RestoreError::Config(e) => write!(f, "{e}"),
-        }
+        f.write_str(&self.message())
     }
 }
 

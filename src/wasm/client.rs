@@ -7,7 +7,7 @@ use super::driver::{now, with, Driver, Shared};
 use super::error::{invalid, js_error, restore_error, user_error, CLOSED, INVALID_URL};
 use super::events::run;
 use super::idb::{parse, IdbStore};
-use super::js::{later, promise, settle};
+use super::js::{deferred, later, promise, settle};
 use super::options::{self, SessionKind};
 use crate::codec::ByteStr;
 use crate::proto::{Client, Message, StoreRecord};
@@ -65,7 +65,9 @@ static PANIC_HOOK: std::sync::Once = std::sync::Once::new();
 fn install_panic_hook() {
     PANIC_HOOK.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
-            super::js::console("error", "mq: panic (a bug; please report)", &info.to_string().into());
+            // Where, not what: formatting the message would pull core::fmt into the module.
+            let at = info.location().map(|l| l.file()).unwrap_or_default();
+            super::js::console("error", "mq: panic (a bug; please report) in", &at.into());
         }))
     });
 }
@@ -206,9 +208,7 @@ impl MqttClient {
     }
 
     fn command(&self, f: impl FnOnce(&mut Driver, Function, Function) -> Result<(), JsValue>) -> Promise {
-        let mut slots = None;
-        let promise = Promise::new(&mut |resolve, reject| slots = Some((resolve, reject)));
-        let Some((resolve, reject)) = slots else { return promise };
+        let (promise, resolve, reject) = deferred();
         let result = with(&self.d, |d| {
             if d.is_closed() {
                 return Some(Err(js_error(CLOSED, "the client is closed")));
@@ -303,7 +303,7 @@ impl MqttClient {
         handler: Function,
     ) -> Result<(), JsValue> {
         let name = super::events::Listeners::name(&event)
-            .ok_or_else(|| invalid(&["unknown event \"", &event, "\""].concat()))?;
+            .ok_or_else(|| invalid(&super::error::cat(&["unknown event \"", &event, "\""])))?;
         with(&self.d, |d| d.listeners.on(name, handler));
         Ok(())
     }
@@ -332,12 +332,8 @@ impl MqttClient {
     /// Sends DISCONNECT and closes. Pending requests reject with CLOSED; a stored session stays.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn end(&self) -> Promise {
-        let d = self.d.clone();
-        let mut slot = None;
-        let promise = Promise::new(&mut |resolve, _| slot = Some(resolve));
-        if let Some(resolve) = slot {
-            run(with(&d, |d| d.end(resolve)));
-        }
+        let (promise, resolve, _) = deferred();
+        run(with(&self.d, |d| d.end(resolve)));
         promise
     }
 
@@ -350,20 +346,17 @@ impl MqttClient {
     /// Resolves once everything issued so far is stored (IndexedDB sessions).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn persisted(&self) -> Promise {
-        let mut slot = None;
-        let promise = Promise::new(&mut |resolve, _| slot = Some(resolve));
-        if let Some(resolve) = slot {
-            let closed = with(&self.d, |d| {
-                if d.is_closed() {
-                    Some(resolve.clone())
-                } else {
-                    d.when_persisted(resolve.clone());
-                    None
-                }
-            });
-            if let Some(r) = closed {
-                let _ = r.call0(&JsValue::UNDEFINED);
+        let (promise, resolve, _) = deferred();
+        let closed = with(&self.d, |d| {
+            if d.is_closed() {
+                Some(resolve.clone())
+            } else {
+                d.when_persisted(resolve.clone());
+                None
             }
+        });
+        if let Some(r) = closed {
+            let _ = r.call0(&JsValue::UNDEFINED);
         }
         promise
     }

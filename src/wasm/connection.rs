@@ -4,10 +4,11 @@
 //! up (the first connect, a refusal retrying cannot heal, `reconnect: false`).
 
 use super::driver::{act, now, Driver, Phase, LIVE};
-use super::error::{js_error, CONNECTION_FAILED, INVALID_URL, TIMEOUT};
+use super::error::{cat, js_error, CONNECTION_FAILED, INVALID_URL, TIMEOUT};
 use super::events::Action;
 use super::js::later;
 use super::socket::{Socket, SocketEvent};
+use crate::codec::Text;
 use core::time::Duration;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
@@ -21,7 +22,7 @@ impl Driver {
         let w = self.me.clone();
         let handler: Rc<dyn Fn(SocketEvent)> = Rc::new(move |ev| act(&w, |d| d.on_socket(ev)));
         let socket = Socket::open(&self.url, handler).map_err(|e| {
-            super::error::wrap(INVALID_URL, &format!("cannot open a WebSocket to {}", self.url), &e)
+            super::error::wrap(INVALID_URL, &cat(&["cannot open a WebSocket to ", &self.url]), &e)
         })?;
         self.socket = Some(socket);
         self.socket_open = false;
@@ -41,7 +42,7 @@ impl Driver {
         let mut actions = Vec::new();
         if self.socket.is_some() && !self.socket_open {
             self.drop_socket();
-            let err = js_error(TIMEOUT, &format!("the WebSocket to {} did not open in time", self.url));
+            let err = js_error(TIMEOUT, &cat(&["the WebSocket to ", &self.url, " did not open in time"]));
             self.connection_ended(err, true, &mut actions);
         }
         actions
@@ -71,9 +72,13 @@ impl Driver {
                 self.core.handle_closed(now());
                 let mut actions = self.pump();
                 if !was_open {
-                    let why = if reason.is_empty() { String::new() } else { format!(": {reason}") };
-                    let msg = format!("cannot connect to {} (WebSocket close code {code}{why})", self.url);
-                    self.connection_ended(js_error(CONNECTION_FAILED, &msg), true, &mut actions);
+                    let mut msg = Text::default();
+                    msg.s("cannot connect to ").s(&self.url).s(" (WebSocket close code ").n(code.into());
+                    if !reason.is_empty() {
+                        msg.s(": ").s(&reason);
+                    }
+                    msg.s(")");
+                    self.connection_ended(js_error(CONNECTION_FAILED, &msg.0), true, &mut actions);
                 }
                 actions
             }

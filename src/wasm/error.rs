@@ -1,6 +1,7 @@
 //! Errors as JS sees them: an `Error` with a stable `code` string (and extra fields where they
 //! help, such as the CONNACK `returnCode`).
 
+use crate::codec::Text;
 use crate::proto::{ConnectionError, RestoreError, UserError};
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
@@ -22,16 +23,25 @@ pub(crate) fn js_error(code: &str, message: &str) -> JsValue {
     e.into()
 }
 
+/// The strings, one after the other (`concat` would be one more generic function).
+pub(crate) fn cat(parts: &[&str]) -> String {
+    let mut t = Text::default();
+    for p in parts {
+        t.s(p);
+    }
+    t.0
+}
+
 pub(crate) fn invalid(message: &str) -> JsValue {
     js_error(INVALID_ARGUMENT, message)
 }
 
 pub(crate) fn user_error(e: &UserError) -> JsValue {
-    js_error(e.code(), &e.to_string())
+    js_error(e.code(), &e.message())
 }
 
 pub(crate) fn connection_error(e: &ConnectionError) -> JsValue {
-    let err = js_error(e.code(), &e.to_string());
+    let err = js_error(e.code(), &e.message());
     if let ConnectionError::Refused(code) = e {
         let _ = Reflect::set(&err, &"returnCode".into(), &JsValue::from(*code as u8));
     }
@@ -41,7 +51,7 @@ pub(crate) fn connection_error(e: &ConnectionError) -> JsValue {
 pub(crate) fn restore_error(e: &RestoreError) -> JsValue {
     match e {
         RestoreError::Config(u) => user_error(u),
-        other => js_error(SESSION_CORRUPT, &other.to_string()),
+        other => js_error(SESSION_CORRUPT, &other.message()),
     }
 }
 
@@ -52,7 +62,7 @@ pub(crate) fn wrap(code: &str, context: &str, cause: &JsValue) -> JsValue {
         .and_then(|m| m.as_string())
         .or_else(|| cause.as_string())
         .unwrap_or_default();
-    let err = js_error(code, &format!("{context}: {detail}"));
+    let err = js_error(code, &cat(&[context, ": ", &detail]));
     let _ = Reflect::set(&err, &"cause".into(), cause);
     err
 }

@@ -8,8 +8,9 @@
 //! sending the bytes it protects.
 
 use super::error::{wrap, STORE_FAILED};
-use super::js::{call, call0, call1, callback, get, global, later, on_settled, set};
-use crate::proto::{StoreOp, StoreRecord};
+use super::js::{call, call0, call1, callback, deferred, get, global, later, on_settled, set};
+use crate::codec::Text;
+use crate::proto::{StoreKey, StoreOp, StoreRecord};
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -26,12 +27,12 @@ pub(crate) struct IdbStore {
 /// A promise settled by a request's `success` / `error` (the event itself is the value), or a
 /// transaction's `complete` / `error` / `abort`.
 fn done(target: &JsValue, ok: &str, errors: &[&str]) -> Promise {
-    Promise::new(&mut |resolve, reject| {
-        set(target, ok, &resolve);
-        for e in errors {
-            set(target, e, &reject);
-        }
-    })
+    let (p, resolve, reject) = deferred();
+    set(target, ok, &resolve);
+    for e in errors {
+        set(target, e, &reject);
+    }
+    p
 }
 
 fn request_done(req: &JsValue) -> Promise {
@@ -136,10 +137,10 @@ impl IdbStore {
                 match op {
                     StoreOp::Put(record) => {
                         let value = Uint8Array::from(record.to_bytes().as_slice());
-                        call(&store, "put", &value, &self.key(&record.key().to_string()))?;
+                        call(&store, "put", &value, &self.key(&key_text(&record.key())))?;
                     }
                     StoreOp::Delete(key) => {
-                        call1(&store, "delete", &self.key(&key.to_string()))?;
+                        call1(&store, "delete", &self.key(&key_text(key)))?;
                     }
                 }
             }
@@ -174,7 +175,42 @@ impl IdbStore {
     }
 }
 
+/// `key.to_string()` (the keys already stored use it), without `core::fmt`.
+pub(crate) fn key_text(key: &StoreKey) -> String {
+    let mut t = Text::default();
+    match key {
+        StoreKey::Outgoing(id) => t.s("o").radix((*id).into(), 10, 5),
+        StoreKey::Incoming(id) => t.s("i").radix((*id).into(), 10, 5),
+        StoreKey::Queued(r) => t.s("q").radix(r.0, 10, 20),
+        StoreKey::Subscriptions => t.s("s"),
+    };
+    t.0
+}
+
 /// Parses loaded values; a record that does not parse makes the whole session unusable.
 pub(crate) fn parse(values: Vec<Vec<u8>>) -> Result<Vec<StoreRecord>, crate::proto::RestoreError> {
     values.iter().map(|v| StoreRecord::from_bytes(v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_text;
+    use crate::proto::{RequestId, StoreKey};
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+    #[wasm_bindgen_test]
+    fn keys_are_the_stored_ones() {
+        for k in [
+            StoreKey::Outgoing(0),
+            StoreKey::Outgoing(7),
+            StoreKey::Incoming(65535),
+            StoreKey::Queued(RequestId(42)),
+            StoreKey::Queued(RequestId(u64::MAX)),
+            StoreKey::Subscriptions,
+        ] {
+            assert_eq!(key_text(&k), k.to_string());
+        }
+    }
 }

@@ -9,8 +9,10 @@
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 #[wasm_bindgen(inline_js = "export function mq_call(o, m, a, b) { return o[m](a, b); }
+export function mq_deferred() { let a; const p = new Promise((res, rej) => { a = [res, rej]; }); return [p, ...a]; }
 export function mq_settle(p, f) { p.then(v => f(true, v), e => f(false, e)); }
 const Weak = typeof WeakRef == 'function' ? WeakRef : class { constructor(o) { this.o = o; } deref() { return this.o; } };
 const step = (value, done) => ({ value, done });
@@ -49,6 +51,7 @@ extern "C" {
     #[wasm_bindgen(catch)]
     fn mq_call(o: &JsValue, m: &str, a: &JsValue, b: &JsValue) -> Result<JsValue, JsValue>;
     fn mq_settle(p: &Promise, f: JsValue);
+    fn mq_deferred() -> js_sys::Array;
     /// A `messages()` iterator, registered in `list` (a JS array the driver keeps).
     pub(crate) fn mq_stream(list: &JsValue) -> JsValue;
     pub(crate) fn mq_streams_push(list: &JsValue, message: &JsValue);
@@ -126,13 +129,16 @@ fn settled(p: &Promise, f: Box<dyn FnOnce(Result<JsValue, JsValue>)>) {
     mq_settle(p, c.into_js_value());
 }
 
-/// A promise and the functions that settle it.
+/// A new promise and its `resolve` and `reject`.
+pub(crate) fn deferred() -> (Promise, Function, Function) {
+    let a = mq_deferred();
+    (a.get(0).unchecked_into(), a.get(1).unchecked_into(), a.get(2).unchecked_into())
+}
+
+/// A promise that `f` settles through the `resolve` and `reject` it is given.
 pub(crate) fn promise(f: impl FnOnce(Function, Function)) -> Promise {
-    let mut slots = None;
-    let p = Promise::new(&mut |resolve, reject| slots = Some((resolve, reject)));
-    if let Some((resolve, reject)) = slots {
-        f(resolve, reject);
-    }
+    let (p, resolve, reject) = deferred();
+    f(resolve, reject);
     p
 }
 

@@ -1,8 +1,8 @@
 //! The options object of `MqttClient.connect` and the arguments of the commands, checked before
 //! anything is sent: a wrong type or range is an `INVALID_ARGUMENT` rejection.
 
-use super::error::invalid;
-use crate::codec::{LastWill, QoS};
+use super::error::{cat, invalid};
+use crate::codec::{LastWill, QoS, Text};
 use crate::proto::Config;
 use bytes::Bytes;
 use core::time::Duration;
@@ -59,7 +59,7 @@ fn get(o: &JsValue, key: &str) -> JsValue {
 
 /// `what: key must be a <kind>`.
 fn wrong(what: &str, key: &str, kind: &str) -> JsValue {
-    invalid(&[what, ": ", key, " must be ", kind].concat())
+    invalid(&cat(&[what, ": ", key, " must be ", kind]))
 }
 
 /// An optional number: `undefined` and `null` are `None`, anything but a number is refused.
@@ -93,7 +93,7 @@ fn object(v: &JsValue, what: &str) -> Result<bool, JsValue> {
         return Ok(false);
     }
     if !v.is_object() {
-        return Err(invalid(&[what, " must be an object"].concat()));
+        return Err(invalid(&cat(&[what, " must be an object"])));
     }
     Ok(true)
 }
@@ -106,7 +106,7 @@ fn known_keys(v: &JsValue, known: &[&str], what: &str) -> Result<(), JsValue> {
     for k in js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>()).iter() {
         let k = k.as_string().unwrap_or_default();
         if !known.contains(&k.as_str()) {
-            return Err(invalid(&[what, ": unknown option \"", &k, "\""].concat()));
+            return Err(invalid(&cat(&[what, ": unknown option \"", &k, "\""])));
         }
     }
     Ok(())
@@ -118,7 +118,9 @@ fn int_in(v: f64, lo: u32, hi: u32, what: &str) -> Result<f64, JsValue> {
     if v.is_finite() && v.fract() == 0.0 && v >= lo as f64 && v <= hi as f64 {
         Ok(v)
     } else {
-        Err(invalid(&format!("{what} must be an integer in {lo}..={hi}")))
+        let mut t = Text::default();
+        t.s(what).s(" must be an integer in ").n(lo.into()).s("..=").n(hi.into());
+        Err(invalid(&t.0))
     }
 }
 
@@ -156,7 +158,7 @@ pub(crate) fn bytes(v: &JsValue, what: &str) -> Result<Bytes, JsValue> {
             return Ok(Bytes::from(view.to_vec()));
         }
     }
-    Err(invalid(&[what, " must be a string, Uint8Array or ArrayBuffer"].concat()))
+    Err(invalid(&cat(&[what, " must be a string, Uint8Array or ArrayBuffer"])))
 }
 
 pub(crate) fn publish_options(v: &JsValue) -> Result<(QoS, bool), JsValue> {
