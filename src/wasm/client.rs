@@ -59,17 +59,17 @@ export type MqttEventName = "message" | "connect" | "reconnect" | "offline" | "c
 export type MqttMessageHandler = (topic: string, payload: Uint8Array, packet: MqttPacketInfo) => void;
 "#;
 
-static PANIC_HOOK: std::sync::Once = std::sync::Once::new();
-
 /// A panic would kill the instance; if one ever happens, say so in the console.
 fn install_panic_hook() {
-    PANIC_HOOK.call_once(|| {
+    // One thread: a plain flag rather than std's `Once` (and its poisoning machinery).
+    thread_local!(static HOOKED: core::cell::Cell<bool> = const { core::cell::Cell::new(false) });
+    if !HOOKED.with(|h| h.replace(true)) {
         std::panic::set_hook(Box::new(|info| {
             // Where, not what: formatting the message would pull core::fmt into the module.
             let at = info.location().map(|l| l.file()).unwrap_or_default();
             super::js::console("error", "mq: panic (a bug; please report) in", &at.into());
         }))
-    });
+    }
 }
 
 /// An MQTT 3.1.1 client over a WebSocket.

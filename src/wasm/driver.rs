@@ -18,7 +18,6 @@ use crate::codec::SubAckCode;
 use crate::proto::{Client, ConnectionError, Event, Instant, RequestId, StoreOp};
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
 
@@ -99,9 +98,9 @@ pub(crate) struct Driver {
     pub(super) drain_timer: Timer,
     /// `connect`'s promise, and what it resolves with (made from the driver at CONNACK).
     pub(super) connect_waiter: Option<(Function, Function, super::client::MakeClient)>,
-    /// Pending commands in request order (ids only grow, and they mostly complete in order:
-    /// a VecDeque with binary search, not one more HashMap instantiation in the wasm).
-    pub(super) requests: VecDeque<(RequestId, Pending)>,
+    /// Pending commands in request order (ids only grow): a Vec with binary search, not one
+    /// more map or VecDeque instantiation in the wasm (a removal moves the few younger ones).
+    pub(super) requests: Vec<(RequestId, Pending)>,
     /// Restored requests still pending, with what is known about each, in request order (a Vec
     /// with linear search: a BTreeMap would be one more collection in the wasm module).
     pub(super) restored: Vec<(RequestId, JsValue)>,
@@ -162,7 +161,7 @@ impl Driver {
             open_timer: Timer::default(),
             drain_timer: Timer::default(),
             connect_waiter: None,
-            requests: VecDeque::new(),
+            requests: Vec::new(),
             restored: Vec::new(),
             listeners: Listeners::default(),
             streams: Streams::default(),
@@ -248,7 +247,7 @@ impl Driver {
 
     fn take_request(&mut self, id: RequestId) -> Option<Pending> {
         let i = self.requests.binary_search_by_key(&id, |(r, _)| *r).ok()?;
-        self.requests.remove(i).map(|(_, p)| p)
+        Some(self.requests.remove(i).1)
     }
 
     /// Registers the promise of a command the core accepted, and schedules the pump.
