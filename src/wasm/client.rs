@@ -5,7 +5,7 @@
 
 use super::driver::{now, with, Driver, Shared};
 use super::error::{invalid, js_error, restore_error, user_error, CLOSED, INVALID_URL};
-use super::events::run;
+use super::events::flush;
 use super::idb::{parse, IdbStore};
 use super::js::{deferred, later, promise, settle};
 use super::options::{self, SessionKind};
@@ -172,21 +172,22 @@ fn launch(
     make: MakeClient,
 ) {
     let shared = Driver::new(url, opts, core, store);
-    let (failed, actions) = with(&shared, |d| {
+    let failed = with(&shared, |d| {
         for (id, info) in restored {
             d.add_restored(id, info);
         }
         d.set_connect_waiter(resolve.clone(), reject.clone(), make);
         match d.open_socket() {
-            Ok(()) => (None, Vec::new()),
+            Ok(()) => None,
             Err(e) => {
                 // This error, not the one `destroy` gives what is pending.
                 d.connect_waiter = None;
-                (Some(e), d.destroy())
+                d.destroy();
+                Some(e)
             }
         }
     });
-    run(actions);
+    flush();
     if let Some(e) = failed {
         settle(&resolve, &reject, Err(e));
     }
@@ -304,7 +305,7 @@ impl MqttClient {
     ) -> Result<(), JsValue> {
         let name = super::events::Listeners::name(&event)
             .ok_or_else(|| invalid(&super::error::cat(&["unknown event \"", &event, "\""])))?;
-        with(&self.d, |d| d.listeners.on(name, handler));
+        with(&self.d, |d| d.listeners.on(name, &handler));
         Ok(())
     }
 
@@ -333,14 +334,16 @@ impl MqttClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn end(&self) -> Promise {
         let (promise, resolve, _) = deferred();
-        run(with(&self.d, |d| d.end(resolve)));
+        with(&self.d, |d| d.end(resolve));
+        flush();
         promise
     }
 
     /// Closes without DISCONNECT, like a crash: the broker publishes the will, and the stored
     /// session is resumed by the next client with the same URL and id.
     pub fn destroy(&self) {
-        run(with(&self.d, |d| d.destroy()));
+        with(&self.d, |d| d.destroy());
+        flush();
     }
 
     /// Resolves once everything issued so far is stored (IndexedDB sessions).

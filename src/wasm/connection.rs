@@ -5,7 +5,7 @@
 
 use super::driver::{act, now, Driver, Phase, LIVE};
 use super::error::{cat, js_error, CONNECTION_FAILED, INVALID_URL, TIMEOUT};
-use super::events::Action;
+use super::events::queue;
 use super::js::later;
 use super::socket::{Socket, SocketEvent};
 use crate::codec::Text;
@@ -38,17 +38,15 @@ impl Driver {
         Ok(())
     }
 
-    pub(super) fn open_timed_out(&mut self) -> Vec<Action> {
-        let mut actions = Vec::new();
+    pub(super) fn open_timed_out(&mut self) {
         if self.socket.is_some() && !self.socket_open {
             self.drop_socket();
             let err = js_error(TIMEOUT, &cat(&["the WebSocket to ", &self.url, " did not open in time"]));
-            self.connection_ended(err, true, &mut actions);
+            self.connection_ended(err, true);
         }
-        actions
     }
 
-    pub(super) fn on_socket(&mut self, ev: SocketEvent) -> Vec<Action> {
+    pub(super) fn on_socket(&mut self, ev: SocketEvent) {
         match ev {
             SocketEvent::Open => {
                 self.open_timer.cancel();
@@ -63,14 +61,13 @@ impl Driver {
             SocketEvent::Data(bytes) => {
                 self.core.handle_bytes(now(), &bytes);
                 self.schedule_flush();
-                Vec::new()
             }
             SocketEvent::Closed { code, reason } => {
                 let was_open = self.socket_open;
                 self.drop_socket();
                 self.open_timer.cancel();
                 self.core.handle_closed(now());
-                let mut actions = self.pump();
+                self.pump();
                 if !was_open {
                     let mut msg = Text::default();
                     msg.s("cannot connect to ").s(&self.url).s(" (WebSocket close code ").n(code.into());
@@ -78,14 +75,13 @@ impl Driver {
                         msg.s(": ").s(&reason);
                     }
                     msg.s(")");
-                    self.connection_ended(js_error(CONNECTION_FAILED, &msg.0), true, &mut actions);
+                    self.connection_ended(js_error(CONNECTION_FAILED, &msg.0), true);
                 }
-                actions
             }
         }
     }
 
-    pub(super) fn on_online(&mut self) -> Vec<Action> {
+    pub(super) fn on_online(&mut self) {
         // Back online: try now rather than at the end of a long backoff, but never more often
         // than the minimum delay.
         let min = self.reconnect.map_or(0.0, |b| b.min_ms);
@@ -93,15 +89,13 @@ impl Driver {
             self.last_attempt.map_or(true, |t| now().saturating_duration_since(t).as_millis() as f64 >= min);
         if self.phase == Phase::Waiting && rested {
             self.retry_timer.cancel();
-            return self.reconnect_now();
+            self.reconnect_now();
         }
-        Vec::new()
     }
 
-    pub(super) fn reconnect_now(&mut self) -> Vec<Action> {
-        let mut actions = Vec::new();
+    pub(super) fn reconnect_now(&mut self) {
         if self.phase != Phase::Waiting {
-            return actions;
+            return;
         }
         // `window.navigator.onLine`; true in a worker, as before.
         let navigator = super::js::get(&super::js::global("window"), "navigator");
@@ -109,13 +103,12 @@ impl Driver {
         if !online {
             // No network: wait for `online` (and look again after the longest delay).
             self.schedule_reconnect(true);
-            return actions;
+            return;
         }
-        self.listeners.emit("reconnect", vec![], &mut actions);
+        self.listeners.emit("reconnect", &[]);
         if let Err(e) = self.open_socket() {
-            self.connection_ended(e, false, &mut actions);
+            self.connection_ended(e, false);
         }
-        actions
     }
 
     pub(super) fn schedule_reconnect(&mut self, longest: bool) {
@@ -138,7 +131,7 @@ impl Driver {
     }
 
     /// A connection (or an attempt) ended: reconnect, or give up and reject what is pending.
-    pub(super) fn connection_ended(&mut self, err: JsValue, retryable: bool, actions: &mut Vec<Action>) {
+    pub(super) fn connection_ended(&mut self, err: JsValue, retryable: bool) {
         let was_connected = self.phase == Phase::Connected;
         if self.ended() {
             self.force_drain();
@@ -151,31 +144,31 @@ impl Driver {
             }
         }
         if was_connected || self.phase == Phase::Closed {
-            self.listeners.emit("close", vec![], actions);
+            self.listeners.emit("close", &[]);
         }
         if self.ended() {
             return; // end(): settle() finishes once the outbox is empty.
         }
         if let Some((_, reject, _)) = self.connect_waiter.take() {
             // The first connect reports its failure rather than retrying behind the app's back.
-            actions.push(Action::call(&reject, vec![err.clone()]));
+            queue(&reject, core::slice::from_ref(&err));
             self.phase = Phase::Closed;
-            self.finish(&err, actions);
+            self.finish(&err);
             return;
         }
         if !self.offline_emitted {
             self.offline_emitted = true;
-            self.listeners.emit("offline", vec![], actions);
+            self.listeners.emit("offline", &[]);
         }
         let code = super::error::error_code(&err).unwrap_or_default();
         if !retryable || self.reconnect.is_none() {
-            self.listeners.emit("error", vec![err.clone()], actions);
+            self.listeners.emit("error", core::slice::from_ref(&err));
             self.phase = Phase::Closed;
-            self.finish(&err, actions);
+            self.finish(&err);
             return;
         }
         if code != "CONNECTION_LOST" && code != CONNECTION_FAILED {
-            self.listeners.emit("error", vec![err], actions);
+            self.listeners.emit("error", &[err]);
         }
         self.schedule_reconnect(false);
     }
@@ -194,7 +187,7 @@ impl Driver {
     }
 
     /// Stops everything and settles what is pending with `err`.
-    pub(super) fn finish(&mut self, err: &JsValue, actions: &mut Vec<Action>) {
+    pub(super) fn finish(&mut self, err: &JsValue) {
         self.phase = Phase::Closed;
         self.drop_socket();
         for t in [&mut self.timer, &mut self.retry_timer, &mut self.open_timer, &mut self.drain_timer] {
@@ -203,14 +196,14 @@ impl Driver {
         self.page.clear();
         // In request order.
         for (_, p) in core::mem::take(&mut self.requests) {
-            actions.push(Action::call(p.reject(), vec![err.clone()]));
+            queue(p.reject(), core::slice::from_ref(err));
         }
         self.streams.close_all();
         if let Some((_, reject, _)) = self.connect_waiter.take() {
-            actions.push(Action::call(&reject, vec![err.clone()]));
+            queue(&reject, core::slice::from_ref(err));
         }
         for w in self.persisted_waiters.drain(..).chain(self.end_waiters.drain(..)) {
-            actions.push(Action::call(&w, vec![]));
+            queue(&w, &[]);
         }
         if let Some(me) = self.me.upgrade() {
             LIVE.with(|l| {

@@ -8,7 +8,7 @@
 //! the microtask queue, so everything issued in one turn of the event loop goes out in one frame.
 
 use super::error::{connection_error, js_error, CLOSED, INTERNAL};
-use super::events::{run, Action, Listeners, Streams};
+use super::events::{flush, queue, Listeners, Streams};
 use super::idb::IdbStore;
 use super::js::{console, get, later};
 use super::options::{Backoff, Options};
@@ -131,10 +131,11 @@ pub(crate) fn with<R: Default>(shared: &Shared, f: impl FnOnce(&mut Driver) -> R
     }
 }
 
-/// `with`, then run the actions it returned.
-pub(super) fn act(weak: &Weak<RefCell<Driver>>, f: impl FnOnce(&mut Driver) -> Vec<Action>) {
+/// `with`, then run the JS calls it queued.
+pub(super) fn act(weak: &Weak<RefCell<Driver>>, f: impl FnOnce(&mut Driver)) {
     if let Some(s) = weak.upgrade() {
-        run(with(&s, f));
+        with(&s, f);
+        flush();
     }
 }
 
@@ -279,7 +280,7 @@ impl Driver {
     }
 
     /// DISCONNECT, then close; `resolve` once done.
-    pub fn end(&mut self, resolve: Function) -> Vec<Action> {
+    pub fn end(&mut self, resolve: Function) {
         self.end_waiters.push(resolve);
         if self.phase != Phase::Closed {
             self.phase = Phase::Closed;
@@ -292,18 +293,16 @@ impl Driver {
 
     /// Closes the connection without DISCONNECT (the broker then publishes the will). The stored
     /// session stays as it is, for the next client with the same URL and id.
-    pub fn destroy(&mut self) -> Vec<Action> {
-        let mut actions = Vec::new();
+    pub fn destroy(&mut self) {
         self.held_bytes.clear();
         self.next_bytes.clear();
         self.send_buf.clear();
         self.drop_socket();
         if self.phase != Phase::Closed {
             self.phase = Phase::Closed;
-            self.listeners.emit("close", vec![], &mut actions);
+            self.listeners.emit("close", &[]);
         }
-        self.finish(&js_error(CLOSED, "the client was destroyed"), &mut actions);
-        actions
+        self.finish(&js_error(CLOSED, "the client was destroyed"));
     }
 
     // ---- the turn ----
@@ -323,7 +322,7 @@ impl Driver {
     }
 
     /// Drains the core: store ops, bytes, events (see the module docs for the order).
-    pub fn pump(&mut self) -> Vec<Action> {
+    pub fn pump(&mut self) {
         let mut ops = Vec::new();
         while let Some(op) = self.core.poll_store() {
             ops.push(op);
@@ -337,32 +336,24 @@ impl Driver {
         if self.store.is_none() {
             ops.clear();
         }
-        let mut actions = Vec::new();
         if self.writing {
             self.next_ops.extend(ops);
             self.next_bytes.extend(bytes);
             self.next_events.extend(events);
         } else if !ops.is_empty() {
-            self.start_write(ops, bytes, events, &mut actions);
+            self.start_write(ops, bytes, events);
         } else {
             self.transmit(bytes);
-            self.handle_events(events, &mut actions);
+            self.handle_events(events);
         }
         self.arm_timer();
-        self.settle(&mut actions);
-        actions
+        self.settle();
     }
 
-    fn start_write(
-        &mut self,
-        ops: Vec<StoreOp>,
-        bytes: Vec<u8>,
-        events: Vec<Event>,
-        actions: &mut Vec<Action>,
-    ) {
+    fn start_write(&mut self, ops: Vec<StoreOp>, bytes: Vec<u8>, events: Vec<Event>) {
         let Some(store) = self.store.clone() else {
             self.transmit(bytes);
-            self.handle_events(events, actions);
+            self.handle_events(events);
             return;
         };
         self.writing = true;
@@ -372,43 +363,41 @@ impl Driver {
         store.write(&ops, move |r| act(&w, |d| d.write_done(r)));
     }
 
-    fn write_done(&mut self, result: Result<(), JsValue>) -> Vec<Action> {
-        let mut actions = Vec::new();
+    fn write_done(&mut self, result: Result<(), JsValue>) {
         self.writing = false;
         if let Err(e) = result {
             // The session on disk is behind; the one in memory is right. Carry on (a reload now
             // may repeat or lose what this write held) and tell the app.
-            self.listeners.emit("error", vec![e], &mut actions);
+            self.listeners.emit("error", &[e]);
         }
         let bytes = std::mem::take(&mut self.held_bytes);
         let events = std::mem::take(&mut self.held_events);
         self.transmit(bytes);
-        self.handle_events(events, &mut actions);
+        self.handle_events(events);
         let ops = std::mem::take(&mut self.next_ops);
         let bytes = std::mem::take(&mut self.next_bytes);
         let events = std::mem::take(&mut self.next_events);
         if ops.is_empty() {
             self.transmit(bytes);
-            self.handle_events(events, &mut actions);
+            self.handle_events(events);
         } else {
-            self.start_write(ops, bytes, events, &mut actions);
+            self.start_write(ops, bytes, events);
         }
         self.arm_timer();
-        self.settle(&mut actions);
-        actions
+        self.settle();
     }
 
     /// Once nothing waits for IndexedDB: `persisted()` promises resolve and `end()` completes.
-    fn settle(&mut self, actions: &mut Vec<Action>) {
+    fn settle(&mut self) {
         if self.writing {
             return;
         }
         for w in self.persisted_waiters.drain(..) {
-            actions.push(Action::call(&w, vec![]));
+            queue(&w, &[]);
         }
         if self.phase == Phase::Closed && !self.end_waiters.is_empty() {
             self.force_drain();
-            self.finish(&js_error(CLOSED, "the client was ended"), actions);
+            self.finish(&js_error(CLOSED, "the client was ended"));
         }
     }
 
@@ -428,9 +417,8 @@ impl Driver {
                 d.in_timer_task = true;
                 d.timer.fired();
                 d.core.handle_timeout(now());
-                let actions = d.pump();
+                d.pump();
                 d.in_timer_task = false;
-                actions
             })
         });
         if created {
@@ -465,7 +453,6 @@ impl Driver {
                     act(&w, |d| {
                         d.drain_timer.fired();
                         d.drain();
-                        Vec::new()
                     })
                 });
             }
@@ -487,13 +474,13 @@ impl Driver {
 
     // ---- events ----
 
-    fn handle_events(&mut self, events: Vec<Event>, actions: &mut Vec<Action>) {
+    fn handle_events(&mut self, events: Vec<Event>) {
         for e in events {
-            self.handle_event(e, actions);
+            self.handle_event(e);
         }
     }
 
-    fn handle_event(&mut self, event: Event, actions: &mut Vec<Action>) {
+    fn handle_event(&mut self, event: Event) {
         match event {
             Event::Connected { session_present } => {
                 self.phase = Phase::Connected;
@@ -504,16 +491,16 @@ impl Driver {
                 let _ = Reflect::set(&info, &"sessionPresent".into(), &session_present.into());
                 if let (Some((resolve, _, make)), Some(me)) = (self.connect_waiter.take(), self.me.upgrade())
                 {
-                    actions.push(Action::call(&resolve, vec![make(me)]));
+                    queue(&resolve, &[make(me)]);
                 }
-                self.listeners.emit("connect", vec![info.into()], actions);
+                self.listeners.emit("connect", &[info.into()]);
             }
             Event::Disconnected { reason } => {
                 let retryable = reason.is_retryable();
                 if reason == ConnectionError::Requested {
                     self.force_drain();
                 }
-                self.connection_ended(connection_error(&reason), retryable, actions);
+                self.connection_ended(connection_error(&reason), retryable);
             }
             Event::Message(p) => {
                 let topic = JsValue::from(p.topic.as_str());
@@ -523,7 +510,7 @@ impl Driver {
                     ("retain", JsValue::from(p.retain)),
                     ("dup", JsValue::from(p.dup)),
                 ]);
-                self.listeners.emit("message", vec![topic.clone(), payload.clone(), info], actions);
+                self.listeners.emit("message", &[topic.clone(), payload.clone(), info]);
                 let m = Object::new();
                 let _ = Reflect::set(&m, &"topic".into(), &topic);
                 let _ = Reflect::set(&m, &"payload".into(), &payload);
@@ -533,9 +520,9 @@ impl Driver {
             }
             Event::Published { id } => {
                 if let Some(Pending::Publish { resolve, .. }) = self.take_request(id) {
-                    actions.push(Action::call(&resolve, vec![]));
+                    queue(&resolve, &[]);
                 }
-                self.complete_restored(id, actions);
+                self.complete_restored(id);
             }
             Event::Subscribed { id, codes } => {
                 if let Some(Pending::Subscribe { resolve, filters, .. }) = self.take_request(id) {
@@ -547,28 +534,28 @@ impl Driver {
                         ]));
                     }
                     let v: JsValue = granted.into();
-                    actions.push(Action::call(&resolve, vec![v]));
+                    queue(&resolve, &[v]);
                 }
-                self.complete_restored(id, actions);
+                self.complete_restored(id);
             }
             Event::Unsubscribed { id } => {
                 if let Some(Pending::Unsubscribe { resolve, .. }) = self.take_request(id) {
-                    actions.push(Action::call(&resolve, vec![]));
+                    queue(&resolve, &[]);
                 }
-                self.complete_restored(id, actions);
+                self.complete_restored(id);
             }
             #[allow(unreachable_patterns)]
             _ => {
                 let e = js_error(INTERNAL, "unknown event from the session");
-                self.listeners.emit("error", vec![e], actions);
+                self.listeners.emit("error", &[e]);
             }
         }
     }
 
-    fn complete_restored(&mut self, id: RequestId, actions: &mut Vec<Action>) {
+    fn complete_restored(&mut self, id: RequestId) {
         if let Ok(i) = self.restored.binary_search_by_key(&id, |(r, _)| *r) {
             let (_, info) = self.restored.remove(i);
-            self.listeners.emit("restored", vec![info], actions);
+            self.listeners.emit("restored", &[info]);
         }
     }
 }

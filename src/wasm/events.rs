@@ -1,37 +1,38 @@
 //! What reaches JS code: listener calls, promise settlements and the `messages()` stream.
 //!
 //! The driver never calls JS while it holds its own state borrowed (a handler may call back into
-//! the client): it collects [`Action`]s and runs them after letting go.
+//! the client): it queues the calls (in JS, see js.rs) and [`flush`]es them after letting go.
 
-use js_sys::{Array, Function};
+use super::js::{mq_emit, mq_flush, mq_queue};
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
-/// One call into JS, run after the driver released its state.
-pub(crate) struct Action(Function, Vec<JsValue>);
-
-impl Action {
-    pub fn call(f: &Function, args: Vec<JsValue>) -> Action {
-        Action(f.clone(), args)
-    }
+fn arg(args: &[JsValue], i: usize) -> JsValue {
+    args.get(i).cloned().unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Runs the actions; an exception thrown by a handler is reported, never propagated.
-pub(crate) fn run(actions: Vec<Action>) {
-    for Action(f, args) in actions {
-        let args: Array = args.into_iter().collect();
-        if let Err(e) = f.apply(&JsValue::UNDEFINED, &args) {
-            super::js::console("error", "mq: an event handler threw", &e);
-        }
-    }
+/// Queues the call `f(...args)` (at most 3 arguments), for [`flush`].
+pub(crate) fn queue(f: &Function, args: &[JsValue]) {
+    mq_queue(f, args.len() as u32, &arg(args, 0), &arg(args, 1), &arg(args, 2));
+}
+
+/// Runs the calls queued since the driver was entered, in order; an exception thrown by a
+/// handler is reported, never propagated. Called once the driver's state is released.
+pub(crate) fn flush() {
+    mq_flush();
 }
 
 /// The events `on` accepts.
 pub(crate) const EVENT_NAMES: [&str; 7] =
     ["message", "connect", "reconnect", "offline", "close", "error", "restored"];
 
-#[derive(Default)]
-pub(crate) struct Listeners {
-    map: Vec<(&'static str, Vec<Function>)>,
+/// The listeners, by event name, in a JS `Map`.
+pub(crate) struct Listeners(JsValue);
+
+impl Default for Listeners {
+    fn default() -> Self {
+        Listeners(js_sys::Map::new().into())
+    }
 }
 
 impl Listeners {
@@ -39,33 +40,19 @@ impl Listeners {
         EVENT_NAMES.iter().copied().find(|n| *n == event)
     }
 
-    pub fn on(&mut self, name: &'static str, f: Function) {
-        match self.map.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, fs)) => fs.push(f),
-            None => self.map.push((name, vec![f])),
-        }
+    pub fn on(&self, name: &'static str, f: &Function) {
+        super::js::mq_on(&self.0, name, f);
     }
 
     /// Removes one registration of `f` (the most recent), as `EventTarget` and Node do.
-    pub fn off(&mut self, name: &str, f: &Function) {
-        if let Some((_, fs)) = self.map.iter_mut().find(|(n, _)| *n == name) {
-            if let Some(i) = fs.iter().rposition(|g| JsValue::from(g) == JsValue::from(f)) {
-                fs.remove(i);
-            }
-        }
+    pub fn off(&self, name: &str, f: &Function) {
+        super::js::mq_off(&self.0, name, f);
     }
 
-    pub fn emit(&self, name: &str, args: Vec<JsValue>, out: &mut Vec<Action>) {
-        let fs = self.map.iter().find(|(n, _)| *n == name).map(|(_, fs)| fs.as_slice()).unwrap_or(&[]);
-        if fs.is_empty() && name == "error" {
-            // An error nobody listens to is still worth a line in the console.
-            if let Some(e) = args.first() {
-                super::js::console("warn", "mq: unhandled error event", e);
-            }
-        }
-        for f in fs {
-            out.push(Action::call(f, args.clone()));
-        }
+    /// Queues a call of each listener of `name` with `args` (at most 3); an "error" nobody
+    /// listens to is still worth a line in the console.
+    pub fn emit(&self, name: &str, args: &[JsValue]) {
+        mq_emit(&self.0, name, args.len() as u32, &arg(args, 0), &arg(args, 1), &arg(args, 2));
     }
 }
 
@@ -75,7 +62,7 @@ pub(crate) struct Streams(JsValue);
 
 impl Default for Streams {
     fn default() -> Self {
-        Streams(Array::new().into())
+        Streams(js_sys::Array::new().into())
     }
 }
 

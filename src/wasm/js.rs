@@ -13,6 +13,22 @@ use wasm_bindgen::JsCast;
 
 #[wasm_bindgen(inline_js = "export function mq_call(o, m, a, b) { return o[m](a, b); }
 export function mq_deferred() { let a; const p = new Promise((res, rej) => { a = [res, rej]; }); return [p, ...a]; }
+let queue = [];
+export function mq_queue(f, n, a, b, c) { queue.push([f, [a, b, c].slice(0, n)]); }
+export function mq_flush() {
+  const q = queue;
+  queue = [];
+  for (const [f, args] of q) {
+    try { f(...args); } catch (e) { console.error('mq: an event handler threw', e); }
+  }
+}
+export function mq_on(m, name, f) { if (!m.has(name)) m.set(name, []); m.get(name).push(f); }
+export function mq_off(m, name, f) { const l = m.get(name) || [], i = l.lastIndexOf(f); if (i >= 0) l.splice(i, 1); }
+export function mq_emit(m, name, n, a, b, c) {
+  const l = m.get(name) || [];
+  if (!l.length && name == 'error') console.warn('mq: unhandled error event', a);
+  for (const f of l) mq_queue(f, n, a, b, c);
+}
 export function mq_settle(p, f) { p.then(v => f(true, v), e => f(false, e)); }
 const Weak = typeof WeakRef == 'function' ? WeakRef : class { constructor(o) { this.o = o; } deref() { return this.o; } };
 const step = (value, done) => ({ value, done });
@@ -51,6 +67,13 @@ extern "C" {
     #[wasm_bindgen(catch)]
     fn mq_call(o: &JsValue, m: &str, a: &JsValue, b: &JsValue) -> Result<JsValue, JsValue>;
     fn mq_settle(p: &Promise, f: JsValue);
+    /// Queues `f(a, b, c)` with its first `n` arguments; `mq_flush` runs what is queued.
+    pub(crate) fn mq_queue(f: &Function, n: u32, a: &JsValue, b: &JsValue, c: &JsValue);
+    pub(crate) fn mq_flush();
+    /// Listeners in the `Map` `m`: add, remove the most recent registration, queue the calls.
+    pub(crate) fn mq_on(m: &JsValue, name: &str, f: &Function);
+    pub(crate) fn mq_off(m: &JsValue, name: &str, f: &Function);
+    pub(crate) fn mq_emit(m: &JsValue, name: &str, n: u32, a: &JsValue, b: &JsValue, c: &JsValue);
     fn mq_deferred() -> js_sys::Array;
     /// A `messages()` iterator, registered in `list` (a JS array the driver keeps).
     pub(crate) fn mq_stream(list: &JsValue) -> JsValue;
