@@ -18,6 +18,9 @@ const DB_NAME: &str = "mq-sessions";
 const DB_VERSION: u32 = 1;
 const STORE: &str = "records";
 
+/// What `load` hands on: the store, and the records' bytes.
+type Loaded = dyn FnOnce(IdbStore, Result<Vec<Vec<u8>>, JsValue>);
+
 pub(crate) struct IdbStore {
     db: JsValue,
     url: String,
@@ -54,6 +57,12 @@ impl IdbStore {
     /// Opens (creating on first use) the database for this broker URL and client id; `done`
     /// gets the store or the error, in a later task.
     pub fn open(url: &str, client_id: &str, done: impl FnOnce(Result<IdbStore, JsValue>) + 'static) {
+        Self::open_boxed(url, client_id, Box::new(done))
+    }
+
+    // The `*_boxed` functions take their callback boxed: one copy each in the module, not one
+    // per caller.
+    fn open_boxed(url: &str, client_id: &str, done: Box<dyn FnOnce(Result<IdbStore, JsValue>)>) {
         let fail = |e: JsValue| wrap(STORE_FAILED, "cannot open IndexedDB", &e);
         let factory = global("indexedDB");
         if !factory.is_object() {
@@ -102,6 +111,10 @@ impl IdbStore {
 
     /// Every record of this session, handed to `done` with the store, in a later task.
     pub fn load(self, done: impl FnOnce(IdbStore, Result<Vec<Vec<u8>>, JsValue>) + 'static) {
+        self.load_boxed(Box::new(done))
+    }
+
+    fn load_boxed(self, done: Box<Loaded>) {
         let fail = |e: JsValue| wrap(STORE_FAILED, "cannot read the session from IndexedDB", &e);
         let req = match (|| {
             let (_, store) = transaction(&self.db, "readonly")?;
@@ -161,6 +174,10 @@ impl IdbStore {
 
     /// Removes every record of this session; `done` once committed, in a later task.
     pub fn clear(&self, done: impl FnOnce(Result<(), JsValue>) + 'static) {
+        self.clear_boxed(Box::new(done))
+    }
+
+    fn clear_boxed(&self, done: Box<dyn FnOnce(Result<(), JsValue>)>) {
         let fail = |e: JsValue| wrap(STORE_FAILED, "cannot clear the session", &e);
         let issued = (|| {
             let (tx, store) = transaction(&self.db, "readwrite")?;
