@@ -269,6 +269,33 @@ mod with_broker {
         wait(b.end()).await.unwrap();
     }
 
+    /// Every payload type `publish` takes goes out as its bytes; anything else is refused.
+    #[wasm_bindgen_test]
+    async fn payloads_are_strings_buffers_and_views() {
+        let topic = unique("payloads");
+        let c = connect(&ws(), "{}").await;
+        let it = c.messages();
+        wait(c.subscribe(topic.clone().into(), qos(0))).await.unwrap();
+        let buffer = Uint8Array::from(&b"xxhi"[..]).buffer();
+        let payloads: [(JsValue, &str); 5] = [
+            ("h\u{e9}".into(), "h\u{e9}"),
+            (Uint8Array::from(&b"u8"[..]).into(), "u8"),
+            (Uint8Array::from(&b"ab"[..]).buffer().into(), "ab"),
+            (js_sys::DataView::new(&buffer, 2, 2).into(), "hi"),
+            (Uint8Array::new_with_byte_offset_and_length(&buffer, 1, 2).into(), "xh"),
+        ];
+        for (payload, text) in payloads {
+            wait(c.publish(topic.clone(), payload, None)).await.unwrap();
+            let m = next(&it, 10_000).await.expect("message");
+            assert_eq!(m.payload, text);
+        }
+        assert_eq!(
+            wait(c.publish(topic.clone(), JsValue::from(5), None)).await,
+            Err("INVALID_ARGUMENT".into())
+        );
+        wait(c.end()).await.unwrap();
+    }
+
     #[wasm_bindgen_test]
     async fn will_is_published_when_the_connection_dies() {
         let topic = unique("will");

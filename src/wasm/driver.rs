@@ -192,7 +192,8 @@ impl Driver {
 
     fn listen_to_page(&mut self) {
         let w = self.me.clone();
-        self.page.extend(Listener::new(&js_sys::global(), "online", move || act(&w, |d| d.on_online())));
+        self.page
+            .extend(Listener::new(&super::js::mq_global(), "online", move || act(&w, |d| d.on_online())));
         if let Some(doc) = document() {
             let w = self.me.clone();
             let doc2 = doc.clone();

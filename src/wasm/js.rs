@@ -29,6 +29,13 @@ export function mq_emit(m, name, n, a, b, c) {
   if (!l.length && name == 'error') console.warn('mq: unhandled error event', a);
   for (const f of l) mq_queue(f, n, a, b, c);
 }
+export function mq_global() { return globalThis; }
+export function mq_bytes(v) {
+  if (typeof v == 'string') return new TextEncoder().encode(v);
+  if (v instanceof Uint8Array) return v;
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
 export function mq_settle(p, f) { p.then(v => f(true, v), e => f(false, e)); }
 const Weak = typeof WeakRef == 'function' ? WeakRef : class { constructor(o) { this.o = o; } deref() { return this.o; } };
 const step = (value, done) => ({ value, done });
@@ -67,6 +74,11 @@ extern "C" {
     #[wasm_bindgen(catch)]
     fn mq_call(o: &JsValue, m: &str, a: &JsValue, b: &JsValue) -> Result<JsValue, JsValue>;
     fn mq_settle(p: &Promise, f: JsValue);
+    /// `globalThis` (`window` in a page, `self` in a worker).
+    pub(crate) fn mq_global() -> JsValue;
+    /// A payload as bytes: a string (as UTF-8), a `Uint8Array` or any `ArrayBufferView`, an
+    /// `ArrayBuffer`; `undefined` for anything else.
+    pub(crate) fn mq_bytes(v: &JsValue) -> JsValue;
     /// Queues `f(a, b, c)` with its first `n` arguments; `mq_flush` runs what is queued.
     pub(crate) fn mq_queue(f: &Function, n: u32, a: &JsValue, b: &JsValue, c: &JsValue);
     pub(crate) fn mq_flush();
@@ -123,7 +135,7 @@ pub(crate) fn set(o: &JsValue, k: &str, v: &JsValue) {
 
 /// `globalThis[k]`.
 pub(crate) fn global(k: &str) -> JsValue {
-    get(&js_sys::global(), k)
+    get(&mq_global(), k)
 }
 
 /// `console[level](a, b)`.

@@ -6,7 +6,7 @@ use crate::codec::{LastWill, QoS, Text};
 use crate::proto::Config;
 use bytes::Bytes;
 use core::time::Duration;
-use js_sys::{ArrayBuffer, Object, Reflect, Uint8Array};
+use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Where the session lives between page loads.
@@ -105,7 +105,7 @@ fn known_keys(v: &JsValue, known: &[&str], what: &str) -> Result<(), JsValue> {
     }
     for k in js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>()).iter() {
         let k = k.as_string().unwrap_or_default();
-        if !known.contains(&k.as_str()) {
+        if !known.iter().any(|n| *n == k) {
             return Err(invalid(&cat(&[what, ": unknown option \"", &k, "\""])));
         }
     }
@@ -139,24 +139,9 @@ pub(crate) fn qos(v: Option<f64>) -> Result<QoS, JsValue> {
 
 /// A payload: a string (sent as UTF-8), a `Uint8Array` or any `ArrayBufferView`, an `ArrayBuffer`.
 pub(crate) fn bytes(v: &JsValue, what: &str) -> Result<Bytes, JsValue> {
-    if let Some(s) = v.as_string() {
-        return Ok(Bytes::from(s.into_bytes()));
-    }
-    if let Some(a) = v.dyn_ref::<Uint8Array>() {
-        return Ok(Bytes::from(a.to_vec()));
-    }
-    if let Some(b) = v.dyn_ref::<ArrayBuffer>() {
-        return Ok(Bytes::from(Uint8Array::new(b).to_vec()));
-    }
-    if ArrayBuffer::is_view(v) {
-        let get = |k: &str| Some(get(v, k));
-        let buffer = get("buffer").and_then(|b| b.dyn_into::<ArrayBuffer>().ok());
-        let offset = get("byteOffset").and_then(|o| o.as_f64());
-        let len = get("byteLength").and_then(|o| o.as_f64());
-        if let (Some(buffer), Some(offset), Some(len)) = (buffer, offset, len) {
-            let view = Uint8Array::new_with_byte_offset_and_length(&buffer, offset as u32, len as u32);
-            return Ok(Bytes::from(view.to_vec()));
-        }
+    let bytes = super::js::mq_bytes(v);
+    if !bytes.is_undefined() {
+        return Ok(Bytes::from(bytes.unchecked_into::<Uint8Array>().to_vec()));
     }
     Err(invalid(&cat(&[what, " must be a string, Uint8Array or ArrayBuffer"])))
 }

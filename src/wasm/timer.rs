@@ -27,14 +27,14 @@ impl Timeout {
                 f()
             }
         });
-        let id = call(&js_sys::global(), "setTimeout", closure.as_ref(), &JsValue::from(ms)).ok()?;
+        let id = call(&super::js::mq_global(), "setTimeout", closure.as_ref(), &JsValue::from(ms)).ok()?;
         Some(Timeout { id, _closure: closure })
     }
 }
 
 impl Drop for Timeout {
     fn drop(&mut self) {
-        let _ = call(&js_sys::global(), "clearTimeout", &self.id, &JsValue::UNDEFINED);
+        let _ = call(&super::js::mq_global(), "clearTimeout", &self.id, &JsValue::UNDEFINED);
     }
 }
 
