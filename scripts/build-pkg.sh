@@ -43,7 +43,10 @@ mv "$wasm.opt" "$wasm"
 # minified into one ES module (exports, import.meta.url and the .d.ts unchanged).
 ESBUILD=scripts/tools/node_modules/.bin/esbuild
 [ -x "$ESBUILD" ] || { echo "build-pkg: $ESBUILD is missing (run scripts/setup.sh)" >&2; exit 1; }
-"$ESBUILD" "$OUT/mq.js" --bundle --format=esm --minify --log-level=warning --outfile="$OUT/mq.min.js"
+# wasm-bindgen lists one snippet module under the same key once per function wasm imports from it
+# directly (the same namespace each time): esbuild's duplicate-key warning says nothing here.
+"$ESBUILD" "$OUT/mq.js" --bundle --format=esm --minify --log-level=warning \
+    --log-override:duplicate-object-key=silent --outfile="$OUT/mq.min.js"
 mv "$OUT/mq.min.js" "$OUT/mq.js"
 rm -rf "$OUT/snippets"
 
