@@ -3,7 +3,10 @@
 # a WebSockets listener on loopback, serve the dashboard (www/) on 127.0.0.1 and print its URL.
 # Ctrl-C (or SIGTERM) stops all of it.
 #
-#   scripts/run.sh
+#   scripts/run.sh [--no-build]
+#
+# --no-build serves the pkg/ already built (scripts/build-pkg.sh) instead of building it again;
+# the test of this script (tests/web/run.mjs) uses it right after the test command's build.
 #
 # Ports: MQ_HTTP_PORT (default 8080), MQ_WS_PORT (default 9001) and MQ_TCP_PORT (default 1883)
 # are tried first; a port already taken is replaced by a free one. All of them bind 127.0.0.1.
@@ -197,7 +200,11 @@ serve_www() {
 
 main() {
     setup_all
-    build_pkg
+    if [ "${1:-}" = "--no-build" ]; then
+        [ -f pkg/mq.js ] && [ -f pkg/mq_bg.wasm ] || { echo "--no-build: pkg/ holds no package" >&2; exit 1; }
+    else
+        build_pkg
+    fi
     trap cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
