@@ -3,7 +3,10 @@
 # a WebSockets listener on loopback, serve the dashboard (www/) on 127.0.0.1 and print its URL.
 # Ctrl-C (or SIGTERM) stops all of it.
 #
-#   scripts/run.sh
+#   scripts/run.sh [--no-build]
+#
+# --no-build serves the pkg/ already built (scripts/build-pkg.sh) instead of building it again;
+# the test of this script (tests/web/run.mjs) uses it right after the test command's build.
 #
 # Ports: MQ_HTTP_PORT (default 8080), MQ_WS_PORT (default 9001) and MQ_TCP_PORT (default 1883)
 # are tried first; a port already taken is replaced by a free one. All of them bind 127.0.0.1.
@@ -62,18 +65,35 @@ wait_for_port() {
     return 1
 }
 
-# Mosquitto with a WebSockets listener (the dashboard's) and a TCP one (for mosquitto_pub /
-# mosquitto_sub), both on loopback, anonymous. Run as root, Mosquitto drops to user
-# "mosquitto": its configuration lives in a temporary folder that user can read.
+# The broker: Mosquitto when it is installed, else rumqttd (a real broker written in Rust,
+# installed with cargo on first use). MQ_BROKER=mosquitto or MQ_BROKER=rumqttd chooses.
 start_broker() {
-    if ! command -v mosquitto >/dev/null; then
-        echo "mosquitto is not installed (scripts/setup.sh installs it)" >&2
-        return 1
-    fi
     WS_PORT="$(pick_port "${MQ_WS_PORT:-9001}")"
     TCP_PORT="$(pick_port "${MQ_TCP_PORT:-1883}")"
     RUN_DIR="$(mktemp -d /tmp/mq-run.XXXXXX)"
     chmod 755 "$RUN_DIR"
+    local which="${MQ_BROKER:-}"
+    if [ -z "$which" ]; then
+        if command -v mosquitto >/dev/null; then which=mosquitto; else which=rumqttd; fi
+    fi
+    case "$which" in
+        mosquitto) start_mosquitto ;;
+        rumqttd) start_rumqttd ;;
+        *)
+            echo "MQ_BROKER must be mosquitto or rumqttd, not '$which'" >&2
+            return 1
+            ;;
+    esac
+}
+
+# Mosquitto with a WebSockets listener (the dashboard's) and a TCP one (for mosquitto_pub /
+# mosquitto_sub), both on loopback, anonymous. Run as root, Mosquitto drops to user
+# "mosquitto": its configuration lives in a temporary folder that user can read.
+start_mosquitto() {
+    if ! command -v mosquitto >/dev/null; then
+        echo "mosquitto is not installed (scripts/setup.sh installs it)" >&2
+        return 1
+    fi
     cat >"$RUN_DIR/mosquitto.conf" <<CONF
 per_listener_settings false
 allow_anonymous true
@@ -101,6 +121,61 @@ CONF
     echo "broker: Mosquitto, ws://127.0.0.1:$WS_PORT (WebSockets), mqtt://127.0.0.1:$TCP_PORT (TCP)"
 }
 
+# rumqttd (crate rumqttd, feature websocket) with the same two listeners on 127.0.0.1. Its
+# first installation compiles it (several minutes); later runs find it on PATH.
+start_rumqttd() {
+    if ! command -v rumqttd >/dev/null; then
+        echo "installing the rumqttd broker (cargo install rumqttd --features websocket; takes minutes)"
+        wait_for_cargo_install rumqttd
+        command -v rumqttd >/dev/null || cargo install rumqttd --features websocket
+    fi
+    local console_port
+    console_port="$(pick_port 0)"
+    cat >"$RUN_DIR/rumqttd.toml" <<CONF
+id = 0
+
+[router]
+id = 0
+max_connections = 1000
+max_outgoing_packet_count = 200
+max_segment_size = 104857600
+max_segment_count = 10
+
+[v4.1]
+name = "v4-1"
+listen = "127.0.0.1:$TCP_PORT"
+next_connection_delay_ms = 1
+    [v4.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 1048576
+    max_inflight_count = 100
+    dynamic_filters = true
+
+[ws.1]
+name = "ws-1"
+listen = "127.0.0.1:$WS_PORT"
+next_connection_delay_ms = 1
+    [ws.1.connections]
+    connection_timeout_ms = 60000
+    max_client_id_len = 256
+    throttle_delay_ms = 0
+    max_payload_size = 1048576
+    max_inflight_count = 100
+    dynamic_filters = true
+
+[console]
+listen = "127.0.0.1:$console_port"
+CONF
+    rumqttd -c "$RUN_DIR/rumqttd.toml" >"$RUN_DIR/rumqttd.log" 2>&1 &
+    CHILDREN+=("$!")
+    if ! wait_for_port "$WS_PORT" || ! wait_for_port "$TCP_PORT"; then
+        echo "rumqttd did not start:" >&2
+        cat "$RUN_DIR/rumqttd.log" >&2
+        return 1
+    fi
+    echo "broker: rumqttd, ws://127.0.0.1:$WS_PORT (WebSockets), mqtt://127.0.0.1:$TCP_PORT (TCP)"
+}
+
 # www/ and pkg/ on 127.0.0.1 (www/serve.mjs: node, no framework); the connect form starts with
 # the broker above.
 serve_www() {
@@ -125,7 +200,11 @@ serve_www() {
 
 main() {
     setup_all
-    build_pkg
+    if [ "${1:-}" = "--no-build" ]; then
+        [ -f pkg/mq.js ] && [ -f pkg/mq_bg.wasm ] || { echo "--no-build: pkg/ holds no package" >&2; exit 1; }
+    else
+        build_pkg
+    fi
     trap cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM

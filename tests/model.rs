@@ -286,7 +286,48 @@ impl World {
                 _ => {}
             }
         }
+        // The application has them: what the client records about that is written now.
+        if self.client.handle_delivered() {
+            while let Some(op) = self.client.poll_store() {
+                self.store.apply(op);
+            }
+        }
         self.check_invariants();
+    }
+
+    /// The process stops right after a store write, before the bytes and events it protected
+    /// went anywhere (a page unloaded between an IndexedDB commit and its completion event).
+    fn torn_reload(&mut self) {
+        if self.transport_open && !self.broker.to_client.is_empty() {
+            let m = 1 + self.rng.below(self.broker.to_client.len() as u64) as usize;
+            let chunk: Vec<u8> = self.broker.to_client.drain(..m).collect();
+            self.client.handle_bytes(self.now, &chunk);
+            while let Some(op) = self.client.poll_store() {
+                self.store.apply(op);
+            }
+        }
+        self.reload();
+        // A request completed in the lost turn is neither pending after the restore nor reported
+        // (the page that awaited it is gone); `check_delivery` still checks its message arrived.
+        let left = self.client.pending_requests();
+        self.pending.retain(|id, _| left.contains(id));
+    }
+
+    /// Page reload: the client is dropped without DISCONNECT and restored. The browser closes
+    /// the socket after sending what was handed to it; the broker's replies are lost.
+    fn reload(&mut self) {
+        if self.transport_open {
+            let bytes = std::mem::take(&mut self.to_broker);
+            self.broker.rx.feed(&bytes);
+            while let Some(p) = self.broker.rx.next_packet().expect("client sent a well-formed packet") {
+                self.broker.handle(p);
+            }
+        }
+        self.end_connection();
+        self.to_broker.clear();
+        self.transport_open = false;
+        self.client = Client::restore(self.config.clone(), self.store.snapshot()).unwrap();
+        self.pump();
     }
 
     fn check_invariants(&self) {
@@ -419,14 +460,8 @@ impl World {
                     self.connect(false);
                 }
             }
-            87..=91 => {
-                // Page reload: the client is dropped without DISCONNECT and restored.
-                self.end_connection();
-                self.to_broker.clear();
-                self.transport_open = false;
-                self.client = Client::restore(self.config.clone(), self.store.snapshot()).unwrap();
-                self.pump();
-            }
+            87..=89 => self.reload(),
+            90..=91 => self.torn_reload(),
             _ => {
                 self.now += Duration::from_secs(self.rng.below(15));
                 self.client.handle_timeout(self.now);

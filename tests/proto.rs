@@ -594,6 +594,7 @@ fn a_restored_client_resends_and_completes_with_the_original_request_ids() {
     p.deliver(Packet::Publish(incoming(40, QoS::ExactlyOnce, "in")));
     assert_eq!(messages(&p.take_events()), vec!["in"]);
     p.client.disconnect(p.now); // closed: the next command is queued offline after reload
+    p.pump();
     p.reload(c.clone());
     let q = p.client.publish(p.now, msg("t", "queued", QoS::AtLeastOnce)).unwrap();
     assert!(q > b, "request ids continue after a restore");
@@ -662,5 +663,93 @@ fn a_clean_session_ends_with_its_connection_and_loses_no_message_mqtt_3_1_2_6() 
     assert_eq!(messages(&p.take_events()), vec!["new"]);
     p.deliver(Packet::PubAck(again.pkid));
     assert_eq!(published_ids(&p.take_events()), vec![id]);
+}
+}
+
+both! {
+fn a_qos2_message_stored_but_never_delivered_is_delivered_after_a_restore() {
+    let mut c = config("c");
+    c.clean_session = false;
+    let mut p = Pair::new(c.clone());
+    p.connect(false);
+    // Its id is stored, then the page unloads before the message or the PUBREC went out.
+    p.deliver_then_stop(Packet::Publish(incoming(7, QoS::ExactlyOnce, "kept")));
+    let rec = StoreRecord::Incoming { pkid: 7, delivered: false };
+    assert_eq!(p.store.records.get(&StoreKey::Incoming(7)), Some(&rec));
+    p.reload(c.clone());
+    assert!(p.connect(true).is_empty());
+    // The broker never got the PUBREC: it sends the message again, and now it is delivered.
+    let mut again = incoming(7, QoS::ExactlyOnce, "kept");
+    again.dup = true;
+    p.deliver(Packet::Publish(again.clone()));
+    assert_eq!(messages(&p.take_events()), vec!["kept"]);
+    assert_eq!(p.take_sent(), vec![Packet::PubRec(7)]);
+    // Once, however often it comes again before PUBREL.
+    p.deliver(Packet::Publish(again));
+    assert!(messages(&p.take_events()).is_empty());
+    assert_eq!(p.take_sent(), vec![Packet::PubRec(7)]);
+    p.deliver(Packet::PubRel(7));
+    assert_eq!(p.take_sent(), vec![Packet::PubComp(7)]);
+    assert!(p.store.records.is_empty());
+}
+}
+
+both! {
+fn a_restored_qos2_id_the_broker_releases_is_not_delivered() {
+    let mut c = config("c");
+    c.clean_session = false;
+    let mut p = Pair::new(c.clone());
+    p.connect(false);
+    p.deliver(Packet::Publish(incoming(8, QoS::ExactlyOnce, "in")));
+    assert_eq!(messages(&p.take_events()), vec!["in"]);
+    assert_eq!(p.take_sent(), vec![Packet::PubRec(8)]);
+    // Reloaded with the connection up: the PUBREC reached the broker, which sends PUBREL.
+    p.reload(c.clone());
+    p.connect(true);
+    p.deliver(Packet::PubRel(8));
+    assert!(messages(&p.take_events()).is_empty());
+    assert_eq!(p.take_sent(), vec![Packet::PubComp(8)]);
+    assert!(p.store.records.is_empty());
+}
+}
+
+both! {
+fn a_delivered_qos2_message_whose_pubrec_a_cut_may_have_lost_is_not_delivered_again_after_a_restore() {
+    let mut c = config("c");
+    c.clean_session = false;
+    let mut p = Pair::new(c.clone());
+    p.connect(false);
+    p.deliver(Packet::Publish(incoming(9, QoS::ExactlyOnce, "in")));
+    assert_eq!(messages(&p.take_events()), vec!["in"]);
+    // Delivered while connected: the record need not say so yet (PUBREL usually follows).
+    let rec = |delivered| StoreRecord::Incoming { pkid: 9, delivered };
+    assert_eq!(p.store.records.get(&StoreKey::Incoming(9)), Some(&rec(false)));
+    // The connection drops, perhaps with the PUBREC: now the record says delivered.
+    p.cut();
+    assert_eq!(p.store.records.get(&StoreKey::Incoming(9)), Some(&rec(true)));
+    p.reload(c.clone());
+    p.connect(true);
+    let mut again = incoming(9, QoS::ExactlyOnce, "in");
+    again.dup = true;
+    p.deliver(Packet::Publish(again));
+    assert!(messages(&p.take_events()).is_empty());
+    assert_eq!(p.take_sent(), vec![Packet::PubRec(9)]);
+}
+}
+
+both! {
+fn incoming_records_round_trip_and_old_ones_read_as_delivered() {
+    for delivered in [false, true] {
+        let r = StoreRecord::Incoming { pkid: 513, delivered };
+        assert_eq!(StoreRecord::from_bytes(&r.to_bytes()), Ok(r));
+    }
+    // Written before the flag existed: only after delivery.
+    assert_eq!(
+        StoreRecord::from_bytes(&[b'I', 2, 1]),
+        Ok(StoreRecord::Incoming { pkid: 513, delivered: true })
+    );
+    assert!(StoreRecord::from_bytes(&[b'I', 2, 1, 2]).is_err());
+    assert!(StoreRecord::from_bytes(&[b'I', 0, 0, 1]).is_err());
+    assert!(StoreRecord::from_bytes(&[b'I', 2]).is_err());
 }
 }

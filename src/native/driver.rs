@@ -337,8 +337,14 @@ impl Driver {
             }
         }
         self.core.poll_transmit(&mut self.out);
+        let mut any = false;
         while let Some(event) = self.core.poll_event() {
+            any = true;
             self.on_event(event);
+        }
+        // Handed to the app's channels: what the core records about that is written now.
+        if any && self.core.handle_delivered() {
+            self.pump();
         }
     }
 

@@ -1,6 +1,6 @@
 //! The client state machine: inputs (`handle_*`), commands, outputs (`poll_*`).
 
-use super::session::{OutState, Outgoing, PendingSubscribe, PendingUnsubscribe, Queued, Session};
+use super::session::{Incoming, OutState, Outgoing, PendingSubscribe, PendingUnsubscribe, Queued, Session};
 use super::{
     Config, ConnectionError, Event, Instant, Message, ProtocolError, RequestId, RestoreError, StoreKey,
     StoreOp, StoreRecord, UserError,
@@ -38,7 +38,9 @@ enum Conn {
 /// The store ops of a batch must be durable before its bytes are sent *and* before its events
 /// reach the application: an incoming QoS 2 message comes out in the same batch as the record
 /// of its packet id, and delivering it before that record is written would let a crash deliver
-/// it twice.
+/// it twice. Send the bytes and then deliver the events in one go (the PUBREC going out tells
+/// a restored client that the message was delivered), then call
+/// [`handle_delivered`](Client::handle_delivered).
 #[derive(Debug)]
 pub struct Client {
     config: Config,
@@ -183,6 +185,26 @@ impl Client {
         self.lose(ConnectionError::TransportClosed);
     }
 
+    /// The application has every event polled so far (the driver calls this once it handed
+    /// them over). An incoming QoS 2 message is recorded as delivered when its PUBREC may have
+    /// been lost with a connection: a restore must not deliver it again when the broker sends
+    /// it once more. Without these calls a restore may repeat such a message, never lose one.
+    /// Returns whether it made store ops (then drain the outputs again).
+    pub fn handle_delivered(&mut self) -> bool {
+        let mut marks = Vec::new();
+        for (&id, state) in self.session.incoming.iter_mut() {
+            if let Incoming::Emitted { cut } = *state {
+                *state = Incoming::Delivered { marked: cut };
+                if cut {
+                    marks.push(id);
+                }
+            }
+        }
+        let any = !marks.is_empty();
+        self.mark_delivered(marks);
+        any
+    }
+
     // ---- commands ----
 
     /// Publishes a message; `Published` with the returned id follows on completion.
@@ -236,6 +258,7 @@ impl Client {
             if was_connected && self.config.clean_session {
                 self.discard_session(); // [MQTT-3.1.2-6], as in `lose`
             }
+            self.pubrecs_may_be_lost();
             self.events.push_back(Event::Disconnected { reason: ConnectionError::Requested });
         }
     }
@@ -325,9 +348,7 @@ impl Client {
             }
             self.session.queue.push_front(cmd);
         }
-        let mut ids: Vec<u16> = self.session.incoming.drain().collect();
-        super::sort_by_key(&mut ids, |&id| (id.into(), 0));
-        self.store.extend(ids.into_iter().map(|id| StoreOp::Delete(StoreKey::Incoming(id))));
+        self.forget_incoming();
     }
 
     /// Sends a command now if it can go out in order, else queues it.
@@ -444,7 +465,38 @@ impl Client {
         if was_connected && self.config.clean_session {
             self.discard_session();
         }
+        self.pubrecs_may_be_lost();
         self.events.push_back(Event::Disconnected { reason });
+    }
+
+    /// A connection ended: the PUBRECs sent on it may be lost with it (see `Incoming`).
+    fn pubrecs_may_be_lost(&mut self) {
+        let mut marks = Vec::new();
+        for (&id, state) in self.session.incoming.iter_mut() {
+            match *state {
+                Incoming::Emitted { .. } => *state = Incoming::Emitted { cut: true },
+                Incoming::Delivered { marked: false } => {
+                    *state = Incoming::Delivered { marked: true };
+                    marks.push(id);
+                }
+                _ => {}
+            }
+        }
+        self.mark_delivered(marks);
+    }
+
+    fn mark_delivered(&mut self, mut ids: Vec<u16>) {
+        super::sort_by_key(&mut ids, |&id| (id.into(), 0));
+        for pkid in ids {
+            self.store.push_back(StoreOp::Put(StoreRecord::Incoming { pkid, delivered: true }));
+        }
+    }
+
+    /// The broker has no session (or is dropping it): no PUBREL will come for the ids we hold.
+    fn forget_incoming(&mut self) {
+        let mut ids: Vec<u16> = self.session.incoming.drain().map(|(id, _)| id).collect();
+        super::sort_by_key(&mut ids, |&id| (id.into(), 0));
+        self.store.extend(ids.into_iter().map(|id| StoreOp::Delete(StoreKey::Incoming(id))));
     }
 
     fn check_timers(&mut self, now: Instant) {
@@ -508,7 +560,7 @@ impl Client {
             Packet::PubComp(id) => self.on_pubcomp(now, id)?,
             Packet::PubRel(id) => {
                 // [MQTT-4.3.3-2]: PUBCOMP answers every PUBREL, known id or not.
-                if self.session.incoming.remove(&id) {
+                if self.session.incoming.remove(&id).is_some() {
                     self.store.push_back(StoreOp::Delete(StoreKey::Incoming(id)));
                 }
                 self.send(now, &Packet::PubComp(id));
@@ -532,9 +584,7 @@ impl Client {
         }
         if !session_present {
             // The broker has no session: no PUBREL will come for the ids we hold.
-            let mut ids: Vec<u16> = self.session.incoming.drain().collect();
-            super::sort_by_key(&mut ids, |&id| (id.into(), 0));
-            self.store.extend(ids.into_iter().map(|id| StoreOp::Delete(StoreKey::Incoming(id))));
+            self.forget_incoming();
         }
         self.resend_inflight(now);
         if !session_present && !self.session.subscriptions.is_empty() {
@@ -607,10 +657,20 @@ impl Client {
             QoS::ExactlyOnce => {
                 let id = p.pkid;
                 // [MQTT-4.3.3-2] method B: the id is kept until PUBREL; a PUBLISH with a kept id
-                // (a redelivery) is acknowledged but not delivered again.
-                if self.session.incoming.insert(id) {
-                    self.store.push_back(StoreOp::Put(StoreRecord::Incoming { pkid: id }));
-                    self.events.push_back(Event::Message(p));
+                // (a redelivery) is acknowledged but not delivered again, unless it is the
+                // redelivery of one a previous run stored and never delivered (see `Incoming`).
+                match self.session.incoming.get(&id) {
+                    None => {
+                        let record = StoreRecord::Incoming { pkid: id, delivered: false };
+                        self.store.push_back(StoreOp::Put(record));
+                        self.session.incoming.insert(id, Incoming::Emitted { cut: false });
+                        self.events.push_back(Event::Message(p));
+                    }
+                    Some(Incoming::Unconfirmed) => {
+                        self.session.incoming.insert(id, Incoming::Emitted { cut: false });
+                        self.events.push_back(Event::Message(p));
+                    }
+                    Some(_) => {}
                 }
                 self.send(now, &Packet::PubRec(id));
             }

@@ -15,6 +15,11 @@
 //! - A broker that breaks a rule ends the connection with a [`ProtocolError`].
 //! - Every change a resumed session needs comes out as a [`StoreOp`] before the bytes it
 //!   protects; [`Client::restore`] from those records resumes exactly.
+//! - A driver that stops between a store write and delivering what it protected loses nothing:
+//!   an incoming QoS 2 message whose id was stored but never delivered is delivered when the
+//!   broker sends it again after the restore (the broker never got its PUBREC). Drivers call
+//!   [`Client::handle_delivered`] once the application has the events, so that a message the
+//!   application has is marked so when its PUBREC may be lost with a connection.
 
 mod client;
 mod config;

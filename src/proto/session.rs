@@ -6,7 +6,7 @@
 use super::{Message, RequestId, RestoreError, StoreKey, StoreOp, StoreRecord};
 use crate::codec::{Publish, QoS};
 // Sorted Vecs under the std names: no hashbrown in the wasm module (see vecmap.rs).
-use super::vecmap::{VecMap as HashMap, VecSet as HashSet};
+use super::vecmap::VecMap as HashMap;
 use std::collections::VecDeque;
 
 /// An outgoing QoS 1/2 message between its PUBLISH and its last acknowledgement.
@@ -38,6 +38,33 @@ pub(crate) struct PendingUnsubscribe {
     pub filters: Vec<String>,
 }
 
+/// An incoming QoS 2 message between its PUBLISH and the broker's PUBREL [MQTT-4.3.3-2].
+///
+/// Its record is stored before the PUBREC goes out and before the application sees the message
+/// (the driver holds both until the store write completes, then sends the PUBREC and delivers
+/// in one task). A process that stops in between leaves a record the application never saw
+/// the message for; the broker, which never got the PUBREC, then sends the PUBLISH again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Incoming {
+    /// Restored from a record that does not say the application has the message. A PUBLISH
+    /// again from the broker means our PUBREC never reached it, so the message never reached
+    /// the application either: it is delivered then.
+    Unconfirmed,
+    /// Handed to the driver, not yet confirmed delivered. `cut`: a connection ended since its
+    /// PUBREC went out, so that PUBREC may be lost.
+    Emitted { cut: bool },
+    /// The driver confirmed delivery. `marked`: the store says so (written once the PUBREC may
+    /// have been lost with a connection, so that a later restore does not deliver it again).
+    Delivered { marked: bool },
+}
+
+impl Incoming {
+    /// What its record says: whether the application is known to have the message.
+    pub fn stored_delivered(self) -> bool {
+        self == Incoming::Delivered { marked: true }
+    }
+}
+
 /// A command waiting for the connection or for room in flight.
 #[derive(Debug, Clone)]
 pub(crate) enum Queued {
@@ -61,8 +88,8 @@ pub(crate) struct Session {
     pub outgoing: HashMap<u16, Outgoing>,
     pub subscribing: HashMap<u16, PendingSubscribe>,
     pub unsubscribing: HashMap<u16, PendingUnsubscribe>,
-    /// Incoming QoS 2 packet ids delivered and awaiting PUBREL (the broker's id space).
-    pub incoming: HashSet<u16>,
+    /// Incoming QoS 2 packet ids awaiting PUBREL (the broker's id space).
+    pub incoming: HashMap<u16, Incoming>,
     pub queue: VecDeque<Queued>,
     /// Granted subscriptions, in the order first subscribed.
     pub subscriptions: Vec<(String, QoS)>,
@@ -142,9 +169,9 @@ impl Session {
                 OutState::Released { .. } => StoreRecord::Released { request: o.request, pkid },
             });
         }
-        let mut incoming: Vec<_> = self.incoming.iter().copied().collect();
-        super::sort_by_key(&mut incoming, |&p| (p.into(), 0));
-        out.extend(incoming.into_iter().map(|pkid| StoreRecord::Incoming { pkid }));
+        let mut incoming: Vec<_> = self.incoming.iter().map(|(&p, i)| (p, i.stored_delivered())).collect();
+        super::sort_by_key(&mut incoming, |&(p, _)| (p.into(), 0));
+        out.extend(incoming.into_iter().map(|(pkid, delivered)| StoreRecord::Incoming { pkid, delivered }));
         for q in &self.queue {
             if let Queued::Publish { request, message } = q {
                 out.push(StoreRecord::Queued { request: *request, message: message.clone() });
@@ -184,8 +211,10 @@ impl Session {
                     max_request = max_request.max(request.0);
                     released.push((request, pkid));
                 }
-                StoreRecord::Incoming { pkid } => {
-                    s.incoming.insert(pkid);
+                StoreRecord::Incoming { pkid, delivered } => {
+                    let state =
+                        if delivered { Incoming::Delivered { marked: true } } else { Incoming::Unconfirmed };
+                    s.incoming.insert(pkid, state);
                 }
                 StoreRecord::Queued { request, message } => {
                     max_request = max_request.max(request.0);

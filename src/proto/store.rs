@@ -44,8 +44,10 @@ pub enum StoreRecord {
     Outgoing { request: RequestId, publish: Publish },
     /// A QoS 2 message past PUBREC: only PUBREL is left to send [MQTT-4.3.3-1].
     Released { request: RequestId, pkid: u16 },
-    /// An incoming QoS 2 message delivered, PUBREC sent, PUBREL not yet seen.
-    Incoming { pkid: u16 },
+    /// An incoming QoS 2 message received, PUBREL not yet seen. `delivered`: the application is
+    /// known to have it (see `Client::handle_delivered`); if not, a PUBLISH again from the broker
+    /// after a restore is delivered.
+    Incoming { pkid: u16, delivered: bool },
     /// A message queued while offline or past the in-flight limit.
     Queued { request: RequestId, message: Message },
     /// Filters and the QoS the broker granted.
@@ -66,7 +68,7 @@ impl StoreRecord {
         match self {
             StoreRecord::Outgoing { publish, .. } => StoreKey::Outgoing(publish.pkid),
             StoreRecord::Released { pkid, .. } => StoreKey::Outgoing(*pkid),
-            StoreRecord::Incoming { pkid } => StoreKey::Incoming(*pkid),
+            StoreRecord::Incoming { pkid, .. } => StoreKey::Incoming(*pkid),
             StoreRecord::Queued { request, .. } => StoreKey::Queued(*request),
             StoreRecord::Subscriptions(_) => StoreKey::Subscriptions,
         }
@@ -86,9 +88,10 @@ impl StoreRecord {
                 out.extend_from_slice(&request.0.to_be_bytes());
                 out.extend_from_slice(&pkid.to_be_bytes());
             }
-            StoreRecord::Incoming { pkid } => {
+            StoreRecord::Incoming { pkid, delivered } => {
                 out.push(b'I');
                 out.extend_from_slice(&pkid.to_be_bytes());
+                out.push(u8::from(*delivered));
             }
             StoreRecord::Queued { request, message } => {
                 out.push(b'Q');
@@ -138,7 +141,14 @@ impl StoreRecord {
             b'R' => {
                 Ok(StoreRecord::Released { request: RequestId(u64_at(rest)?), pkid: u16_exact(&rest[8..])? })
             }
-            b'I' => Ok(StoreRecord::Incoming { pkid: u16_exact(rest)? }),
+            // Two bytes: a record from before the flag existed, written after delivery.
+            b'I' => match rest {
+                [a, b] => Ok(StoreRecord::Incoming { pkid: u16_exact(&[*a, *b])?, delivered: true }),
+                [a, b, f @ (0 | 1)] => {
+                    Ok(StoreRecord::Incoming { pkid: u16_exact(&[*a, *b])?, delivered: *f == 1 })
+                }
+                _ => Err(corrupt("bad incoming record")),
+            },
             b'Q' => {
                 let request = RequestId(u64_at(rest)?);
                 let qos = QoS::from_u8(*rest.get(8).ok_or(corrupt("short record"))?)

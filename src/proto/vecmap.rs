@@ -1,5 +1,5 @@
-//! `HashMap` / `HashSet` stand-ins for the session's small maps keyed by packet id: a sorted
-//! `Vec` with binary search. Each hash map type costs kilobytes of hashbrown and SipHash code in
+//! A `HashMap` stand-in for the session's small maps keyed by packet id: a sorted `Vec` with
+//! binary search. Each hash map type costs kilobytes of hashbrown and SipHash code in
 //! the wasm module; these cost a few hundred bytes. Only the methods the session uses exist.
 //! Iteration is in key order (a `HashMap`'s order is unspecified, so no caller relies on one).
 
@@ -60,6 +60,10 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
+        self.0.iter_mut().map(|(k, v)| (&*k, v))
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &K> {
         self.0.iter().map(|(k, _)| k)
     }
@@ -92,62 +96,5 @@ impl<K: Ord + Copy, V> core::ops::Index<&K> for VecMap<K, V> {
             Some(v) => v,
             None => panic!("no entry for the key"),
         }
-    }
-}
-
-/// A set of `K`, sorted.
-pub(crate) struct VecSet<K>(Vec<K>);
-
-impl<K> Default for VecSet<K> {
-    fn default() -> Self {
-        VecSet(Vec::new())
-    }
-}
-
-impl<K: fmt::Debug> fmt::Debug for VecSet<K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.0.iter()).finish()
-    }
-}
-
-impl<K: Ord + Copy> VecSet<K> {
-    #[allow(dead_code)] // HashSet's API, for what the session may need next.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    #[allow(dead_code)]
-    pub fn contains(&self, k: &K) -> bool {
-        self.0.binary_search(k).is_ok()
-    }
-
-    /// Whether `k` was new.
-    pub fn insert(&mut self, k: K) -> bool {
-        match self.0.binary_search(&k) {
-            Ok(_) => false,
-            Err(i) => {
-                self.0.insert(i, k);
-                true
-            }
-        }
-    }
-
-    /// Whether `k` was there.
-    pub fn remove(&mut self, k: &K) -> bool {
-        match self.0.binary_search(k) {
-            Ok(i) => {
-                self.0.remove(i);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    pub fn iter(&self) -> core::slice::Iter<'_, K> {
-        self.0.iter()
-    }
-
-    pub fn drain(&mut self) -> std::vec::Drain<'_, K> {
-        self.0.drain(..)
     }
 }

@@ -476,8 +476,16 @@ impl Driver {
     // ---- events ----
 
     fn handle_events(&mut self, events: Vec<Event>) {
+        let any = !events.is_empty();
         for e in events {
             self.handle_event(e);
+        }
+        if any {
+            // The listeners run in this task, after this borrow ends; whatever the core records
+            // about it goes into a transaction started from a microtask, after them.
+            if self.core.handle_delivered() {
+                self.schedule_flush();
+            }
         }
     }
 

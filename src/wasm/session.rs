@@ -55,7 +55,7 @@ pub(crate) fn session_js(records: &[StoreRecord]) -> JsValue {
                 set(&o, "retain", message.retain.into());
                 queued.push(&o);
             }
-            StoreRecord::Incoming { pkid } => {
+            StoreRecord::Incoming { pkid, .. } => {
                 incoming.push(&(*pkid).into());
             }
             StoreRecord::Subscriptions(subs) => {

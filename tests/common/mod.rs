@@ -96,8 +96,27 @@ impl Pair {
         while let Some(p) = self.broker_rx.next_packet().expect("client sent a valid packet") {
             self.sent.push(p);
         }
+        let mut any = false;
         while let Some(e) = self.client.poll_event() {
             self.events.push(e);
+            any = true;
+        }
+        // A driver tells the client once the application has the events.
+        if any && self.client.handle_delivered() {
+            while let Some(op) = self.client.poll_store() {
+                self.store.apply(op);
+            }
+        }
+    }
+
+    /// Bytes from the broker, then the process stops right after the store write: the bytes
+    /// and events that write protected never go out (a page unloaded between an IndexedDB
+    /// commit and its completion event).
+    pub fn deliver_then_stop(&mut self, packet: Packet) {
+        let bytes = packet.to_bytes().expect("test packet encodes");
+        self.client.handle_bytes(self.now, &bytes);
+        while let Some(op) = self.client.poll_store() {
+            self.store.apply(op);
         }
     }
 

@@ -1,0 +1,126 @@
+// The benchmark's page: one function per client library, each running the same stream between
+// two connections of that library in this page (a publisher and a subscriber), through the
+// broker's WebSockets listener. Each resolves with { ms, received } once the subscriber got
+// every message (or after `limitMs`, with what arrived).
+//
+// Every library gets the same window: at most `window` messages published and not yet
+// complete (QoS 0: handed to the socket; QoS 1: PUBACK) at a time.
+import init, { MqttClient } from "/pkg/mq.js";
+import mqtt from "/mqtt.esm.js";
+// paho-mqtt.js is a UMD script: loaded by page.html as a classic script, it sets window.Paho.
+
+const payload = new Uint8Array(64).fill(120);
+let mqReady = null;
+
+function finished(n, limitMs) {
+  let received = 0;
+  let done;
+  const all = new Promise((resolve) => (done = resolve));
+  const timer = setTimeout(() => done(), limitMs);
+  return {
+    got() {
+      received += 1;
+      if (received === n) {
+        clearTimeout(timer);
+        done();
+      }
+    },
+    get received() {
+      return received;
+    },
+    all,
+  };
+}
+
+// Publishes n messages with at most `window` incomplete; `publish(i)` returns a promise.
+async function pump(n, window, publish) {
+  let next = 0;
+  await new Promise((resolve, reject) => {
+    let inFlight = 0;
+    let completed = 0;
+    const more = () => {
+      while (inFlight < window && next < n) {
+        inFlight += 1;
+        next += 1;
+        publish(next - 1).then(() => {
+          inFlight -= 1;
+          completed += 1;
+          if (completed === n) resolve();
+          else more();
+        }, reject);
+      }
+    };
+    more();
+  });
+}
+
+window.benchMq = async (url, tag, n, qos, window_, limitMs) => {
+  mqReady ??= init();
+  await mqReady;
+  const opts = { clean: true, session: "memory", reconnect: false, maxInflight: window_, maxQueued: n + 10 };
+  const sub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-s` });
+  const pub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-p` });
+  const topic = `bench/${tag}`;
+  const f = finished(n, limitMs);
+  sub.on("message", () => f.got());
+  await sub.subscribe(topic, { qos });
+  const t0 = performance.now();
+  await pump(n, window_, () => pub.publish(topic, payload, { qos }));
+  await f.all;
+  const ms = performance.now() - t0;
+  await Promise.all([pub.end(), sub.end()]);
+  return { ms, received: f.received };
+};
+
+window.benchMqttJs = async (url, tag, n, qos, window_, limitMs) => {
+  const connect = (clientId) =>
+    new Promise((resolve, reject) => {
+      const c = mqtt.connect(url, { clientId, clean: true, protocolVersion: 4, reconnectPeriod: 0 });
+      c.once("connect", () => resolve(c));
+      c.once("error", reject);
+    });
+  const sub = await connect(`${tag}-s`);
+  const pub = await connect(`${tag}-p`);
+  const topic = `bench/${tag}`;
+  const f = finished(n, limitMs);
+  sub.on("message", () => f.got());
+  await new Promise((resolve, reject) => sub.subscribe(topic, { qos }, (e) => (e ? reject(e) : resolve())));
+  const t0 = performance.now();
+  await pump(n, window_, () => new Promise((resolve, reject) => pub.publish(topic, payload, { qos }, (e) => (e ? reject(e) : resolve()))));
+  await f.all;
+  const ms = performance.now() - t0;
+  await Promise.all([new Promise((r) => pub.end(false, {}, r)), new Promise((r) => sub.end(false, {}, r))]);
+  return { ms, received: f.received };
+};
+
+window.benchPaho = async (url, tag, n, qos, window_, limitMs) => {
+  const connect = (clientId) =>
+    new Promise((resolve, reject) => {
+      const c = new window.Paho.Client(url.endsWith("/") ? url : url + "/", clientId);
+      c.connect({ mqttVersion: 4, cleanSession: true, onSuccess: () => resolve(c), onFailure: (e) => reject(new Error(e.errorMessage)) });
+    });
+  const sub = await connect(`${tag}-s`);
+  const pub = await connect(`${tag}-p`);
+  const topic = `bench/${tag}`;
+  const f = finished(n, limitMs);
+  sub.onMessageArrived = () => f.got();
+  await new Promise((resolve, reject) => sub.subscribe(topic, { qos, onSuccess: resolve, onFailure: reject }));
+  // Paho reports completion per message through onMessageDelivered (QoS 0: once sent).
+  const waiting = [];
+  pub.onMessageDelivered = () => {
+    const w = waiting.shift();
+    if (w) w();
+  };
+  const t0 = performance.now();
+  await pump(n, window_, () => new Promise((resolve) => {
+    waiting.push(resolve);
+    pub.send(topic, payload.buffer.slice(0), qos, false);
+  }));
+  await f.all;
+  const ms = performance.now() - t0;
+  pub.disconnect();
+  sub.disconnect();
+  return { ms, received: f.received };
+};
+
+window.benchReady = true;
