@@ -512,20 +512,19 @@ impl Driver {
                 self.connection_ended(connection_error(&reason), retryable);
             }
             Event::Message(p) => {
-                let topic = JsValue::from(p.topic.as_str());
-                let payload: JsValue = Uint8Array::from(p.payload.as_ref()).into();
-                let info = js_object(&[
-                    ("qos", JsValue::from(p.qos as u8)),
-                    ("retain", JsValue::from(p.retain)),
-                    ("dup", JsValue::from(p.dup)),
-                ]);
-                self.listeners.emit("message", &[topic.clone(), payload.clone(), info]);
-                let m = Object::new();
-                let _ = Reflect::set(&m, &"topic".into(), &topic);
-                let _ = Reflect::set(&m, &"payload".into(), &payload);
-                let _ = Reflect::set(&m, &"qos".into(), &JsValue::from(p.qos as u8));
-                let _ = Reflect::set(&m, &"retain".into(), &p.retain.into());
-                self.streams.push(&m.into());
+                // Listeners get (topic, payload, { qos, retain, dup }); the messages() streams
+                // { topic, payload, qos, retain }, the same payload object.
+                let payload = Uint8Array::from(p.payload.as_ref());
+                let qos = p.qos as u8;
+                super::events::message(
+                    &self.listeners,
+                    &self.streams,
+                    p.topic.as_str(),
+                    &payload,
+                    qos,
+                    p.retain,
+                    p.dup,
+                );
             }
             Event::Published { id } => {
                 if let Some(Pending::Publish { resolve, .. }) = self.take_request(id) {

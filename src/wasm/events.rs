@@ -56,6 +56,19 @@ impl Listeners {
     }
 }
 
+/// An incoming message: queues the "message" listeners' calls and hands it to the streams.
+pub(crate) fn message(
+    listeners: &Listeners,
+    streams: &Streams,
+    topic: &str,
+    payload: &js_sys::Uint8Array,
+    qos: u8,
+    retain: bool,
+    dup: bool,
+) {
+    super::js::mq_message(&listeners.0, &streams.0, topic, payload, qos, retain, dup);
+}
+
 /// The driver's side of the `messages()` streams, kept in JS (see `mq_stream` in js.rs): each
 /// stream is held weakly, so one that JS dropped goes away.
 pub(crate) struct Streams(JsValue);
@@ -70,12 +83,6 @@ impl Streams {
     /// A new stream: an async iterator over the messages pushed from now on.
     pub fn add(&mut self) -> JsValue {
         super::js::mq_stream(&self.0)
-    }
-
-    /// Hands `message` to every live stream (a waiting `next()` resolves, else it is buffered).
-    /// Resolving a promise runs no JS code now, so this needs no [`Action`].
-    pub fn push(&mut self, message: &JsValue) {
-        super::js::mq_streams_push(&self.0, message);
     }
 
     /// Ends every stream: waiting `next()` calls resolve `done`; buffered messages stay readable.

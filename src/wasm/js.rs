@@ -57,6 +57,10 @@ export function mq_streams_push(list, m) {
   for (let i = list.length; i--;) if (!list[i].ref.deref() || !list[i].live()) list.splice(i, 1);
   for (const s of list) s.push(m);
 }
+export function mq_message(m, list, topic, payload, qos, retain, dup) {
+  mq_emit(m, 'message', 3, topic, payload, { qos, retain, dup });
+  mq_streams_push(list, { topic, payload, qos, retain });
+}
 export function mq_streams_end(list) { for (const s of list.splice(0)) s.end(); }
 export function mq_ws(url, f) {
   const ws = new WebSocket(url, 'mqtt');
@@ -89,8 +93,16 @@ extern "C" {
     fn mq_deferred() -> js_sys::Array;
     /// A `messages()` iterator, registered in `list` (a JS array the driver keeps).
     pub(crate) fn mq_stream(list: &JsValue) -> JsValue;
-    pub(crate) fn mq_streams_push(list: &JsValue, message: &JsValue);
     pub(crate) fn mq_streams_end(list: &JsValue);
+    pub(crate) fn mq_message(
+        listeners: &JsValue,
+        streams: &JsValue,
+        topic: &str,
+        payload: &js_sys::Uint8Array,
+        qos: u8,
+        retain: bool,
+        dup: bool,
+    );
     /// A WebSocket to `url` (subprotocol `mqtt`, binary frames as `ArrayBuffer`) whose events
     /// call `f(0, null)` (open), `f(1, Uint8Array)` (a binary frame), `f(2, CloseEvent)`.
     #[wasm_bindgen(catch)]
