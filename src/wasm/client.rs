@@ -63,7 +63,7 @@ export type MqttMessageHandler = (topic: string, payload: Uint8Array, packet: Mq
 fn install_panic_hook() {
     // One thread: a plain flag rather than std's `Once` (and its poisoning machinery).
     thread_local!(static HOOKED: core::cell::Cell<bool> = const { core::cell::Cell::new(false) });
-    if !HOOKED.with(|h| h.replace(true)) {
+    if HOOKED.try_with(|h| h.replace(true)) == Ok(false) {
         std::panic::set_hook(Box::new(|info| {
             // Where, not what: formatting the message would pull core::fmt into the module.
             let at = info.location().map(|l| l.file()).unwrap_or_default();

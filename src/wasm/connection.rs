@@ -206,7 +206,7 @@ impl Driver {
             queue(&w, &[]);
         }
         if let Some(me) = self.me.upgrade() {
-            LIVE.with(|l| {
+            let _ = LIVE.try_with(|l| {
                 if let Ok(mut l) = l.try_borrow_mut() {
                     l.retain(|s| !Rc::ptr_eq(s, &me));
                 }

@@ -182,7 +182,7 @@ impl Driver {
             d.me = Rc::downgrade(&shared);
             d.listen_to_page();
         }
-        LIVE.with(|l| {
+        let _ = LIVE.try_with(|l| {
             if let Ok(mut l) = l.try_borrow_mut() {
                 l.push(shared.clone());
             }
