@@ -1,7 +1,8 @@
-//! `MqttClient`, the JS class. Every method that waits returns a `Promise` made with
-//! `future_to_promise` over a cloned `Rc` (never `async fn(&self)`: JS calling again while a
-//! promise is pending would hit "recursive use of an object"). Arguments are checked before
-//! anything is queued or sent; every rejection is an `Error` with a stable `code`.
+//! `MqttClient`, the JS class. Every method that waits returns a `Promise` whose `resolve` and
+//! `reject` the driver keeps and calls later (no Rust futures in the module, and never
+//! `async fn(&self)`: JS calling again while a promise is pending would hit "recursive use of an
+//! object"). Arguments are checked before anything is queued or sent; every rejection is an
+//! `Error` with a stable `code`.
 
 use super::driver::{now, with, Driver, Shared};
 use super::error::{invalid, js_error, restore_error, user_error, CLOSED, INVALID_URL};
