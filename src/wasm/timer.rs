@@ -12,29 +12,13 @@ use super::js::{call, callback, global, Callback};
 use crate::proto::Instant;
 use wasm_bindgen::JsValue;
 
-/// A `setTimeout` that is cleared, and its closure freed, on drop (gloo-timers' `Timeout`).
-struct Timeout {
-    id: JsValue,
-    _closure: Callback,
-}
+/// gloo-timers' `setTimeout` wrapper: cleared, and its closure freed, on drop. Its delay is an
+/// `i32` in JS: longer ones are capped (a late wake-up is harmless, see above).
+struct Timeout(#[allow(dead_code)] gloo_timers::callback::Timeout);
 
 impl Timeout {
     fn new(ms: u32, f: impl FnOnce() + 'static) -> Option<Timeout> {
-        let f: Box<dyn FnOnce()> = Box::new(f);
-        let mut f = Some(f);
-        let closure = callback(move |_, _| {
-            if let Some(f) = f.take() {
-                f()
-            }
-        });
-        let id = call(&super::js::mq_global(), "setTimeout", closure.as_ref(), &JsValue::from(ms)).ok()?;
-        Some(Timeout { id, _closure: closure })
-    }
-}
-
-impl Drop for Timeout {
-    fn drop(&mut self) {
-        let _ = call(&super::js::mq_global(), "clearTimeout", &self.id, &JsValue::UNDEFINED);
+        Some(Timeout(gloo_timers::callback::Timeout::new(ms.min(i32::MAX as u32), f)))
     }
 }
 
