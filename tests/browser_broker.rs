@@ -447,4 +447,34 @@ mod with_broker {
         wait(watcher.end()).await.unwrap();
         wait(MqttClient::clear_session(url, id)).await.unwrap();
     }
+
+    #[wasm_bindgen_test]
+    async fn one_client_at_a_time_uses_a_stored_session() {
+        let id = unique("lock-client");
+        let url = ws();
+        let opts = format!(r#"{{"clientId": "{id}", "clean": false}}"#);
+        let first = connect(&url, &opts).await;
+        // A second client on the same stored session (another tab, say) is refused before it
+        // connects: at the broker the two would keep throwing each other off.
+        match MqttClient::open(url.clone(), obj(&opts)).await {
+            Ok(_) => panic!("a second client took the stored session"),
+            Err(e) => assert_eq!(error_code(&e).as_deref(), Some("SESSION_LOCKED")),
+        }
+        assert_eq!(
+            wait(MqttClient::clear_session(url.clone(), id.clone())).await,
+            Err("SESSION_LOCKED".into())
+        );
+        // Another client id is not affected.
+        let other = connect(&url, &format!(r#"{{"clientId": "{id}-2", "clean": false}}"#)).await;
+        wait(other.end()).await.unwrap();
+        // end() and destroy() let the session go.
+        assert!(first.connected());
+        wait(first.end()).await.unwrap();
+        let second = connect(&url, &opts).await;
+        second.destroy();
+        let third = connect(&url, &opts).await;
+        wait(third.end()).await.unwrap();
+        wait(MqttClient::clear_session(url.clone(), id.clone())).await.unwrap();
+        wait(MqttClient::clear_session(url, format!("{id}-2"))).await.unwrap();
+    }
 }

@@ -5,10 +5,10 @@
 //! `Error` with a stable `code`.
 
 use super::driver::{now, with, Driver, Shared};
-use super::error::{invalid, js_error, restore_error, user_error, CLOSED, INVALID_URL};
+use super::error::{invalid, js_error, restore_error, user_error, CLOSED, INVALID_URL, SESSION_LOCKED};
 use super::events::flush;
-use super::idb::{parse, IdbStore};
-use super::js::{deferred, later, promise, settle};
+use super::idb::{parse, session_lock, IdbStore};
+use super::js::{deferred, later, promise, release, settle};
 use super::options::{self, SessionKind};
 use crate::codec::ByteStr;
 use crate::proto::{Client, Message, StoreRecord};
@@ -54,7 +54,7 @@ export interface MqttRestored { id: number; kind: "publish"; qos: 1 | 2 | 0; top
 /** Every rejection and "error" event: an Error with a stable code, e.g. CONNECT_REFUSED (with
  *  returnCode), INVALID_ARGUMENT, INVALID_TOPIC, INVALID_URL, QUEUE_FULL, TOO_LARGE, CLOSED,
  *  TIMEOUT, KEEPALIVE_TIMEOUT, CONNECTION_LOST, CONNECTION_FAILED, PROTOCOL_ERROR, STORE_FAILED,
- *  SESSION_CORRUPT. */
+ *  SESSION_CORRUPT, SESSION_LOCKED. */
 export interface MqttError extends Error { code: string; returnCode?: number }
 export type MqttEventName = "message" | "connect" | "reconnect" | "offline" | "close" | "error" | "restored";
 export type MqttMessageHandler = (topic: string, payload: Uint8Array, packet: MqttPacketInfo) => void;
@@ -109,6 +109,14 @@ fn restored_info(record: &StoreRecord) -> Option<(crate::proto::RequestId, JsVal
     Some((id, o.into()))
 }
 
+/// A client (in this tab or another of this origin) uses the stored session already.
+fn locked() -> JsValue {
+    js_error(
+        SESSION_LOCKED,
+        "another client (in this tab or another) is using the stored session of this broker URL and client id",
+    )
+}
+
 /// Makes the value `connect` resolves with, from the driver, once connected.
 pub(crate) type MakeClient = Box<dyn FnOnce(Shared) -> JsValue>;
 
@@ -138,23 +146,37 @@ fn start(url: String, options: JsValue, resolve: Function, reject: Function, mak
         }
         SessionKind::IndexedDb => {
             let client_id = opts.config.client_id.clone();
-            IdbStore::open(&url.clone(), &client_id, move |store| match store {
-                Ok(store) => store.load(move |store, values| {
-                    let restored = values.and_then(|values| {
-                        let records = parse(values).map_err(|e| restore_error(&e))?;
-                        let restored: Vec<_> = records.iter().filter_map(restored_info).collect();
-                        let core =
-                            Client::restore(opts.config.clone(), records).map_err(|e| restore_error(&e))?;
-                        Ok((core, restored))
-                    });
-                    match restored {
-                        Ok((core, restored)) => {
-                            launch(url, &opts, core, Some(store), restored, resolve, reject, make)
-                        }
-                        Err(e) => settle(&resolve, &reject, Err(e)),
+            session_lock(&url.clone(), &client_id.clone(), move |lock| {
+                let Some(lock) = lock else {
+                    return settle(&resolve, &reject, Err(locked()));
+                };
+                IdbStore::open(&url.clone(), &client_id, move |store| match store {
+                    Ok(mut store) => {
+                        store.lock = lock;
+                        store.load(move |store, values| {
+                            let restored = values.and_then(|values| {
+                                let records = parse(values).map_err(|e| restore_error(&e))?;
+                                let restored: Vec<_> = records.iter().filter_map(restored_info).collect();
+                                let core = Client::restore(opts.config.clone(), records)
+                                    .map_err(|e| restore_error(&e))?;
+                                Ok((core, restored))
+                            });
+                            match restored {
+                                Ok((core, restored)) => {
+                                    launch(url, &opts, core, Some(store), restored, resolve, reject, make)
+                                }
+                                Err(e) => {
+                                    store.unlock();
+                                    settle(&resolve, &reject, Err(e))
+                                }
+                            }
+                        })
                     }
-                }),
-                Err(e) => settle(&resolve, &reject, Err(e)),
+                    Err(e) => {
+                        release(&lock);
+                        settle(&resolve, &reject, Err(e))
+                    }
+                });
             });
         }
     }
@@ -240,9 +262,20 @@ impl MqttClient {
     #[wasm_bindgen(js_name = clearSession, unchecked_return_type = "Promise<void>")]
     pub fn clear_session(url: String, #[wasm_bindgen(js_name = clientId)] client_id: String) -> Promise {
         promise(|resolve, reject| {
-            IdbStore::open(&url, &client_id, move |store| match store {
-                Ok(store) => store.clear(move |r| settle(&resolve, &reject, r.map(|()| JsValue::UNDEFINED))),
-                Err(e) => settle(&resolve, &reject, Err(e)),
+            session_lock(&url.clone(), &client_id.clone(), move |lock| {
+                let Some(lock) = lock else {
+                    return settle(&resolve, &reject, Err(locked()));
+                };
+                IdbStore::open(&url, &client_id, move |store| match store {
+                    Ok(store) => store.clear(move |r| {
+                        release(&lock);
+                        settle(&resolve, &reject, r.map(|()| JsValue::UNDEFINED))
+                    }),
+                    Err(e) => {
+                        release(&lock);
+                        settle(&resolve, &reject, Err(e))
+                    }
+                })
             })
         })
     }

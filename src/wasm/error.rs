@@ -14,6 +14,7 @@ pub(crate) const TIMEOUT: &str = "TIMEOUT";
 pub(crate) const CLOSED: &str = "CLOSED";
 pub(crate) const STORE_FAILED: &str = "STORE_FAILED";
 pub(crate) const SESSION_CORRUPT: &str = "SESSION_CORRUPT";
+pub(crate) const SESSION_LOCKED: &str = "SESSION_LOCKED";
 pub(crate) const INTERNAL: &str = "INTERNAL";
 
 /// A JS `Error` with `code` set.

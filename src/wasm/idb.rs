@@ -25,6 +25,8 @@ pub(crate) struct IdbStore {
     db: JsValue,
     url: String,
     client_id: String,
+    /// The release of the session's Web Lock (see `session_lock`), once the driver owns it.
+    pub lock: JsValue,
 }
 
 /// A promise settled by a request's `success` / `error` (the event itself is the value), or a
@@ -53,7 +55,24 @@ fn transaction(db: &JsValue, mode: &str) -> Result<(JsValue, JsValue), JsValue> 
     Ok((tx, store))
 }
 
+/// Takes the Web Lock of the session of (`url`, `client_id`) for as long as one client uses it:
+/// two clients on one stored session (two tabs, say) would overwrite each other's records, and
+/// at the broker the second connection would keep throwing the first off. `f(None)` if another
+/// client (in any tab of this origin) still holds it after [`LOCK_WAIT_MS`].
+pub(crate) fn session_lock(url: &str, client_id: &str, f: impl FnOnce(Option<JsValue>) + 'static) {
+    super::js::lock(&super::error::cat(&["mq-session\n", url, "\n", client_id]), LOCK_WAIT_MS, f)
+}
+
+/// How long a client waits for the session's lock: a page being replaced by its reload, or a
+/// client that `end()` just closed, lets it go within this.
+pub(crate) const LOCK_WAIT_MS: u32 = 3000;
+
 impl IdbStore {
+    /// Lets the session's Web Lock go (the client using it closed).
+    pub fn unlock(&self) {
+        super::js::release(&self.lock);
+    }
+
     /// Opens (creating on first use) the database for this broker URL and client id; `done`
     /// gets the store or the error, in a later task.
     pub fn open(url: &str, client_id: &str, done: impl FnOnce(Result<IdbStore, JsValue>) + 'static) {
@@ -96,7 +115,7 @@ impl IdbStore {
                 let close_db = db.clone();
                 let on_change = callback(move |_, _| drop(call0(&close_db, "close")));
                 set(&db, "onversionchange", &on_change.into_js_value());
-                Ok(IdbStore { db, url, client_id })
+                Ok(IdbStore { db, url, client_id, lock: JsValue::UNDEFINED })
             })())
         });
     }

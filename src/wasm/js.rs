@@ -70,6 +70,18 @@ export function mq_ws(url, f) {
   ws.onclose = e => f(2, e);
   return ws;
 }
+export function mq_lock(name, ms, f) {
+  const locks = globalThis.navigator && navigator.locks;
+  let release;
+  const held = new Promise(r => (release = r));
+  try {
+    if (!locks) throw 0;
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), ms);
+    locks.request(name, { signal: stop.signal }, () => { clearTimeout(timer); f(true, release); return held; })
+      .catch(e => f(!(e && e.name == 'AbortError'), undefined));
+  } catch { Promise.resolve().then(() => f(true, undefined)); }
+}
 export function mq_ws_close(ws) {
   ws.onopen = ws.onmessage = ws.onclose = null;
   if (ws.readyState < 2) ws.close();
@@ -107,6 +119,11 @@ extern "C" {
     /// call `f(0, null)` (open), `f(1, Uint8Array)` (a binary frame), `f(2, CloseEvent)`.
     #[wasm_bindgen(catch)]
     pub(crate) fn mq_ws(url: &str, f: &JsValue) -> Result<JsValue, JsValue>;
+    /// Takes the Web Lock `name`, waiting up to `ms` for its holder to let it go: `f(true,
+    /// release)` (call `release` to let it go), or `f(false)` if it is still held then. Without
+    /// Web Locks (or if the request fails otherwise) it goes on unguarded: `f(true, undefined)`.
+    /// `f` is called once, in a later task.
+    fn mq_lock(name: &str, ms: u32, f: JsValue);
     /// Detaches the handlers and closes the WebSocket unless it is closing or closed.
     pub(crate) fn mq_ws_close(ws: &JsValue);
 }
@@ -195,4 +212,24 @@ pub(crate) fn settle(resolve: &Function, reject: &Function, r: Result<JsValue, J
         Ok(v) => resolve.call1(&JsValue::UNDEFINED, &v),
         Err(e) => reject.call1(&JsValue::UNDEFINED, &e),
     };
+}
+
+/// [`mq_lock`] for Rust: `f(None)` if the lock stayed held elsewhere for `ms`, else
+/// `f(Some(release))` (`release` is `undefined` when the page has no Web Locks; calling it is
+/// then a no-op).
+pub(crate) fn lock(name: &str, ms: u32, f: impl FnOnce(Option<JsValue>) + 'static) {
+    let mut f = Some(f);
+    let c = callback(move |held, release| {
+        if let Some(f) = f.take() {
+            f(if held.as_bool() == Some(true) { Some(release) } else { None })
+        }
+    });
+    mq_lock(name, ms, c.into_js_value());
+}
+
+/// Calls `release` if it is a function (a lock's release from [`lock`]).
+pub(crate) fn release(release: &JsValue) {
+    if let Some(f) = release.dyn_ref::<Function>() {
+        let _ = f.call0(&JsValue::UNDEFINED);
+    }
 }
