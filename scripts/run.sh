@@ -113,12 +113,17 @@ CONF
     if id mosquitto >/dev/null 2>&1; then chown -R mosquitto: "$RUN_DIR" 2>/dev/null || true; fi
     mosquitto -c "$RUN_DIR/mosquitto.conf" 2>"$RUN_DIR/mosquitto.log" &
     CHILDREN+=("$!")
+    broker_listening Mosquitto "$RUN_DIR/mosquitto.log"
+}
+
+# Waits for the broker just started ($1, logging to $2) to listen on both ports; says where.
+broker_listening() {
     if ! wait_for_port "$WS_PORT" || ! wait_for_port "$TCP_PORT"; then
-        echo "mosquitto did not start:" >&2
-        cat "$RUN_DIR/mosquitto.log" >&2
+        echo "$1 did not start:" >&2
+        cat "$2" >&2
         return 1
     fi
-    echo "broker: Mosquitto, ws://127.0.0.1:$WS_PORT (WebSockets), mqtt://127.0.0.1:$TCP_PORT (TCP)"
+    echo "broker: $1, ws://127.0.0.1:$WS_PORT (WebSockets), mqtt://127.0.0.1:$TCP_PORT (TCP)"
 }
 
 # rumqttd (crate rumqttd, feature websocket) with the same two listeners on 127.0.0.1. Its
@@ -168,12 +173,7 @@ listen = "127.0.0.1:$console_port"
 CONF
     rumqttd -c "$RUN_DIR/rumqttd.toml" >"$RUN_DIR/rumqttd.log" 2>&1 &
     CHILDREN+=("$!")
-    if ! wait_for_port "$WS_PORT" || ! wait_for_port "$TCP_PORT"; then
-        echo "rumqttd did not start:" >&2
-        cat "$RUN_DIR/rumqttd.log" >&2
-        return 1
-    fi
-    echo "broker: rumqttd, ws://127.0.0.1:$WS_PORT (WebSockets), mqtt://127.0.0.1:$TCP_PORT (TCP)"
+    broker_listening rumqttd "$RUN_DIR/rumqttd.log"
 }
 
 # www/ and pkg/ on 127.0.0.1 (www/serve.mjs: node, no framework); the connect form starts with

@@ -666,12 +666,18 @@ fn a_clean_session_ends_with_its_connection_and_loses_no_message_mqtt_3_1_2_6() 
 }
 }
 
-both! {
-fn a_qos2_message_stored_but_never_delivered_is_delivered_after_a_restore() {
-    let mut c = config("c");
+/// A connected pair whose session is kept (clean = false), and its config for `reload`.
+fn kept_session_pair(id: &str) -> (Pair, mq::proto::Config) {
+    let mut c = config(id);
     c.clean_session = false;
     let mut p = Pair::new(c.clone());
     p.connect(false);
+    (p, c)
+}
+
+both! {
+fn a_qos2_message_stored_but_never_delivered_is_delivered_after_a_restore() {
+    let (mut p, c) = kept_session_pair("c");
     // Its id is stored, then the page unloads before the message or the PUBREC went out.
     p.deliver_then_stop(Packet::Publish(incoming(7, QoS::ExactlyOnce, "kept")));
     let rec = StoreRecord::Incoming { pkid: 7, delivered: false };
@@ -696,10 +702,7 @@ fn a_qos2_message_stored_but_never_delivered_is_delivered_after_a_restore() {
 
 both! {
 fn a_restored_qos2_id_the_broker_releases_is_not_delivered() {
-    let mut c = config("c");
-    c.clean_session = false;
-    let mut p = Pair::new(c.clone());
-    p.connect(false);
+    let (mut p, c) = kept_session_pair("c");
     p.deliver(Packet::Publish(incoming(8, QoS::ExactlyOnce, "in")));
     assert_eq!(messages(&p.take_events()), vec!["in"]);
     assert_eq!(p.take_sent(), vec![Packet::PubRec(8)]);
@@ -715,10 +718,7 @@ fn a_restored_qos2_id_the_broker_releases_is_not_delivered() {
 
 both! {
 fn a_delivered_qos2_message_whose_pubrec_a_cut_may_have_lost_is_not_delivered_again_after_a_restore() {
-    let mut c = config("c");
-    c.clean_session = false;
-    let mut p = Pair::new(c.clone());
-    p.connect(false);
+    let (mut p, c) = kept_session_pair("c");
     p.deliver(Packet::Publish(incoming(9, QoS::ExactlyOnce, "in")));
     assert_eq!(messages(&p.take_events()), vec!["in"]);
     // Delivered while connected: the record need not say so yet (PUBREL usually follows).
