@@ -141,6 +141,8 @@ run_step test-browser-reload browser_reload_test
 # Worker; then the dashboard (www/) through Playwright (it stops and restarts the broker; the
 # screenshots go to test-results/).
 run_step build-pkg scripts/build-pkg.sh
+# Its TypeScript definitions, type-checked (tsc --strict) as an app would use them.
+run_step test-types env MQ_PKG_DIR="$PWD/pkg" node tests/web/types.mjs
 run_step test-package with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/web/vite.mjs
 run_step test-dashboard with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/web/dashboard.mjs
 stop_browser_broker
@@ -162,6 +164,7 @@ read -r reload_pass reload_fail < <(totals "$LOG_DIR/test-browser-reload.log")
 read -r package_pass package_fail < <(totals "$LOG_DIR/test-package.log")
 read -r dash_pass dash_fail < <(totals "$LOG_DIR/test-dashboard.log")
 read -r run_pass run_fail < <(totals "$LOG_DIR/test-run.log")
+read -r types_pass types_fail < <(totals "$LOG_DIR/test-types.log")
 
 checks_pass=0 checks_fail=0 steps_fail=0
 printf '\n==> summary (setup %ds)\n' "$setup_secs"
@@ -184,6 +187,7 @@ echo "  wasm32 tests against Mosquitto (headless Chromium): $wbroker_pass passed
 per_binary "$LOG_DIR/test-wasm32-broker.log"
 echo "  page reload checks (Playwright, Chromium): $reload_pass passed, $reload_fail failed"
 echo "  npm package checks (Vite app, main thread and Worker): $package_pass passed, $package_fail failed"
+echo "  TypeScript definition checks (tsc --strict): $types_pass passed, $types_fail failed"
 echo "  dashboard checks (Playwright, Chromium): $dash_pass passed, $dash_fail failed"
 echo "  scripts/run.sh checks (the main command, Mosquitto and, when installed, rumqttd): $run_pass passed, $run_fail failed"
 
@@ -199,6 +203,7 @@ for i in "${!STEP_NAMES[@]}"; do
         test-package) failed_tests=$package_fail ;;
         test-dashboard) failed_tests=$dash_fail ;;
         test-run) failed_tests=$run_fail ;;
+        test-types) failed_tests=$types_fail ;;
         *) continue ;;
     esac
     if [ "${STEP_STATUS[$i]}" -ne 0 ] && [ "$failed_tests" -eq 0 ]; then
@@ -207,8 +212,8 @@ for i in "${!STEP_NAMES[@]}"; do
 done
 sed -n 's/^  wasm + JS glue */  npm package size, wasm + JS glue (budget 40 KB gzip): /p' "$LOG_DIR/build-pkg.log"
 echo "  checks (fmt, clippy, package build): $checks_pass passed, $checks_fail failed"
-all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + package_pass + dash_pass + run_pass + checks_pass))
-all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + package_fail + dash_fail + run_fail + checks_fail + extra_fail))
+all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + package_pass + dash_pass + run_pass + types_pass + checks_pass))
+all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + package_fail + dash_fail + run_fail + types_fail + checks_fail + extra_fail))
 echo "$all_pass passed, $all_fail failed"
 
 [ "$steps_fail" -eq 0 ]

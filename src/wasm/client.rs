@@ -58,6 +58,14 @@ export interface MqttRestored { id: number; kind: "publish"; qos: 1 | 2 | 0; top
 export interface MqttError extends Error { code: string; returnCode?: number }
 export type MqttEventName = "message" | "connect" | "reconnect" | "offline" | "close" | "error" | "restored";
 export type MqttMessageHandler = (topic: string, payload: Uint8Array, packet: MqttPacketInfo) => void;
+/** `on`, one signature per event, so that handlers are typed from the event's name. */
+export interface MqttClient {
+  on(event: "message", handler: MqttMessageHandler): void;
+  on(event: "connect", handler: (info: { sessionPresent: boolean }) => void): void;
+  on(event: "error", handler: (error: MqttError) => void): void;
+  on(event: "restored", handler: (request: MqttRestored) => void): void;
+  on(event: "reconnect" | "offline" | "close", handler: () => void): void;
+}
 "#;
 
 /// A panic would kill the instance; if one ever happens, say so in the console.
@@ -252,7 +260,7 @@ impl MqttClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<MqttClient>")]
     pub fn connect(
         url: String,
-        #[wasm_bindgen(unchecked_param_type = "MqttConnectOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "MqttConnectOptions")] options: Option<JsValue>,
     ) -> Promise {
         let options = options.unwrap_or(JsValue::UNDEFINED);
         promise(|resolve, reject| start(url, options, resolve, reject, Box::new(|d| MqttClient { d }.into())))
@@ -286,7 +294,7 @@ impl MqttClient {
         &self,
         topic: String,
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | ArrayBuffer")] payload: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "MqttPublishOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "MqttPublishOptions")] options: Option<JsValue>,
     ) -> Promise {
         self.command(|d, resolve, reject| {
             let payload = options::bytes(&payload, "payload")?;
@@ -303,7 +311,7 @@ impl MqttClient {
     pub fn subscribe(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | string[]")] topics: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "MqttSubscribeOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "MqttSubscribeOptions")] options: Option<JsValue>,
     ) -> Promise {
         self.command(|d, resolve, reject| {
             let filters = options::topics(&topics)?;
@@ -334,8 +342,8 @@ impl MqttClient {
     pub fn on(
         &self,
         #[wasm_bindgen(unchecked_param_type = "MqttEventName")] event: String,
-        #[wasm_bindgen(unchecked_param_type = "MqttMessageHandler | ((...args: any[]) => void)")]
-        handler: Function,
+        // The typed signatures are in TS_TYPES (merged into the class); this one takes nothing.
+        #[wasm_bindgen(unchecked_param_type = "never")] handler: Function,
     ) -> Result<(), JsValue> {
         let name = super::events::Listeners::name(&event)
             .ok_or_else(|| invalid(&super::error::cat(&["unknown event \"", &event, "\""])))?;
