@@ -8,6 +8,8 @@
 //! ```
 //!
 //! `MQ_BENCH_ONLY=mq` (or `rumqttc`) and `MQ_BENCH_QOS=1` narrow a run down, for profiling.
+//! `MQ_BENCH_BROKER=rumqttd` runs it through rumqttd instead (`cargo install rumqttd`), a broker
+//! that is faster than Mosquitto here, so that the clients weigh more in the figures.
 //!
 //! Both clients get the same in-flight window (100) and Mosquitto queues without limit, so no
 //! message is dropped; a round that loses any is reported as such instead of timed.
@@ -35,12 +37,33 @@ struct Broker {
 }
 
 impl Broker {
-    fn start() -> Broker {
+    fn start(rumqttd: bool) -> Broker {
         use std::os::unix::fs::PermissionsExt;
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = std::env::temp_dir().join(format!("mq-bench-e2e-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if rumqttd {
+            let console = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let conf = dir.join("rumqttd.toml");
+            let text = format!(
+                "id = 0\n[router]\nid = 0\nmax_connections = 100\nmax_outgoing_packet_count = 200\n\
+                 max_segment_size = 104857600\nmax_segment_count = 10\n\
+                 [v4.1]\nname = \"v4-1\"\nlisten = \"127.0.0.1:{port}\"\nnext_connection_delay_ms = 1\n\
+                 [v4.1.connections]\nconnection_timeout_ms = 60000\nmax_payload_size = 1048576\n\
+                 max_inflight_count = {INFLIGHT}\ndynamic_filters = true\n\
+                 [console]\nlisten = \"127.0.0.1:{console}\"\n"
+            );
+            std::fs::write(&conf, text).unwrap();
+            let child = Command::new("rumqttd")
+                .arg("-q")
+                .arg("-c")
+                .arg(&conf)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("rumqttd on PATH");
+            return Broker { child, dir, port }.wait_listening();
+        }
         let conf = dir.join("mosquitto.conf");
         // No queue limit (nothing dropped) and an in-flight window matching the clients'.
         let text = format!(
@@ -50,14 +73,17 @@ impl Broker {
         std::fs::write(&conf, text).unwrap();
         std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).unwrap();
         let child = Command::new("mosquitto").arg("-c").arg(&conf).spawn().expect("mosquitto on PATH");
-        let broker = Broker { child, dir, port };
+        Broker { child, dir, port }.wait_listening()
+    }
+
+    fn wait_listening(self) -> Broker {
         for _ in 0..200 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return broker;
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return self;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("mosquitto did not start"); // `broker` drops: the process is killed and reaped.
+        panic!("the broker did not start"); // `self` drops: the process is killed and reaped.
     }
 }
 
@@ -217,11 +243,13 @@ fn main() {
     // MQ_BENCH_ONLY=mq or =rumqttc runs one client only (for profiling).
     let only = std::env::var("MQ_BENCH_ONLY").ok().map(|v| usize::from(v != "mq"));
     let qos_only = std::env::var("MQ_BENCH_QOS").ok().and_then(|q| q.parse::<u8>().ok());
-    let broker = Broker::start();
+    let rumqttd = std::env::var("MQ_BENCH_BROKER").is_ok_and(|b| b == "rumqttd");
+    let broker = Broker::start(rumqttd);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let payload = Bytes::from(vec![b'x'; size]);
     println!(
-        "end-to-end throughput, {n} messages of {size} bytes per round, {rounds} rounds, Mosquitto on 127.0.0.1:{}",
+        "end-to-end throughput, {n} messages of {size} bytes per round, {rounds} rounds, {} on 127.0.0.1:{}",
+        if rumqttd { "rumqttd" } else { "Mosquitto" },
         broker.port
     );
     println!("{:<6} {:>14} {:>14} {:>8}", "QoS", "mq msg/s", "rumqttc msg/s", "ratio");
