@@ -28,7 +28,8 @@ rm -rf "$OUT"
 # opt-level "z" for this build only ([profile.release] stays "s" for the native tool): about
 # 6% smaller than "s" here.
 CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
-    wasm-pack build --target web --release --no-pack --no-opt --out-dir "$OUT" --out-name mq
+    wasm-pack build --target web --release --no-pack --no-opt --out-dir "$OUT" --out-name mq \
+    -- --features small-alloc
 wasm="$OUT/mq_bg.wasm"
 [ -f "$wasm" ] && [ -f "$OUT/mq.js" ] || { echo "build-pkg: wasm-pack produced no $wasm" >&2; exit 1; }
 

@@ -276,6 +276,13 @@ impl World {
                     let mid = message_id(&p);
                     assert_eq!(self.sent_down.get(&mid), Some(&p.qos));
                     *self.delivered.entry(mid).or_default() += 1;
+                    // The application has it; what the client records about that is written now.
+                    if p.qos == QoS::ExactlyOnce && self.client.handle_delivered(p.pkid, self.transport_open)
+                    {
+                        while let Some(op) = self.client.poll_store() {
+                            self.store.apply(op);
+                        }
+                    }
                 }
                 Event::Disconnected { .. } => {
                     // The driver closes the transport: what was on the wire is gone.
@@ -284,12 +291,6 @@ impl World {
                     self.to_broker.clear();
                 }
                 _ => {}
-            }
-        }
-        // The application has them: what the client records about that is written now.
-        if self.client.handle_delivered() {
-            while let Some(op) = self.client.poll_store() {
-                self.store.apply(op);
             }
         }
         self.check_invariants();

@@ -753,3 +753,35 @@ fn incoming_records_round_trip_and_old_ones_read_as_delivered() {
     assert!(StoreRecord::from_bytes(&[b'I', 2]).is_err());
 }
 }
+
+both! {
+fn a_qos2_message_handed_over_before_its_pubrec_went_out_is_recorded_as_delivered_at_once() {
+    let (mut p, c) = kept_session_pair("c");
+    let bytes = Packet::Publish(incoming(5, QoS::ExactlyOnce, "in")).to_bytes().unwrap();
+    p.client.handle_bytes(p.now, &bytes);
+    while let Some(op) = p.client.poll_store() {
+        p.store.apply(op);
+    }
+    // The PUBREC comes out, but the driver holds it back (a full WebSocket buffer, say) while
+    // the message goes to the app.
+    let mut held = Vec::new();
+    p.client.poll_transmit(&mut held);
+    let Some(Event::Message(m)) = p.client.poll_event() else { panic!("no message") };
+    assert!(p.client.handle_delivered(m.pkid, false));
+    assert!(!p.client.handle_delivered(m.pkid, false), "marked once");
+    while let Some(op) = p.client.poll_store() {
+        p.store.apply(op);
+    }
+    let rec = StoreRecord::Incoming { pkid: 5, delivered: true };
+    assert_eq!(p.store.records.get(&StoreKey::Incoming(5)), Some(&rec));
+    // The page stops before the PUBREC went out: the broker sends the message again after the
+    // restore, and the app does not get it twice.
+    p.reload(c.clone());
+    p.connect(true);
+    let mut again = incoming(5, QoS::ExactlyOnce, "in");
+    again.dup = true;
+    p.deliver(Packet::Publish(again));
+    assert!(messages(&p.take_events()).is_empty());
+    assert_eq!(p.take_sent(), vec![Packet::PubRec(5)]);
+}
+}

@@ -337,13 +337,17 @@ impl Driver {
             }
         }
         self.core.poll_transmit(&mut self.out);
-        let mut any = false;
+        let mut marked = false;
         while let Some(event) = self.core.poll_event() {
-            any = true;
+            // Handed to the app's channel; its PUBREC is in `out`, written right after this.
+            if let Event::Message(p) = &event {
+                if p.qos == QoS::ExactlyOnce {
+                    marked |= self.core.handle_delivered(p.pkid, true);
+                }
+            }
             self.on_event(event);
         }
-        // Handed to the app's channels: what the core records about that is written now.
-        if any && self.core.handle_delivered() {
+        if marked {
             self.pump();
         }
     }

@@ -185,24 +185,23 @@ impl Client {
         self.lose(ConnectionError::TransportClosed);
     }
 
-    /// The application has every event polled so far (the driver calls this once it handed
-    /// them over). An incoming QoS 2 message is recorded as delivered when its PUBREC may have
-    /// been lost with a connection: a restore must not deliver it again when the broker sends
-    /// it once more. Without these calls a restore may repeat such a message, never lose one.
-    /// Returns whether it made store ops (then drain the outputs again).
-    pub fn handle_delivered(&mut self) -> bool {
-        let mut marks = Vec::new();
-        for (&id, state) in self.session.incoming.iter_mut() {
-            if let Incoming::Emitted { cut } = *state {
-                *state = Incoming::Delivered { marked: cut };
-                if cut {
-                    marks.push(id);
-                }
-            }
+    /// The application has the incoming QoS 2 message with packet id `pkid` (an
+    /// [`Event::Message`] the driver handed over; call it for each, after handing it).
+    /// `pubrec_sent`: the bytes that came out with it (its PUBREC) went to the transport rather
+    /// than waiting in the driver. The message is recorded as delivered when its PUBREC may be
+    /// lost (not sent yet, or sent on a connection that has ended since): a restore must not
+    /// deliver it again when the broker sends it once more. Without these calls a restore may
+    /// repeat such a message, never lose one. Returns whether it made a store op (drain the
+    /// outputs again).
+    pub fn handle_delivered(&mut self, pkid: u16, pubrec_sent: bool) -> bool {
+        let Some(state) = self.session.incoming.get_mut(&pkid) else { return false };
+        let Incoming::Emitted { cut } = *state else { return false };
+        let mark = cut || !pubrec_sent;
+        *state = Incoming::Delivered { marked: mark };
+        if mark {
+            self.mark_delivered(vec![pkid]);
         }
-        let any = !marks.is_empty();
-        self.mark_delivered(marks);
-        any
+        mark
     }
 
     // ---- commands ----

@@ -141,7 +141,8 @@ impl StoreRecord {
             b'R' => {
                 Ok(StoreRecord::Released { request: RequestId(u64_at(rest)?), pkid: u16_exact(&rest[8..])? })
             }
-            // Two bytes: a record from before the flag existed, written after delivery.
+            // Two bytes: a record from before the flag existed; read as delivered, as the client
+            // that wrote it treated it (it never delivered a kept id again).
             b'I' => match rest {
                 [a, b] => Ok(StoreRecord::Incoming { pkid: u16_exact(&[*a, *b])?, delivered: true }),
                 [a, b, f @ (0 | 1)] => {

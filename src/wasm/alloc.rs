@@ -1,5 +1,6 @@
-//! The global allocator of the wasm32 build: power-of-two size classes with one free list each,
-//! carved from `memory.grow`. About 0.5 KB of code where dlmalloc (std's default) is about 7 KB.
+//! The global allocator of the npm package (feature "small-alloc"): power-of-two size classes
+//! with one free list each, carved from `memory.grow`. About 0.5 KB of code where dlmalloc
+//! (std's default) is about 7 KB.
 //!
 //! A block of class `k` holds `2^k` bytes (at least 8) and goes back to the free list of its class
 //! when freed; blocks are never split, merged or returned to the browser (wasm memory cannot

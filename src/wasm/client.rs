@@ -296,11 +296,14 @@ impl MqttClient {
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | ArrayBuffer")] payload: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "MqttPublishOptions")] options: Option<JsValue>,
     ) -> Promise {
-        self.command(|d, resolve, reject| {
-            let payload = options::bytes(&payload, "payload")?;
+        // The arguments are read before the driver is borrowed: reading them may run the
+        // caller's code (getters, proxies), which may call the client or throw.
+        let message = options::bytes(&payload, "payload").and_then(|payload| {
             let (qos, retain) = options::publish_options(&options.unwrap_or(JsValue::UNDEFINED))?;
-            let message = Message::new(ByteStr::from(topic), payload, qos).retain(retain);
-            let id = d.core.publish(now(), message).map_err(|e| user_error(&e))?;
+            Ok(Message::new(ByteStr::from(topic), payload, qos).retain(retain))
+        });
+        self.command(|d, resolve, reject| {
+            let id = d.core.publish(now(), message?).map_err(|e| user_error(&e))?;
             d.track_publish(id, resolve, reject);
             Ok(())
         })
@@ -313,9 +316,12 @@ impl MqttClient {
         #[wasm_bindgen(unchecked_param_type = "string | string[]")] topics: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "MqttSubscribeOptions")] options: Option<JsValue>,
     ) -> Promise {
+        // Read before the driver is borrowed (see `publish`).
+        let parsed = options::topics(&topics).and_then(|filters| {
+            Ok((filters, options::subscribe_qos(&options.unwrap_or(JsValue::UNDEFINED))?))
+        });
         self.command(|d, resolve, reject| {
-            let filters = options::topics(&topics)?;
-            let qos = options::subscribe_qos(&options.unwrap_or(JsValue::UNDEFINED))?;
+            let (filters, qos) = parsed?;
             let pairs: Vec<(&str, _)> = filters.iter().map(|f| (f.as_str(), qos)).collect();
             let id = d.core.subscribe(now(), &pairs).map_err(|e| user_error(&e))?;
             d.track_subscribe(id, filters, resolve, reject);
@@ -328,8 +334,10 @@ impl MqttClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | string[]")] topics: JsValue,
     ) -> Promise {
+        // Read before the driver is borrowed (see `publish`).
+        let filters = options::topics(&topics);
         self.command(|d, resolve, reject| {
-            let filters = options::topics(&topics)?;
+            let filters = filters?;
             let id = d.core.unsubscribe(now(), &filters).map_err(|e| user_error(&e))?;
             d.track_unsubscribe(id, resolve, reject);
             Ok(())

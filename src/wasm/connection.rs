@@ -190,11 +190,9 @@ impl Driver {
     pub(super) fn finish(&mut self, err: &JsValue) {
         self.phase = Phase::Closed;
         self.drop_socket();
-        // The next client may take the stored session (IndexedDB orders its transactions after
-        // any of ours still running).
-        if let Some(store) = &self.store {
-            store.unlock();
-        }
+        // The next client may take the stored session once our writes are done.
+        self.unlock_pending = true;
+        self.unlock_if_idle();
         for t in [&mut self.timer, &mut self.retry_timer, &mut self.open_timer, &mut self.drain_timer] {
             t.cancel();
         }

@@ -14,7 +14,7 @@ use super::js::{console, get, later};
 use super::options::{Backoff, Options};
 use super::socket::Socket;
 use super::timer::{document, Listener, Timer};
-use crate::codec::SubAckCode;
+use crate::codec::{QoS, SubAckCode};
 use crate::proto::{Client, ConnectionError, Event, Instant, RequestId, StoreOp};
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -115,6 +115,8 @@ pub(crate) struct Driver {
     pub(super) next_events: Vec<Event>,
     pub(super) send_buf: Vec<u8>,
     pub(super) flush_scheduled: bool,
+    /// `finish` ran: the Web Lock goes once the store writes are done (`unlock_if_idle`).
+    pub(super) unlock_pending: bool,
     pub(super) persisted_waiters: Vec<Function>,
     pub(super) end_waiters: Vec<Function>,
     pub(super) page: Vec<Listener>,
@@ -174,6 +176,7 @@ impl Driver {
             next_events: Vec::new(),
             send_buf: Vec::new(),
             flush_scheduled: false,
+            unlock_pending: false,
             persisted_waiters: Vec::new(),
             end_waiters: Vec::new(),
             page: Vec::new(),
@@ -298,6 +301,10 @@ impl Driver {
         self.held_bytes.clear();
         self.next_bytes.clear();
         self.send_buf.clear();
+        // Nothing reaches the app after "close". A QoS 2 message among these is in the store as
+        // not delivered, and the broker (without its PUBREC) sends it again to the next client.
+        self.held_events.clear();
+        self.next_events.clear();
         self.drop_socket();
         if self.phase != Phase::Closed {
             self.phase = Phase::Closed;
@@ -347,6 +354,7 @@ impl Driver {
             self.transmit(bytes);
             self.handle_events(events);
         }
+        self.write_pending();
         self.arm_timer();
         self.settle();
     }
@@ -384,8 +392,21 @@ impl Driver {
         } else {
             self.start_write(ops, bytes, events);
         }
+        self.write_pending();
         self.arm_timer();
         self.settle();
+        self.unlock_if_idle();
+    }
+
+    /// After `finish`: lets the session's Web Lock go once no write of ours is running or
+    /// waiting, so the next client's transactions come after all of ours.
+    pub(super) fn unlock_if_idle(&mut self) {
+        if self.unlock_pending && !self.writing && self.next_ops.is_empty() {
+            self.unlock_pending = false;
+            if let Some(store) = &self.store {
+                store.unlock();
+            }
+        }
     }
 
     /// Once nothing waits for IndexedDB: `persisted()` promises resolve and `end()` completes.
@@ -475,17 +496,40 @@ impl Driver {
 
     // ---- events ----
 
+    /// Hands events to the app, right after `transmit` gave the WebSocket the bytes that came
+    /// with them. What the core then records about the QoS 2 messages handed over goes into
+    /// `next_ops` (written by `write_pending`): the listeners run in this task, after this
+    /// borrow ends, and a transaction opened in this task commits only after it.
     fn handle_events(&mut self, events: Vec<Event>) {
-        let any = !events.is_empty();
+        // Their PUBRECs reached the WebSocket, unless they wait in `send_buf` or the socket is
+        // gone (then the record must say the app has the message).
+        let pubrec_sent = self.socket_open && self.send_buf.is_empty();
+        let mut marked = false;
         for e in events {
+            if let Event::Message(p) = &e {
+                if p.qos == QoS::ExactlyOnce {
+                    marked |= self.core.handle_delivered(p.pkid, pubrec_sent);
+                }
+            }
             self.handle_event(e);
         }
-        if any {
-            // The listeners run in this task, after this borrow ends; whatever the core records
-            // about it goes into a transaction started from a microtask, after them.
-            if self.core.handle_delivered() {
-                self.schedule_flush();
+        if marked {
+            while let Some(op) = self.core.poll_store() {
+                if self.store.is_some() {
+                    self.next_ops.push(op);
+                }
             }
+        }
+    }
+
+    /// Store ops left in `next_ops` while nothing is being written (marks made while handing
+    /// events over): written now, after everything before them.
+    fn write_pending(&mut self) {
+        if !self.writing && !self.next_ops.is_empty() {
+            let ops = std::mem::take(&mut self.next_ops);
+            let bytes = std::mem::take(&mut self.next_bytes);
+            let events = std::mem::take(&mut self.next_events);
+            self.start_write(ops, bytes, events);
         }
     }
 

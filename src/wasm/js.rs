@@ -93,8 +93,9 @@ extern "C" {
     /// `globalThis` (`window` in a page, `self` in a worker).
     pub(crate) fn mq_global() -> JsValue;
     /// A payload as bytes: a string (as UTF-8), a `Uint8Array` or any `ArrayBufferView`, an
-    /// `ArrayBuffer`; `undefined` for anything else.
-    pub(crate) fn mq_bytes(v: &JsValue) -> JsValue;
+    /// `ArrayBuffer`; `undefined` for anything else (an error if looking at it threw).
+    #[wasm_bindgen(catch)]
+    pub(crate) fn mq_bytes(v: &JsValue) -> Result<JsValue, JsValue>;
     /// Queues `f(a, b, c)` with its first `n` arguments; `mq_flush` runs what is queued.
     pub(crate) fn mq_queue(f: &Function, n: u32, a: &JsValue, b: &JsValue, c: &JsValue);
     pub(crate) fn mq_flush();
@@ -189,7 +190,7 @@ fn settled(p: &Promise, f: Box<dyn FnOnce(Result<JsValue, JsValue>)>) {
             f(if ok.as_bool() == Some(true) { Ok(v) } else { Err(v) })
         }
     });
-    // Called once: JS frees it then (`into_js_value`).
+    // Called once; `into_js_value` leaves the closure to JS, whose garbage collector frees it.
     mq_settle(p, c.into_js_value());
 }
 

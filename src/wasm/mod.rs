@@ -10,6 +10,10 @@
 //! - [`events`]: listeners, promise settlements, the `messages()` stream.
 //! - [`session`]: the session's records as JS sees them (`session()`, `storedSession()`).
 
+// The npm package's allocator (feature "small-alloc", which scripts/build-pkg.sh turns on): a
+// crate that uses mq as a library keeps the allocator it chooses, and a threaded build
+// (atomics) keeps std's.
+#[cfg(all(feature = "small-alloc", not(target_feature = "atomics")))]
 mod alloc;
 mod client;
 mod connection;

@@ -139,7 +139,7 @@ pub(crate) fn qos(v: Option<f64>) -> Result<QoS, JsValue> {
 
 /// A payload: a string (sent as UTF-8), a `Uint8Array` or any `ArrayBufferView`, an `ArrayBuffer`.
 pub(crate) fn bytes(v: &JsValue, what: &str) -> Result<Bytes, JsValue> {
-    let bytes = super::js::mq_bytes(v);
+    let bytes = super::js::mq_bytes(v).unwrap_or(JsValue::UNDEFINED);
     if !bytes.is_undefined() {
         return Ok(Bytes::from(bytes.unchecked_into::<Uint8Array>().to_vec()));
     }

@@ -96,16 +96,16 @@ impl Pair {
         while let Some(p) = self.broker_rx.next_packet().expect("client sent a valid packet") {
             self.sent.push(p);
         }
-        let mut any = false;
         while let Some(e) = self.client.poll_event() {
-            self.events.push(e);
-            any = true;
-        }
-        // A driver tells the client once the application has the events.
-        if any && self.client.handle_delivered() {
-            while let Some(op) = self.client.poll_store() {
-                self.store.apply(op);
+            // A driver tells the client once the application has a QoS 2 message.
+            if let Event::Message(p) = &e {
+                if p.qos == mq::codec::QoS::ExactlyOnce && self.client.handle_delivered(p.pkid, true) {
+                    while let Some(op) = self.client.poll_store() {
+                        self.store.apply(op);
+                    }
+                }
             }
+            self.events.push(e);
         }
     }
 
