@@ -13,14 +13,17 @@ use wasm_bindgen::JsCast;
 
 #[wasm_bindgen(inline_js = "export function mq_call(o, m, a, b) { return o[m](a, b); }
 export function mq_deferred() { let a; const p = new Promise((res, rej) => { a = [res, rej]; }); return [p, ...a]; }
-let queue = [];
+let queue = [], flushing = false;
 export function mq_queue(f, n, a, b, c) { queue.push([f, [a, b, c].slice(0, n)]); }
 export function mq_flush() {
-  const q = queue;
-  queue = [];
-  for (const [f, args] of q) {
-    try { f(...args); } catch (e) { console.error('mq: an event handler threw', e); }
-  }
+  if (flushing) return;
+  flushing = true;
+  try {
+    for (let i = 0; i < queue.length; i++) {
+      const [f, args] = queue[i];
+      try { f(...args); } catch (e) { console.error('mq: an event handler threw', e); }
+    }
+  } finally { queue = []; flushing = false; }
 }
 export function mq_on(m, name, f) { if (!m.has(name)) m.set(name, []); m.get(name).push(f); }
 export function mq_off(m, name, f) { const l = m.get(name) || [], i = l.lastIndexOf(f); if (i >= 0) l.splice(i, 1); }
@@ -96,7 +99,8 @@ extern "C" {
     /// `ArrayBuffer`; `undefined` for anything else (an error if looking at it threw).
     #[wasm_bindgen(catch)]
     pub(crate) fn mq_bytes(v: &JsValue) -> Result<JsValue, JsValue>;
-    /// Queues `f(a, b, c)` with its first `n` arguments; `mq_flush` runs what is queued.
+    /// Queues `f(a, b, c)` with its first `n` arguments; `mq_flush` runs what is queued, in
+    /// order (called from a listener it leaves the new calls to the flush already running).
     pub(crate) fn mq_queue(f: &Function, n: u32, a: &JsValue, b: &JsValue, c: &JsValue);
     pub(crate) fn mq_flush();
     /// Listeners in the `Map` `m`: add, remove the most recent registration, queue the calls.
