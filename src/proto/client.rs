@@ -40,7 +40,7 @@ enum Conn {
 /// of its packet id, and delivering it before that record is written would let a crash deliver
 /// it twice. Send the bytes and then deliver the events in one go (the PUBREC going out tells
 /// a restored client that the message was delivered), then call
-/// [`handle_delivered`](Client::handle_delivered).
+/// [`handle_delivered`](Client::handle_delivered) for each QoS 2 message handed over.
 #[derive(Debug)]
 pub struct Client {
     config: Config,

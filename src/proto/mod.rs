@@ -18,8 +18,8 @@
 //! - A driver that stops between a store write and delivering what it protected loses nothing:
 //!   an incoming QoS 2 message whose id was stored but never delivered is delivered when the
 //!   broker sends it again after the restore (the broker never got its PUBREC). Drivers call
-//!   [`Client::handle_delivered`] once the application has the events, so that a message the
-//!   application has is marked so when its PUBREC may be lost with a connection.
+//!   [`Client::handle_delivered`] for each QoS 2 message they hand to the application, so that
+//!   one whose PUBREC may be lost (held back, or its connection ended) is marked delivered.
 
 mod client;
 mod config;
