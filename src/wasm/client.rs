@@ -275,10 +275,13 @@ impl MqttClient {
                     return settle(&resolve, &reject, Err(locked()));
                 };
                 IdbStore::open(&url, &client_id, move |store| match store {
-                    Ok(store) => store.clear(move |r| {
-                        release(&lock);
-                        settle(&resolve, &reject, r.map(|()| JsValue::UNDEFINED))
-                    }),
+                    Ok(store) => {
+                        store.clear(move |r| {
+                            release(&lock);
+                            settle(&resolve, &reject, r.map(|()| JsValue::UNDEFINED))
+                        });
+                        store.close();
+                    }
                     Err(e) => {
                         release(&lock);
                         settle(&resolve, &reject, Err(e))
@@ -443,7 +446,8 @@ impl MqttClient {
     pub fn stored_session(url: String, #[wasm_bindgen(js_name = clientId)] client_id: String) -> Promise {
         promise(|resolve, reject| {
             IdbStore::open(&url, &client_id, move |store| match store {
-                Ok(store) => store.load(move |_, values| {
+                Ok(store) => store.load(move |store, values| {
+                    store.close();
                     let session = values.and_then(|v| {
                         let records = parse(v).map_err(|e| restore_error(&e))?;
                         Ok(super::session::session_js(&records))

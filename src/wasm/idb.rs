@@ -73,6 +73,12 @@ impl IdbStore {
         super::js::release(&self.lock);
     }
 
+    /// Closes the database connection once its transactions are done (one-off readers and
+    /// `clearSession`; an open connection would hold up a later version change).
+    pub fn close(&self) {
+        let _ = call0(&self.db, "close");
+    }
+
     /// Opens (creating on first use) the database for this broker URL and client id; `done`
     /// gets the store or the error, in a later task.
     pub fn open(url: &str, client_id: &str, done: impl FnOnce(Result<IdbStore, JsValue>) + 'static) {
