@@ -507,5 +507,7 @@ const TOPIC_VECTORS: &str = include_str!("../../shared/vectors/topic-match-mosqu
 mod properties;
 #[path = "codec/rules.rs"]
 mod rules;
+#[path = "codec/streams.rs"]
+mod streams;
 #[path = "codec/vectors.rs"]
 mod vectors;

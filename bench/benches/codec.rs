@@ -14,7 +14,10 @@
 //! - encodes append to a reused buffer, cleared each iteration.
 
 use bytes::{Bytes, BytesMut};
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
 use mq::codec::{self as ours, Decoder};
 use mq_bench::{
     drain_decode, drain_decoder, drain_peer, mixed_stream, publish_qos1, subscribe_10, Mix, MAX_PACKET,
@@ -126,45 +129,7 @@ fn publish(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("publish_qos1_{label}"));
         g.throughput(Throughput::Bytes(wire.len() as u64));
 
-        g.bench_function(BenchmarkId::new("decode", "mq"), |b| {
-            b.iter_batched(
-                || wire.clone(),
-                |buf| {
-                    let r = ours::decode(black_box(&buf), MAX_PACKET);
-                    black_box(&r);
-                    buf
-                },
-                BatchSize::SmallInput,
-            )
-        });
-        g.bench_function(BenchmarkId::new("decode", "rumqttc"), |b| {
-            b.iter_batched(
-                || shared_bytes_mut(&wire),
-                |mut buf| {
-                    let r = peer::Packet::read(black_box(&mut buf), MAX_PACKET);
-                    black_box(&r);
-                    buf
-                },
-                BatchSize::SmallInput,
-            )
-        });
-
-        let mut out = Vec::with_capacity(wire.len());
-        g.bench_function(BenchmarkId::new("encode", "mq"), |b| {
-            b.iter(|| {
-                out.clear();
-                black_box(&packet).encode(&mut out).unwrap();
-                black_box(out.len())
-            })
-        });
-        let mut out = BytesMut::with_capacity(wire.len());
-        g.bench_function(BenchmarkId::new("encode", "rumqttc"), |b| {
-            b.iter(|| {
-                out.clear();
-                black_box(&peer_packet).write(&mut out, MAX_PACKET).unwrap();
-                black_box(out.len())
-            })
-        });
+        decode_and_encode(&mut g, &packet, &peer_packet, &wire);
         g.finish();
     }
 }
@@ -183,6 +148,18 @@ fn subscribe(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("subscribe_10_filters");
     g.throughput(Throughput::Bytes(wire.len() as u64));
+    decode_and_encode(&mut g, &packet, &peer_packet, &wire);
+    g.finish();
+}
+
+/// The four timings of one packet in `g`: decode and encode, mq and rumqttc, from the same
+/// wire bytes (`wire` is what both encode `packet` / `peer_packet` to).
+fn decode_and_encode(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    packet: &ours::Packet,
+    peer_packet: &peer::Packet,
+    wire: &Bytes,
+) {
     g.bench_function(BenchmarkId::new("decode", "mq"), |b| {
         b.iter_batched(
             || wire.clone(),
@@ -196,7 +173,7 @@ fn subscribe(c: &mut Criterion) {
     });
     g.bench_function(BenchmarkId::new("decode", "rumqttc"), |b| {
         b.iter_batched(
-            || shared_bytes_mut(&wire),
+            || shared_bytes_mut(wire),
             |mut buf| {
                 let r = peer::Packet::read(black_box(&mut buf), MAX_PACKET);
                 black_box(&r);
@@ -209,7 +186,7 @@ fn subscribe(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("encode", "mq"), |b| {
         b.iter(|| {
             out.clear();
-            black_box(&packet).encode(&mut out).unwrap();
+            black_box(packet).encode(&mut out).unwrap();
             black_box(out.len())
         })
     });
@@ -217,11 +194,10 @@ fn subscribe(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("encode", "rumqttc"), |b| {
         b.iter(|| {
             out.clear();
-            black_box(&peer_packet).write(&mut out, MAX_PACKET).unwrap();
+            black_box(peer_packet).write(&mut out, MAX_PACKET).unwrap();
             black_box(out.len())
         })
     });
-    g.finish();
 }
 
 fn stream(c: &mut Criterion) {

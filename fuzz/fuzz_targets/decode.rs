@@ -9,57 +9,20 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use mq::codec::{decode, decode_slice, CodecError, Decoder, Packet, MAX_PACKET_SIZE};
+use mq::codec::{decode, decode_slice, CodecError, MAX_PACKET_SIZE};
 
-/// The packets decoded, in order, and how the stream ended: `Ok` when the rest is incomplete.
-type Outcome = (Vec<Packet>, Result<(), CodecError>);
+#[path = "../../tests/codec/streams.rs"]
+mod streams;
+use streams::{by_decode, by_decoder};
 
 /// A `Decoder` reserves the size a header announces, up to its maximum: 1 MiB keeps the fuzzer
 /// fast while still far beyond any input it makes.
 const MAX: usize = 1 << 20;
 
-fn by_decode(data: &[u8]) -> Outcome {
-    let mut buf = Bytes::copy_from_slice(data);
-    let mut packets = Vec::new();
-    loop {
-        let shared = decode(&buf, MAX);
-        assert_eq!(shared, decode_slice(&buf, MAX), "decode and decode_slice disagree");
-        match shared {
-            Ok(Some((packet, used))) => {
-                assert!(used > 0 && used <= buf.len());
-                buf = buf.slice(used..);
-                packets.push(packet);
-            }
-            Ok(None) => return (packets, Ok(())),
-            Err(e) => return (packets, Err(e)),
-        }
-    }
-}
-
-fn by_decoder(data: &[u8], split: usize) -> Outcome {
-    let mut decoder = Decoder::new(MAX);
-    let mut packets = Vec::new();
-    for chunk in [&data[..split], &data[split..]] {
-        decoder.feed(chunk);
-        loop {
-            match decoder.next_packet() {
-                Ok(Some(packet)) => packets.push(packet),
-                Ok(None) => break,
-                Err(e) => {
-                    // A failed stream stays failed.
-                    assert_eq!(decoder.next_packet(), Err(e.clone()));
-                    return (packets, Err(e));
-                }
-            }
-        }
-    }
-    (packets, Ok(()))
-}
-
 fuzz_target!(|data: &[u8]| {
     let split = data.first().map_or(0, |b| *b as usize % (data.len() + 1));
-    let outcome = by_decode(data);
-    let streamed = by_decoder(data, split);
+    let outcome = by_decode(data, MAX);
+    let streamed = by_decoder(data, split, MAX);
     assert_eq!(streamed.0, outcome.0, "Decoder disagrees with decode");
     match (&streamed.1, &outcome.1) {
         // The Decoder saw the first chunk alone: an unfinished remaining length can prove the

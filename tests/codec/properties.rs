@@ -2,6 +2,7 @@
 //! agree; a stream of packets cut anywhere decodes in order. proptest runs on wasm32 too
 //! (getrandom's wasm_js backend seeds it; there are no files there to keep failures in).
 
+use super::streams::{by_decode, by_decoder};
 use super::*;
 use proptest::collection::vec;
 use proptest::option;
@@ -147,49 +148,11 @@ fn corrupted() -> impl Strategy<Value = Vec<u8>> {
     )
 }
 
-/// Packets from repeated `decode` on the slice, and how the stream ends.
-type Outcome = (Vec<Packet>, Result<(), CodecError>);
-
-fn by_decode(data: &[u8]) -> Outcome {
-    let mut buf = Bytes::copy_from_slice(data);
-    let mut packets = Vec::new();
-    loop {
-        let slice = decode_slice(&buf, MAX);
-        let shared = decode(&buf, MAX);
-        assert_eq!(shared, slice);
-        match shared {
-            Ok(Some((p, used))) => {
-                assert!(used > 0 && used <= buf.len());
-                buf = buf.slice(used..);
-                packets.push(p);
-            }
-            Ok(None) => return (packets, Ok(())),
-            Err(e) => return (packets, Err(e)),
-        }
-    }
-}
-
-fn by_decoder(data: &[u8], split: usize) -> Outcome {
-    let mut decoder = Decoder::new(MAX);
-    let mut packets = Vec::new();
-    for chunk in [&data[..split], &data[split..]] {
-        decoder.feed(chunk);
-        loop {
-            match decoder.next_packet() {
-                Ok(Some(p)) => packets.push(p),
-                Ok(None) => break,
-                Err(e) => return (packets, Err(e)),
-            }
-        }
-    }
-    (packets, Ok(()))
-}
-
 /// Any input: no panic, the three decoders agree, every decoded packet re-encodes and
 /// decodes to itself.
 fn check_any_input(data: &[u8], split: usize) {
-    let outcome = by_decode(data);
-    assert_eq!(by_decoder(data, split), outcome, "input {}", to_hex(data));
+    let outcome = by_decode(data, MAX);
+    assert_eq!(by_decoder(data, split, MAX), outcome, "input {}", to_hex(data));
     for p in &outcome.0 {
         let bytes = p.to_bytes().unwrap_or_else(|e| panic!("decoded {p:?} does not re-encode: {e}"));
         assert_eq!(decode_all(&bytes).as_ref(), Ok(p));
