@@ -6,8 +6,10 @@ import path from "node:path";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export function launch() {
+/** Headless Chromium; `options` adds Playwright launch options (e.g. handleSIGINT) to these. */
+export function launch(options = {}) {
   return chromium.launch({
+    ...options,
     executablePath: "/usr/bin/chromium",
     headless: true,
     args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -49,13 +51,19 @@ export function fail(e) {
   check(false, `${e && e.stack ? e.stack : e}`);
 }
 
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm", ".json": "application/json" };
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".wasm": "application/wasm", ".json": "application/json" };
 
-/** Serves `root` on 127.0.0.1 (a free port); resolves with { origin, close }. */
-export async function serveDir(root) {
+/** Serves `root` on 127.0.0.1 (a free port); resolves with { origin, close }. `extra` adds
+ *  files that are not in `root`: { "/path": { type, body } }, served before `root`'s. */
+export async function serveDir(root, extra = {}) {
   root = path.resolve(root);
   const server = http.createServer(async (req, res) => {
     const rel = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    if (Object.hasOwn(extra, rel)) {
+      res.writeHead(200, { "Content-Type": extra[rel].type, "Cache-Control": "no-store" });
+      res.end(extra[rel].body);
+      return;
+    }
     const file = path.resolve(root, "." + path.posix.normalize("/" + (rel === "/" ? "/index.html" : rel)));
     try {
       if (!file.startsWith(root + path.sep) || !(await stat(file)).isFile()) throw new Error();
