@@ -27,6 +27,7 @@ mod error;
 mod event;
 mod session;
 mod store;
+mod time;
 mod vecmap;
 
 pub use client::Client;
@@ -34,11 +35,9 @@ pub use config::Config;
 pub use error::{ConnectionError, ProtocolError, RestoreError, UserError};
 pub use event::{Event, Message, RequestId};
 pub use store::{StoreKey, StoreOp, StoreRecord};
-
-/// The one time type of the core: `std::time::Instant` natively, `performance.now()` in the
-/// browser (std's `Instant::now` panics on wasm32-unknown-unknown). The core never reads it; the
-/// driver passes it in.
-pub use web_time::Instant;
+/// The one time type of the core: the time since an origin the driver chose. The core never
+/// reads a clock; the driver reads its own and passes the time in.
+pub use time::Instant;
 
 /// Sorts `v` by `key`, stably, with one sort instantiation for the whole crate: the keys are
 /// sorted with their positions (so equal keys keep their order) and `v` is rearranged to match.
