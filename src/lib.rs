@@ -20,8 +20,11 @@
 //! - [`proto`]: the client session state machine (QoS 0/1/2, keepalive, session resume).
 //! - `native` (feature `native`): the async tokio client over TCP / TLS (feature `tls`) with a
 //!   file session store; the `mq` command line tool is feature `cli`.
-//! - `wasm` (wasm32 only): the browser client, the `MqttClient` JS class over a WebSocket, with
-//!   sessions in IndexedDB.
+//! - `wasm` (wasm32, feature `browser`, a default one): the browser client, the `MqttClient` JS
+//!   class over a WebSocket, with sessions in IndexedDB, through wasm-bindgen.
+//! - `npm` (wasm32, feature `npm`): the npm package's core, `proto::Client` and the codec behind
+//!   plain C-ABI exports (no wasm-bindgen); its JS driver (`js/mq.js` over `js/core.js`) does
+//!   the WebSocket, timers and IndexedDB.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -31,5 +34,14 @@ pub mod proto;
 #[cfg(feature = "native")]
 pub mod native;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "browser"))]
 pub mod wasm;
+
+#[cfg(all(target_arch = "wasm32", feature = "npm"))]
+mod npm;
+
+// The small allocator (feature "small-alloc"), for either wasm module: a crate that uses mq as a
+// library keeps the allocator it chooses, and a threaded build (atomics) keeps std's.
+#[cfg(all(target_arch = "wasm32", feature = "small-alloc", not(target_feature = "atomics")))]
+#[path = "wasm/alloc.rs"]
+mod alloc;
