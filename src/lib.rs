@@ -27,6 +27,22 @@
 //!   the WebSocket, timers and IndexedDB.
 
 #![deny(unsafe_op_in_unsafe_fn)]
+// The npm core alone (see src/npm/) is built without std: std's panic machinery links
+// `core::fmt` and its messages (~6 KB of wasm) even where nothing is formatted. `codec` and
+// `proto` therefore take their collections from `alloc` and their traits from `core`.
+#![cfg_attr(
+    all(
+        target_arch = "wasm32",
+        feature = "npm",
+        feature = "small-alloc",
+        not(feature = "browser"),
+        not(feature = "native"),
+        not(test)
+    ),
+    no_std
+)]
+
+extern crate alloc;
 
 pub mod codec;
 pub mod proto;
@@ -44,4 +60,4 @@ mod npm;
 // library keeps the allocator it chooses, and a threaded build (atomics) keeps std's.
 #[cfg(all(target_arch = "wasm32", feature = "small-alloc", not(target_feature = "atomics")))]
 #[path = "wasm/alloc.rs"]
-mod alloc;
+mod small_alloc;

@@ -2,6 +2,7 @@
 //! integers, UTF-8 strings and binary data [MQTT-1.5, MQTT-2.2].
 
 use super::CodecError;
+use alloc::vec::Vec;
 use bytes::Bytes;
 
 /// The largest remaining length four bytes can express [MQTT-2.2.3].

@@ -8,8 +8,9 @@ use super::{
 use crate::codec::{
     CodecError, ConnectReturnCode, Decoder, Packet, Publish, QoS, SubAckCode, Subscribe, Unsubscribe,
 };
+use alloc::collections::VecDeque;
+use alloc::{borrow::ToOwned, string::String, vec, vec::Vec};
 use core::time::Duration;
-use std::collections::VecDeque;
 
 /// How late a timer may fire before the client suspects it was asleep (a throttled tab, a
 /// suspended machine) rather than the broker silent.
@@ -214,7 +215,7 @@ impl Client {
             CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
             e => UserError::InvalidTopic(e),
         })?;
-        self.submit(now, |request| Queued::Publish { request, message })
+        self.submit(now, Queued::Publish { request: RequestId(0), message })
     }
 
     /// Subscribes to one or more filters; `Subscribed` with the granted codes follows.
@@ -227,7 +228,7 @@ impl Client {
         let filters: Vec<(String, QoS)> = filters.iter().map(|(f, q)| (f.as_ref().to_owned(), *q)).collect();
         let probe = Subscribe { pkid: 1, filters };
         probe.remaining_len().map_err(filter_error)?;
-        self.submit(now, |request| Queued::Subscribe { request, filters: probe.filters })
+        self.submit(now, Queued::Subscribe { request: RequestId(0), filters: probe.filters })
     }
 
     /// Unsubscribes from one or more filters; `Unsubscribed` follows.
@@ -240,7 +241,7 @@ impl Client {
         let filters: Vec<String> = filters.iter().map(|f| f.as_ref().to_owned()).collect();
         let probe = Unsubscribe { pkid: 1, filters };
         probe.remaining_len().map_err(filter_error)?;
-        self.submit(now, |request| Queued::Unsubscribe { request, filters: probe.filters })
+        self.submit(now, Queued::Unsubscribe { request: RequestId(0), filters: probe.filters })
     }
 
     /// Sends DISCONNECT (when connected) and ends the connection; the session stays, so a later
@@ -350,18 +351,20 @@ impl Client {
         self.forget_incoming();
     }
 
-    /// Sends a command now if it can go out in order, else queues it.
-    fn submit(
-        &mut self,
-        now: Instant,
-        make: impl FnOnce(RequestId) -> Queued,
-    ) -> Result<RequestId, UserError> {
+    /// Sends a command now if it can go out in order, else queues it. `cmd`'s request id is
+    /// assigned here, once the command is accepted. (One function for the three commands rather
+    /// than one per command: its code is in the wasm module once.)
+    fn submit(&mut self, now: Instant, mut cmd: Queued) -> Result<RequestId, UserError> {
         let sendable = self.conn == Conn::Connected && self.session.queue.is_empty();
         if !sendable && self.session.queue.len() >= self.config.max_queued {
             return Err(UserError::QueueFull { max: self.config.max_queued });
         }
         let request = self.session.next_request();
-        let cmd = make(request);
+        match &mut cmd {
+            Queued::Publish { request: r, .. }
+            | Queued::Subscribe { request: r, .. }
+            | Queued::Unsubscribe { request: r, .. } => *r = request,
+        }
         if sendable && self.has_room(&cmd) {
             self.dispatch(now, cmd);
         } else if self.session.queue.len() >= self.config.max_queued {

@@ -30,6 +30,7 @@ mod store;
 mod time;
 mod vecmap;
 
+use alloc::vec::Vec;
 pub use client::Client;
 pub use config::Config;
 pub use error::{ConnectionError, ProtocolError, RestoreError, UserError};

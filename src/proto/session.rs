@@ -5,9 +5,10 @@
 
 use super::{Message, RequestId, RestoreError, StoreKey, StoreOp, StoreRecord};
 use crate::codec::{Publish, QoS};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 // Sorted Vecs under the std names: no hashbrown in the wasm module (see vecmap.rs).
 use super::vecmap::VecMap as HashMap;
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
 /// An outgoing QoS 1/2 message between its PUBLISH and its last acknowledgement.
 #[derive(Debug, Clone)]

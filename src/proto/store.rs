@@ -9,7 +9,8 @@
 //! bytes, so the codec is also the storage format.
 
 use super::{Message, RequestId, RestoreError};
-use crate::codec::{self, Packet, Publish, QoS, Text, MAX_PACKET_SIZE};
+use crate::codec::{self, Packet, Publish, QoS, Text};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use core::fmt;
 
 /// Where a record lives. Each key holds at most one record.
@@ -202,11 +203,8 @@ fn encode_publish(p: &Publish, out: &mut Vec<u8>) {
 }
 
 fn decode_publish(b: &[u8]) -> Result<Publish, RestoreError> {
-    let bytes = bytes::Bytes::copy_from_slice(b);
-    match codec::decode(&bytes, MAX_PACKET_SIZE) {
-        Ok(Some((Packet::Publish(p), used))) if used == b.len() => Ok(p),
-        _ => Err(RestoreError::Corrupt("stored PUBLISH does not decode")),
-    }
+    codec::decode_whole_publish(&bytes::Bytes::copy_from_slice(b))
+        .ok_or(RestoreError::Corrupt("stored PUBLISH does not decode"))
 }
 
 #[cfg(test)]

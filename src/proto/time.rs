@@ -36,8 +36,8 @@ impl Instant {
     /// The instant `ms` milliseconds after the origin (`performance.now()`'s unit). Negative
     /// and NaN read as the origin, values too large for a `Duration` as the largest one.
     pub fn from_millis_f64(ms: f64) -> Instant {
-        // `ms > 0.0` is false for NaN. The casts saturate.
-        if !(ms > 0.0) {
+        // NaN is not greater than zero either. The casts saturate.
+        if ms.is_nan() || ms <= 0.0 {
             return Instant::ZERO;
         }
         let whole = ms as u64;

@@ -3,6 +3,7 @@
 //! the wasm module; these cost a few hundred bytes. Only the methods the session uses exist.
 //! Iteration is in key order (a `HashMap`'s order is unspecified, so no caller relies on one).
 
+use alloc::vec::Vec;
 use core::fmt;
 
 /// A map from `K` to `V`, sorted by key.
@@ -72,7 +73,7 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
         self.0.iter().map(|(_, v)| v)
     }
 
-    pub fn drain(&mut self) -> std::vec::Drain<'_, (K, V)> {
+    pub fn drain(&mut self) -> alloc::vec::Drain<'_, (K, V)> {
         self.0.drain(..)
     }
 }
