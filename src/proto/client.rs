@@ -9,7 +9,7 @@ use crate::codec::{
     CodecError, ConnectReturnCode, Decoder, Packet, Publish, QoS, SubAckCode, Subscribe, Unsubscribe,
 };
 use alloc::collections::VecDeque;
-use alloc::{borrow::ToOwned, string::String, vec, vec::Vec};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use core::time::Duration;
 
 /// How late a timer may fire before the client suspects it was asleep (a throttled tab, a
@@ -200,7 +200,7 @@ impl Client {
         let mark = cut || !pubrec_sent;
         *state = Incoming::Delivered { marked: mark };
         if mark {
-            self.mark_delivered(vec![pkid]);
+            self.store.push_back(mark_delivered(pkid));
         }
         mark
     }
@@ -471,34 +471,27 @@ impl Client {
         self.events.push_back(Event::Disconnected { reason });
     }
 
-    /// A connection ended: the PUBRECs sent on it may be lost with it (see `Incoming`).
+    /// A connection ended: the PUBRECs sent on it may be lost with it (see `Incoming`). The
+    /// records are written in packet id order (the map's).
     fn pubrecs_may_be_lost(&mut self) {
-        let mut marks = Vec::new();
-        for (&id, state) in self.session.incoming.iter_mut() {
+        for (&pkid, state) in self.session.incoming.iter_mut() {
             match *state {
                 Incoming::Emitted { .. } => *state = Incoming::Emitted { cut: true },
                 Incoming::Delivered { marked: false } => {
                     *state = Incoming::Delivered { marked: true };
-                    marks.push(id);
+                    self.store.push_back(mark_delivered(pkid));
                 }
                 _ => {}
             }
         }
-        self.mark_delivered(marks);
-    }
-
-    fn mark_delivered(&mut self, mut ids: Vec<u16>) {
-        super::sort_by_key(&mut ids, |&id| (id.into(), 0));
-        for pkid in ids {
-            self.store.push_back(StoreOp::Put(StoreRecord::Incoming { pkid, delivered: true }));
-        }
     }
 
     /// The broker has no session (or is dropping it): no PUBREL will come for the ids we hold.
+    /// Deleted in packet id order (the map's).
     fn forget_incoming(&mut self) {
-        let mut ids: Vec<u16> = self.session.incoming.drain().map(|(id, _)| id).collect();
-        super::sort_by_key(&mut ids, |&id| (id.into(), 0));
-        self.store.extend(ids.into_iter().map(|id| StoreOp::Delete(StoreKey::Incoming(id))));
+        for (id, _) in self.session.incoming.drain() {
+            self.store.push_back(StoreOp::Delete(StoreKey::Incoming(id)));
+        }
     }
 
     fn check_timers(&mut self, now: Instant) {
@@ -620,18 +613,17 @@ impl Client {
             again.dup = true;
             self.send(now, &Packet::Publish(again));
         }
-        // Pending SUBSCRIBE / UNSUBSCRIBE: resent so that their requests complete.
-        let mut subs: Vec<u16> = self.session.subscribing.keys().copied().collect();
-        super::sort_by_key(&mut subs, |&p| (p.into(), 0));
-        for pkid in subs {
-            let filters = self.session.subscribing[&pkid].filters.clone();
-            self.send(now, &Packet::Subscribe(Subscribe { pkid, filters }));
+        // Pending SUBSCRIBE / UNSUBSCRIBE: resent so that their requests complete, in packet id
+        // order (the maps').
+        let mut packets: Vec<Packet> = Vec::new();
+        for (&pkid, s) in &self.session.subscribing {
+            packets.push(Packet::Subscribe(Subscribe { pkid, filters: s.filters.clone() }));
         }
-        let mut unsubs: Vec<u16> = self.session.unsubscribing.keys().copied().collect();
-        super::sort_by_key(&mut unsubs, |&p| (p.into(), 0));
-        for pkid in unsubs {
-            let filters = self.session.unsubscribing[&pkid].filters.clone();
-            self.send(now, &Packet::Unsubscribe(Unsubscribe { pkid, filters }));
+        for (&pkid, u) in &self.session.unsubscribing {
+            packets.push(Packet::Unsubscribe(Unsubscribe { pkid, filters: u.filters.clone() }));
+        }
+        for packet in packets {
+            self.send(now, &packet);
         }
     }
 
@@ -761,6 +753,10 @@ impl Client {
         self.drain_queue(now);
         Ok(())
     }
+}
+
+fn mark_delivered(pkid: u16) -> StoreOp {
+    StoreOp::Put(StoreRecord::Incoming { pkid, delivered: true })
 }
 
 fn unexpected(packet: &Packet, state: &'static str) -> ProtocolError {

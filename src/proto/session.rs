@@ -170,9 +170,10 @@ impl Session {
                 OutState::Released { .. } => StoreRecord::Released { request: o.request, pkid },
             });
         }
-        let mut incoming: Vec<_> = self.incoming.iter().map(|(&p, i)| (p, i.stored_delivered())).collect();
-        super::sort_by_key(&mut incoming, |&(p, _)| (p.into(), 0));
-        out.extend(incoming.into_iter().map(|(pkid, delivered)| StoreRecord::Incoming { pkid, delivered }));
+        // In packet id order (the map's).
+        for (&pkid, i) in &self.incoming {
+            out.push(StoreRecord::Incoming { pkid, delivered: i.stored_delivered() });
+        }
         for q in &self.queue {
             if let Queued::Publish { request, message } = q {
                 out.push(StoreRecord::Queued { request: *request, message: message.clone() });
