@@ -593,15 +593,15 @@ impl Client {
     /// messages reached the broker before any still unacknowledged one.
     fn resend_inflight(&mut self, now: Instant) {
         let mut releases: Vec<(u64, u16)> = Vec::new();
-        let mut publishes: Vec<(RequestId, u16)> = Vec::new();
+        let mut publishes: Vec<(u64, u16)> = Vec::new();
         for (&pkid, o) in &self.session.outgoing {
             match &o.state {
                 OutState::Released { order } => releases.push((*order, pkid)),
-                OutState::Sent(_) => publishes.push((o.request, pkid)),
+                OutState::Sent(_) => publishes.push((o.request.0, pkid)),
             }
         }
-        super::sort_by_key(&mut releases, |&(o, p)| (o, p.into()));
-        super::sort_by_key(&mut publishes, |&(r, p)| (r.0, p.into()));
+        super::sort_pairs(&mut releases);
+        super::sort_pairs(&mut publishes);
         for (_, pkid) in releases {
             self.send(now, &Packet::PubRel(pkid));
         }

@@ -61,6 +61,13 @@ pub(crate) fn sort_by_key<T>(v: &mut [T], key: impl Fn(&T) -> (u64, u64)) {
     }
 }
 
+/// Sorts (request or order, packet id) pairs: one instantiation of [`sort_by_key`] for the
+/// several places that sort such pairs (each closure would be one more).
+#[inline(never)]
+pub(crate) fn sort_pairs(v: &mut [(u64, u16)]) {
+    sort_by_key(v, |&(a, b)| (a, b.into()));
+}
+
 /// A heapsort: the keys are distinct (each carries its position), so any correct sort gives the
 /// one order; this one is a few hundred bytes of wasm where `sort_unstable` is about 2.5 KB.
 #[inline(never)]
