@@ -91,38 +91,57 @@ function ready(instance) {
   x = instance.exports;
 }
 
-/** See core.d.ts. */
+// A failure to load as a CoreError, the original as its cause.
+const loadError = (code, e) => {
+  const err = coreError(code, "loading the wasm core failed: " + ((e && e.message) || e));
+  err.cause = e;
+  return err;
+};
+
+/** See core.d.ts. Failures: CONNECTION_FAILED (fetching), INVALID_ARGUMENT (not the module). */
 export function load(input) {
   return (loading ??= (async () => {
     if (input && typeof input == "object" && "module_or_path" in input) input = input.module_or_path;
     input ??= new URL("./mq_bg.wasm", import.meta.url);
-    if (typeof input == "string" || input instanceof URL) input = fetch(input);
-    input = await input;
-    if (typeof Response == "function" && input instanceof Response) {
-      if (!input.ok) throw coreError("CONNECTION_FAILED", "fetching the wasm core failed: HTTP " + input.status);
-      if (WebAssembly.instantiateStreaming) {
-        try {
-          return ready((await WebAssembly.instantiateStreaming(input.clone(), {})).instance);
-        } catch {
-          // A server that does not say application/wasm: compile from the bytes instead.
+    try {
+      if (typeof input == "string" || input instanceof URL) input = fetch(input);
+      input = await input;
+      if (typeof Response == "function" && input instanceof Response) {
+        if (!input.ok) throw new Error("HTTP " + input.status);
+        if (WebAssembly.instantiateStreaming) {
+          try {
+            return ready((await WebAssembly.instantiateStreaming(input.clone(), {})).instance);
+          } catch {
+            // A server that does not say application/wasm: compile from the bytes instead.
+          }
         }
+        input = await input.arrayBuffer();
       }
-      input = await input.arrayBuffer();
+    } catch (e) {
+      throw loadError("CONNECTION_FAILED", e);
     }
-    const r = await WebAssembly.instantiate(input, {});
-    ready(r.instance || r);
+    try {
+      const r = await WebAssembly.instantiate(input, {});
+      ready(r.instance || r);
+    } catch (e) {
+      throw loadError("INVALID_ARGUMENT", e);
+    }
   })().catch((e) => {
     loading = undefined;
     throw e;
   }));
 }
 
-/** See core.d.ts. */
+/** See core.d.ts. Throws INVALID_ARGUMENT for what is not the module. */
 export function loadSync(input) {
   if (x) return;
   if (input && typeof input == "object" && "module" in input) input = input.module;
-  const m = input instanceof WebAssembly.Module ? input : new WebAssembly.Module(input);
-  ready(new WebAssembly.Instance(m, {}));
+  try {
+    const m = input instanceof WebAssembly.Module ? input : new WebAssembly.Module(input);
+    ready(new WebAssembly.Instance(m, {}));
+  } catch (e) {
+    throw loadError("INVALID_ARGUMENT", e);
+  }
   loading ??= Promise.resolve();
 }
 

@@ -115,13 +115,18 @@ await section("loading", async () => {
   await e.load(new Response(bytes, { headers: { "Content-Type": "application/octet-stream" } }));
   check(e.isLoaded(), "load(Response) without application/wasm falls back to the bytes");
   const f = await import(CORE_JS + "?bad");
-  let failed = false;
-  try {
-    await f.load(u8(0, 1, 2, 3));
-  } catch {
-    failed = true;
-  }
-  check(failed && !f.isLoaded(), "load() of bytes that are no module rejects");
+  let err;
+  await f.load(u8(0, 1, 2, 3)).catch((e) => (err = e));
+  check(err && err.code === "INVALID_ARGUMENT" && err.cause && !f.isLoaded(), "load() of bytes that are no module: INVALID_ARGUMENT");
+  err = undefined;
+  await f.load(new Response("nope", { status: 404 })).catch((e) => (err = e));
+  check(err && err.code === "CONNECTION_FAILED" && !f.isLoaded(), "load() of an HTTP 404: CONNECTION_FAILED");
+  err = undefined;
+  await f.load("http://127.0.0.1:1/mq_bg.wasm").catch((e) => (err = e));
+  check(err && err.code === "CONNECTION_FAILED", "load() of a URL nobody serves: CONNECTION_FAILED");
+  throws("loadSync() of bytes that are no module", "INVALID_ARGUMENT", () => f.loadSync(u8(1, 2)));
+  await f.load(bytes);
+  check(f.isLoaded(), "load() after a failed one tries again");
 });
 
 await section("constructor and getters", () => {
