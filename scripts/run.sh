@@ -19,7 +19,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/setup.sh
 source scripts/setup.sh
 
-# The package: wasm-pack, wasm-opt, pkg-template/, and a size report (scripts/build-pkg.sh).
+# The package: the wasm core (cargo, wasm-opt), the JS driver (esbuild), pkg-template/, and a
+# size report (scripts/build-pkg.sh).
 build_pkg() {
     scripts/build-pkg.sh
 }

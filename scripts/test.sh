@@ -126,6 +126,9 @@ run_step fmt cargo fmt --all -- --check
 run_step clippy-native cargo clippy --all-targets -- -D warnings
 run_step clippy-drivers cargo clippy --features native,tls,cli --all-targets -- -D warnings
 run_step clippy-wasm32-lib cargo clippy --target wasm32-unknown-unknown --lib --features small-alloc -- -D warnings
+# The npm package's core (src/npm/): no browser driver, no wasm-bindgen.
+run_step clippy-wasm32-npm cargo clippy --target wasm32-unknown-unknown --lib --no-default-features \
+    --features npm,small-alloc -- -D warnings
 run_step clippy-wasm32-tests cargo clippy --target wasm32-unknown-unknown --tests -- -D warnings
 run_step clippy-wasm32-broker-tests cargo clippy --target wasm32-unknown-unknown --tests \
     --features browser-broker-tests -- -D warnings

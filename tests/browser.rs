@@ -3,7 +3,7 @@
 //! These need no broker: argument checks and failures before any broker is involved. The tests
 //! against a real Mosquitto are in browser_broker.rs (feature `browser-broker-tests`).
 
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "browser"))]
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 

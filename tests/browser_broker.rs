@@ -5,7 +5,7 @@
 //! at compile time. Without the feature this file has no tests, so a plain
 //! `wasm-pack test --headless --chrome` needs no broker.
 
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "browser"))]
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 

@@ -1,5 +1,6 @@
 //! `ByteStr`: a UTF-8 string that shares the buffer it was decoded from.
 
+use alloc::string::String;
 use bytes::Bytes;
 use core::{fmt, ops::Deref};
 

@@ -3,6 +3,7 @@
 use super::topic::validate_topic_name;
 use super::wire::{check_binary, check_remaining, check_str, write_binary, write_header, Reader};
 use super::{CodecError, QoS};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use bytes::Bytes;
 
 /// The will message a broker publishes when the connection drops without DISCONNECT.

@@ -1,5 +1,6 @@
 //! The codec's one error type: a broken rule of the MQTT 3.1.1 wire format.
 
+use alloc::string::String;
 use core::fmt;
 
 /// Why a packet could not be decoded or encoded.
@@ -190,7 +191,7 @@ impl Text {
     }
 }
 
-impl std::error::Error for CodecError {}
+impl core::error::Error for CodecError {}
 
 /// Decoding errors are codec errors.
 pub type DecodeError = CodecError;

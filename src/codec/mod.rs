@@ -24,6 +24,7 @@ pub use publish::Publish;
 pub use subscribe::{SubAck, SubAckCode, Subscribe, Unsubscribe};
 pub use wire::{parse_header, FixedHeader, MAX_REMAINING_LENGTH};
 
+use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
 
 /// The largest packet the standard allows: 5 header bytes and 268,435,455 body bytes.
@@ -345,6 +346,20 @@ fn decode_publish(
     check_flags(header)?;
     let publish = Publish::decode(header.flags(), &buf[header.header_len..total], buf)?;
     Ok(Some((Packet::Publish(publish), total)))
+}
+
+/// A buffer that holds exactly one PUBLISH (a stored message): the message, sharing `buf`, or
+/// `None`. The same checks as [`decode`] without its other packets' code (for the session
+/// records, which hold only PUBLISH packets).
+pub(crate) fn decode_whole_publish(buf: &Bytes) -> Option<Publish> {
+    let header = parse_header(buf, MAX_PACKET_SIZE).ok()??;
+    if header.packet_type() != 3 || header.total_len() != buf.len() {
+        return None;
+    }
+    match decode_publish(&header, buf, buf.len()) {
+        Ok(Some((Packet::Publish(p), _))) => Some(p),
+        _ => None,
+    }
 }
 
 /// [`Decoder`]'s PUBLISH path: splits the packet, which ends `end` bytes into the stream buffer

@@ -3,6 +3,7 @@
 use super::topic::{validate_topic_name, validate_topic_name_bytes};
 use super::wire::{check_remaining, slice_of, write_binary, write_header, Reader};
 use super::{ByteStr, CodecError, QoS};
+use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
 
 /// PUBLISH: an application message [MQTT-3.3].

@@ -3,6 +3,7 @@
 use super::topic::{validate_filter_levels, validate_topic_filter};
 use super::wire::{check_remaining, write_binary, write_header, Reader};
 use super::{CodecError, QoS};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// SUBSCRIBE: one or more topic filters, each with a maximum QoS.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use super::{Error, FileStore, Options};
 use crate::codec::{Publish, QoS, SubAckCode};
 use crate::proto::{self, ConnectionError, Event, Instant, Message, RequestId};
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc::error::TryRecvError;
@@ -84,9 +84,27 @@ pub(crate) struct Driver {
     attempt: u32,
 }
 
+/// The origin of the core's instants in this process: the first reading of the clock.
+static ORIGIN: OnceLock<std::time::Instant> = OnceLock::new();
+
+fn origin() -> std::time::Instant {
+    *ORIGIN.get_or_init(clock)
+}
+
 #[allow(clippy::disallowed_methods)] // The driver owns the clock; the core is given the time.
+fn clock() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
 fn now() -> Instant {
-    Instant::now()
+    let origin = origin();
+    Instant::from_duration(clock().saturating_duration_since(origin))
+}
+
+/// A core instant on tokio's clock, for its timer.
+fn tokio_instant(at: Instant) -> tokio::time::Instant {
+    let origin = origin();
+    tokio::time::Instant::from_std(origin.checked_add(at.as_duration()).unwrap_or(origin))
 }
 
 impl Driver {
@@ -211,7 +229,7 @@ impl Driver {
             }
             if let Some(d) = self.core.poll_timeout() {
                 if armed.map_or(true, |a| d < a) {
-                    timer.as_mut().reset(tokio::time::Instant::from_std(d));
+                    timer.as_mut().reset(tokio_instant(d));
                     armed = Some(d);
                 }
             }

@@ -8,8 +8,9 @@ use super::{
 use crate::codec::{
     CodecError, ConnectReturnCode, Decoder, Packet, Publish, QoS, SubAckCode, Subscribe, Unsubscribe,
 };
+use alloc::collections::VecDeque;
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use core::time::Duration;
-use std::collections::VecDeque;
 
 /// How late a timer may fire before the client suspects it was asleep (a throttled tab, a
 /// suspended machine) rather than the broker silent.
@@ -199,7 +200,7 @@ impl Client {
         let mark = cut || !pubrec_sent;
         *state = Incoming::Delivered { marked: mark };
         if mark {
-            self.mark_delivered(vec![pkid]);
+            self.store.push_back(mark_delivered(pkid));
         }
         mark
     }
@@ -214,7 +215,7 @@ impl Client {
             CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
             e => UserError::InvalidTopic(e),
         })?;
-        self.submit(now, |request| Queued::Publish { request, message })
+        self.submit(now, Queued::Publish { request: RequestId(0), message })
     }
 
     /// Subscribes to one or more filters; `Subscribed` with the granted codes follows.
@@ -227,7 +228,7 @@ impl Client {
         let filters: Vec<(String, QoS)> = filters.iter().map(|(f, q)| (f.as_ref().to_owned(), *q)).collect();
         let probe = Subscribe { pkid: 1, filters };
         probe.remaining_len().map_err(filter_error)?;
-        self.submit(now, |request| Queued::Subscribe { request, filters: probe.filters })
+        self.submit(now, Queued::Subscribe { request: RequestId(0), filters: probe.filters })
     }
 
     /// Unsubscribes from one or more filters; `Unsubscribed` follows.
@@ -240,7 +241,7 @@ impl Client {
         let filters: Vec<String> = filters.iter().map(|f| f.as_ref().to_owned()).collect();
         let probe = Unsubscribe { pkid: 1, filters };
         probe.remaining_len().map_err(filter_error)?;
-        self.submit(now, |request| Queued::Unsubscribe { request, filters: probe.filters })
+        self.submit(now, Queued::Unsubscribe { request: RequestId(0), filters: probe.filters })
     }
 
     /// Sends DISCONNECT (when connected) and ends the connection; the session stays, so a later
@@ -350,18 +351,20 @@ impl Client {
         self.forget_incoming();
     }
 
-    /// Sends a command now if it can go out in order, else queues it.
-    fn submit(
-        &mut self,
-        now: Instant,
-        make: impl FnOnce(RequestId) -> Queued,
-    ) -> Result<RequestId, UserError> {
+    /// Sends a command now if it can go out in order, else queues it. `cmd`'s request id is
+    /// assigned here, once the command is accepted. (One function for the three commands rather
+    /// than one per command: its code is in the wasm module once.)
+    fn submit(&mut self, now: Instant, mut cmd: Queued) -> Result<RequestId, UserError> {
         let sendable = self.conn == Conn::Connected && self.session.queue.is_empty();
         if !sendable && self.session.queue.len() >= self.config.max_queued {
             return Err(UserError::QueueFull { max: self.config.max_queued });
         }
         let request = self.session.next_request();
-        let cmd = make(request);
+        match &mut cmd {
+            Queued::Publish { request: r, .. }
+            | Queued::Subscribe { request: r, .. }
+            | Queued::Unsubscribe { request: r, .. } => *r = request,
+        }
         if sendable && self.has_room(&cmd) {
             self.dispatch(now, cmd);
         } else if self.session.queue.len() >= self.config.max_queued {
@@ -468,34 +471,27 @@ impl Client {
         self.events.push_back(Event::Disconnected { reason });
     }
 
-    /// A connection ended: the PUBRECs sent on it may be lost with it (see `Incoming`).
+    /// A connection ended: the PUBRECs sent on it may be lost with it (see `Incoming`). The
+    /// records are written in packet id order (the map's).
     fn pubrecs_may_be_lost(&mut self) {
-        let mut marks = Vec::new();
-        for (&id, state) in self.session.incoming.iter_mut() {
+        for (&pkid, state) in self.session.incoming.iter_mut() {
             match *state {
                 Incoming::Emitted { .. } => *state = Incoming::Emitted { cut: true },
                 Incoming::Delivered { marked: false } => {
                     *state = Incoming::Delivered { marked: true };
-                    marks.push(id);
+                    self.store.push_back(mark_delivered(pkid));
                 }
                 _ => {}
             }
         }
-        self.mark_delivered(marks);
-    }
-
-    fn mark_delivered(&mut self, mut ids: Vec<u16>) {
-        super::sort_by_key(&mut ids, |&id| (id.into(), 0));
-        for pkid in ids {
-            self.store.push_back(StoreOp::Put(StoreRecord::Incoming { pkid, delivered: true }));
-        }
     }
 
     /// The broker has no session (or is dropping it): no PUBREL will come for the ids we hold.
+    /// Deleted in packet id order (the map's).
     fn forget_incoming(&mut self) {
-        let mut ids: Vec<u16> = self.session.incoming.drain().map(|(id, _)| id).collect();
-        super::sort_by_key(&mut ids, |&id| (id.into(), 0));
-        self.store.extend(ids.into_iter().map(|id| StoreOp::Delete(StoreKey::Incoming(id))));
+        for (id, _) in self.session.incoming.drain() {
+            self.store.push_back(StoreOp::Delete(StoreKey::Incoming(id)));
+        }
     }
 
     fn check_timers(&mut self, now: Instant) {
@@ -597,15 +593,15 @@ impl Client {
     /// messages reached the broker before any still unacknowledged one.
     fn resend_inflight(&mut self, now: Instant) {
         let mut releases: Vec<(u64, u16)> = Vec::new();
-        let mut publishes: Vec<(RequestId, u16)> = Vec::new();
+        let mut publishes: Vec<(u64, u16)> = Vec::new();
         for (&pkid, o) in &self.session.outgoing {
             match &o.state {
                 OutState::Released { order } => releases.push((*order, pkid)),
-                OutState::Sent(_) => publishes.push((o.request, pkid)),
+                OutState::Sent(_) => publishes.push((o.request.0, pkid)),
             }
         }
-        super::sort_by_key(&mut releases, |&(o, p)| (o, p.into()));
-        super::sort_by_key(&mut publishes, |&(r, p)| (r.0, p.into()));
+        super::sort_pairs(&mut releases);
+        super::sort_pairs(&mut publishes);
         for (_, pkid) in releases {
             self.send(now, &Packet::PubRel(pkid));
         }
@@ -617,18 +613,17 @@ impl Client {
             again.dup = true;
             self.send(now, &Packet::Publish(again));
         }
-        // Pending SUBSCRIBE / UNSUBSCRIBE: resent so that their requests complete.
-        let mut subs: Vec<u16> = self.session.subscribing.keys().copied().collect();
-        super::sort_by_key(&mut subs, |&p| (p.into(), 0));
-        for pkid in subs {
-            let filters = self.session.subscribing[&pkid].filters.clone();
-            self.send(now, &Packet::Subscribe(Subscribe { pkid, filters }));
+        // Pending SUBSCRIBE / UNSUBSCRIBE: resent so that their requests complete, in packet id
+        // order (the maps').
+        let mut packets: Vec<Packet> = Vec::new();
+        for (&pkid, s) in &self.session.subscribing {
+            packets.push(Packet::Subscribe(Subscribe { pkid, filters: s.filters.clone() }));
         }
-        let mut unsubs: Vec<u16> = self.session.unsubscribing.keys().copied().collect();
-        super::sort_by_key(&mut unsubs, |&p| (p.into(), 0));
-        for pkid in unsubs {
-            let filters = self.session.unsubscribing[&pkid].filters.clone();
-            self.send(now, &Packet::Unsubscribe(Unsubscribe { pkid, filters }));
+        for (&pkid, u) in &self.session.unsubscribing {
+            packets.push(Packet::Unsubscribe(Unsubscribe { pkid, filters: u.filters.clone() }));
+        }
+        for packet in packets {
+            self.send(now, &packet);
         }
     }
 
@@ -758,6 +753,10 @@ impl Client {
         self.drain_queue(now);
         Ok(())
     }
+}
+
+fn mark_delivered(pkid: u16) -> StoreOp {
+    StoreOp::Put(StoreRecord::Incoming { pkid, delivered: true })
 }
 
 fn unexpected(packet: &Packet, state: &'static str) -> ProtocolError {

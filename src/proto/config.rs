@@ -2,6 +2,7 @@
 
 use super::UserError;
 use crate::codec::{topic, Connect, LastWill, Packet, MAX_PACKET_SIZE};
+use alloc::string::String;
 use bytes::Bytes;
 use core::time::Duration;
 

@@ -1,6 +1,7 @@
 //! Errors of the session layer: who broke which rule.
 
 use crate::codec::{CodecError, ConnectReturnCode, Text};
+use alloc::string::String;
 use core::fmt;
 
 /// The broker broke a rule of the protocol. The connection is closed and this is the reason.
@@ -49,7 +50,7 @@ impl fmt::Display for ProtocolError {
     }
 }
 
-impl std::error::Error for ProtocolError {}
+impl core::error::Error for ProtocolError {}
 
 /// Why a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +126,7 @@ impl fmt::Display for ConnectionError {
     }
 }
 
-impl std::error::Error for ConnectionError {}
+impl core::error::Error for ConnectionError {}
 
 /// The caller asked for something invalid or past a limit. Nothing was sent or queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,7 +193,7 @@ impl fmt::Display for UserError {
     }
 }
 
-impl std::error::Error for UserError {}
+impl core::error::Error for UserError {}
 
 /// Stored session records that cannot be restored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,4 +225,4 @@ impl fmt::Display for RestoreError {
     }
 }
 
-impl std::error::Error for RestoreError {}
+impl core::error::Error for RestoreError {}

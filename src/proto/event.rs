@@ -2,6 +2,7 @@
 
 use super::ConnectionError;
 use crate::codec::{ByteStr, Publish, QoS, SubAckCode};
+use alloc::vec::Vec;
 use bytes::Bytes;
 
 /// The handle a command returns; its completion event names it. Ids increase within a client's

@@ -27,18 +27,18 @@ mod error;
 mod event;
 mod session;
 mod store;
+mod time;
 mod vecmap;
 
+use alloc::vec::Vec;
 pub use client::Client;
 pub use config::Config;
 pub use error::{ConnectionError, ProtocolError, RestoreError, UserError};
 pub use event::{Event, Message, RequestId};
 pub use store::{StoreKey, StoreOp, StoreRecord};
-
-/// The one time type of the core: `std::time::Instant` natively, `performance.now()` in the
-/// browser (std's `Instant::now` panics on wasm32-unknown-unknown). The core never reads it; the
-/// driver passes it in.
-pub use web_time::Instant;
+/// The one time type of the core: the time since an origin the driver chose. The core never
+/// reads a clock; the driver reads its own and passes the time in.
+pub use time::Instant;
 
 /// Sorts `v` by `key`, stably, with one sort instantiation for the whole crate: the keys are
 /// sorted with their positions (so equal keys keep their order) and `v` is rearranged to match.
@@ -59,6 +59,13 @@ pub(crate) fn sort_by_key<T>(v: &mut [T], key: impl Fn(&T) -> (u64, u64)) {
         }
         v.swap(i, j);
     }
+}
+
+/// Sorts (request or order, packet id) pairs: one instantiation of [`sort_by_key`] for the
+/// several places that sort such pairs (each closure would be one more).
+#[inline(never)]
+pub(crate) fn sort_pairs(v: &mut [(u64, u16)]) {
+    sort_by_key(v, |&(a, b)| (a, b.into()));
 }
 
 /// A heapsort: the keys are distinct (each carries its position), so any correct sort gives the

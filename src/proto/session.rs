@@ -5,9 +5,10 @@
 
 use super::{Message, RequestId, RestoreError, StoreKey, StoreOp, StoreRecord};
 use crate::codec::{Publish, QoS};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 // Sorted Vecs under the std names: no hashbrown in the wasm module (see vecmap.rs).
 use super::vecmap::VecMap as HashMap;
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
 /// An outgoing QoS 1/2 message between its PUBLISH and its last acknowledgement.
 #[derive(Debug, Clone)]
@@ -161,17 +162,19 @@ impl Session {
     /// The stored records for this session, as a store holding every op so far would have them.
     pub fn records(&self) -> Vec<StoreRecord> {
         let mut out = Vec::new();
-        let mut outgoing: Vec<_> = self.outgoing.iter().collect();
-        super::sort_by_key(&mut outgoing, |(_, o)| (o.request.0, 0));
-        for (&pkid, o) in outgoing {
+        let mut outgoing: Vec<(u64, u16)> = self.outgoing.iter().map(|(&p, o)| (o.request.0, p)).collect();
+        super::sort_pairs(&mut outgoing);
+        for (_, pkid) in outgoing {
+            let Some(o) = self.outgoing.get(&pkid) else { continue };
             out.push(match &o.state {
                 OutState::Sent(p) => StoreRecord::Outgoing { request: o.request, publish: p.clone() },
                 OutState::Released { .. } => StoreRecord::Released { request: o.request, pkid },
             });
         }
-        let mut incoming: Vec<_> = self.incoming.iter().map(|(&p, i)| (p, i.stored_delivered())).collect();
-        super::sort_by_key(&mut incoming, |&(p, _)| (p.into(), 0));
-        out.extend(incoming.into_iter().map(|(pkid, delivered)| StoreRecord::Incoming { pkid, delivered }));
+        // In packet id order (the map's).
+        for (&pkid, i) in &self.incoming {
+            out.push(StoreRecord::Incoming { pkid, delivered: i.stored_delivered() });
+        }
         for q in &self.queue {
             if let Queued::Publish { request, message } = q {
                 out.push(StoreRecord::Queued { request: *request, message: message.clone() });
@@ -209,7 +212,7 @@ impl Session {
                 }
                 StoreRecord::Released { request, pkid } => {
                     max_request = max_request.max(request.0);
-                    released.push((request, pkid));
+                    released.push((request.0, pkid));
                 }
                 StoreRecord::Incoming { pkid, delivered } => {
                     let state =
@@ -223,8 +226,9 @@ impl Session {
                 StoreRecord::Subscriptions(subs) => s.subscriptions = subs,
             }
         }
-        super::sort_by_key(&mut released, |&(r, p)| (r.0, p.into()));
+        super::sort_pairs(&mut released);
         for (request, pkid) in released {
+            let request = RequestId(request);
             let order = s.next_release_order();
             let out = Outgoing { request, state: OutState::Released { order } };
             if s.outgoing.insert(pkid, out).is_some() {
@@ -232,12 +236,12 @@ impl Session {
             }
         }
         // A sorted Vec rather than a HashSet<RequestId>: one generic map type less in the wasm.
-        let mut in_flight: Vec<RequestId> = s.outgoing.values().map(|o| o.request).collect();
-        super::sort_by_key(&mut in_flight, |r| (r.0, 0));
+        let mut in_flight: Vec<(u64, u16)> = s.outgoing.values().map(|o| (o.request.0, 0)).collect();
+        super::sort_pairs(&mut in_flight);
         super::sort_by_key(&mut queued, |(r, _)| (r.0, 0));
         s.queue = queued
             .into_iter()
-            .filter(|(r, _)| in_flight.binary_search(r).is_err())
+            .filter(|(r, _)| in_flight.binary_search(&(r.0, 0)).is_err())
             .map(|(request, message)| Queued::Publish { request, message })
             .collect();
         if let Some((&pkid, _)) = s.outgoing.iter().max_by_key(|(_, o)| o.request) {

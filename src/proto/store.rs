@@ -9,7 +9,8 @@
 //! bytes, so the codec is also the storage format.
 
 use super::{Message, RequestId, RestoreError};
-use crate::codec::{self, Packet, Publish, QoS, MAX_PACKET_SIZE};
+use crate::codec::{self, Packet, Publish, QoS, Text};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use core::fmt;
 
 /// Where a record lives. Each key holds at most one record.
@@ -23,6 +24,21 @@ pub enum StoreKey {
     Queued(RequestId),
     /// The subscription list.
     Subscriptions,
+}
+
+impl StoreKey {
+    /// The string key `Display` shows, built without `core::fmt` (whose machinery costs
+    /// kilobytes in a wasm module): "o00012", "i00003", "q00000000000000000007", "s".
+    pub fn to_key_string(&self) -> String {
+        let mut t = Text::default();
+        match self {
+            StoreKey::Outgoing(id) => t.s("o").radix((*id).into(), 10, 5),
+            StoreKey::Incoming(id) => t.s("i").radix((*id).into(), 10, 5),
+            StoreKey::Queued(r) => t.s("q").radix(r.0, 10, 20),
+            StoreKey::Subscriptions => t.s("s"),
+        };
+        t.0
+    }
 }
 
 impl fmt::Display for StoreKey {
@@ -187,9 +203,25 @@ fn encode_publish(p: &Publish, out: &mut Vec<u8>) {
 }
 
 fn decode_publish(b: &[u8]) -> Result<Publish, RestoreError> {
-    let bytes = bytes::Bytes::copy_from_slice(b);
-    match codec::decode(&bytes, MAX_PACKET_SIZE) {
-        Ok(Some((Packet::Publish(p), used))) if used == b.len() => Ok(p),
-        _ => Err(RestoreError::Corrupt("stored PUBLISH does not decode")),
+    codec::decode_whole_publish(&bytes::Bytes::copy_from_slice(b))
+        .ok_or(RestoreError::Corrupt("stored PUBLISH does not decode"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RequestId, StoreKey};
+
+    #[test]
+    fn key_strings_are_the_displayed_ones() {
+        for k in [
+            StoreKey::Outgoing(0),
+            StoreKey::Outgoing(7),
+            StoreKey::Incoming(65535),
+            StoreKey::Queued(RequestId(42)),
+            StoreKey::Queued(RequestId(u64::MAX)),
+            StoreKey::Subscriptions,
+        ] {
+            assert_eq!(k.to_key_string(), k.to_string());
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! the wasm module; these cost a few hundred bytes. Only the methods the session uses exist.
 //! Iteration is in key order (a `HashMap`'s order is unspecified, so no caller relies on one).
 
+use alloc::vec::Vec;
 use core::fmt;
 
 /// A map from `K` to `V`, sorted by key.
@@ -64,15 +65,11 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
         self.0.iter_mut().map(|(k, v)| (&*k, v))
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &K> {
-        self.0.iter().map(|(k, _)| k)
-    }
-
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.0.iter().map(|(_, v)| v)
     }
 
-    pub fn drain(&mut self) -> std::vec::Drain<'_, (K, V)> {
+    pub fn drain(&mut self) -> alloc::vec::Drain<'_, (K, V)> {
         self.0.drain(..)
     }
 }
@@ -85,16 +82,5 @@ impl<'a, K: Ord + Copy, V> IntoIterator for &'a VecMap<K, V> {
     type IntoIter = Iter<'a, K, V>;
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
-    }
-}
-
-impl<K: Ord + Copy, V> core::ops::Index<&K> for VecMap<K, V> {
-    type Output = V;
-    /// Panics if `k` is absent, as `HashMap`'s does.
-    fn index(&self, k: &K) -> &V {
-        match self.get(k) {
-            Some(v) => v,
-            None => panic!("no entry for the key"),
-        }
     }
 }

@@ -34,9 +34,17 @@ thread_local! {
     pub(super) static LIVE: RefCell<Vec<Shared>> = const { RefCell::new(Vec::new()) };
 }
 
-#[allow(clippy::disallowed_methods)] // The driver is where the clock is read: performance.now().
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `performance.now()`: the global `performance`, in windows and in workers alike.
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+}
+
+/// The driver is where the clock is read: milliseconds since the page's (or worker's) time
+/// origin, the core's instants' origin.
 pub(crate) fn now() -> Instant {
-    Instant::now()
+    Instant::from_millis_f64(performance_now())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

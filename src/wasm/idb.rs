@@ -9,8 +9,7 @@
 
 use super::error::{wrap, STORE_FAILED};
 use super::js::{call, call0, call1, callback, deferred, get, global, later, on_settled, set};
-use crate::codec::Text;
-use crate::proto::{StoreKey, StoreOp, StoreRecord};
+use crate::proto::{StoreOp, StoreRecord};
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -175,10 +174,10 @@ impl IdbStore {
                 match op {
                     StoreOp::Put(record) => {
                         let value = Uint8Array::from(record.to_bytes().as_slice());
-                        call(&store, "put", &value, &self.key(&key_text(&record.key())))?;
+                        call(&store, "put", &value, &self.key(&record.key().to_key_string()))?;
                     }
                     StoreOp::Delete(key) => {
-                        call1(&store, "delete", &self.key(&key_text(key)))?;
+                        call1(&store, "delete", &self.key(&key.to_key_string()))?;
                     }
                 }
             }
@@ -217,42 +216,7 @@ impl IdbStore {
     }
 }
 
-/// `key.to_string()` (the keys already stored use it), without `core::fmt`.
-pub(crate) fn key_text(key: &StoreKey) -> String {
-    let mut t = Text::default();
-    match key {
-        StoreKey::Outgoing(id) => t.s("o").radix((*id).into(), 10, 5),
-        StoreKey::Incoming(id) => t.s("i").radix((*id).into(), 10, 5),
-        StoreKey::Queued(r) => t.s("q").radix(r.0, 10, 20),
-        StoreKey::Subscriptions => t.s("s"),
-    };
-    t.0
-}
-
 /// Parses loaded values; a record that does not parse makes the whole session unusable.
 pub(crate) fn parse(values: Vec<Vec<u8>>) -> Result<Vec<StoreRecord>, crate::proto::RestoreError> {
     values.iter().map(|v| StoreRecord::from_bytes(v)).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::key_text;
-    use crate::proto::{RequestId, StoreKey};
-    use wasm_bindgen_test::wasm_bindgen_test;
-
-    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
-
-    #[wasm_bindgen_test]
-    fn keys_are_the_stored_ones() {
-        for k in [
-            StoreKey::Outgoing(0),
-            StoreKey::Outgoing(7),
-            StoreKey::Incoming(65535),
-            StoreKey::Queued(RequestId(42)),
-            StoreKey::Queued(RequestId(u64::MAX)),
-            StoreKey::Subscriptions,
-        ] {
-            assert_eq!(key_text(&k), k.to_string());
-        }
-    }
 }

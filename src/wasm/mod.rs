@@ -10,11 +10,8 @@
 //! - [`events`]: listeners, promise settlements, the `messages()` stream.
 //! - [`session`]: the session's records as JS sees them (`session()`, `storedSession()`).
 
-// The npm package's allocator (feature "small-alloc", which scripts/build-pkg.sh turns on): a
-// crate that uses mq as a library keeps the allocator it chooses, and a threaded build
-// (atomics) keeps std's.
-#[cfg(all(feature = "small-alloc", not(target_feature = "atomics")))]
-mod alloc;
+// The allocator of feature "small-alloc" is wasm/alloc.rs, declared in lib.rs: the npm core
+// (feature "npm", without this module) uses it too.
 mod client;
 mod connection;
 mod driver;
