@@ -113,9 +113,10 @@ wasm_broker_tests_in_chromium() {
         --features browser-broker-tests --test browser_broker
 }
 
-# Playwright (playwright-core, /usr/bin/chromium) reloads a real page mid-stream; the page loads
-# a `wasm-pack build --target web` of the crate.
-browser_reload_test() {
+# Playwright (playwright-core, /usr/bin/chromium) reloads a real page mid-stream: with the npm
+# package (pkg/: the JS driver on the wasm core) and with a `wasm-pack build --target web` of the
+# crate (the Rust driver, src/wasm/, which Rust users get). Same page, same API.
+browser_reload_test_rust() {
     wasm-pack build --target web --dev --out-dir target/browser-test-pkg || return 1
     with_browser_broker env MQ_PKG_DIR="$PWD/target/browser-test-pkg" node tests/browser/reload.mjs
 }
@@ -139,11 +140,15 @@ run_step test-drivers cargo test --features native,tls,cli --no-fail-fast --lib 
 run_step test-wasm32 wasm_tests_in_chromium
 start_browser_broker
 run_step test-wasm32-broker wasm_broker_tests_in_chromium
-run_step test-browser-reload browser_reload_test
-# The npm package (scripts/build-pkg.sh -> pkg/) in a Vite 7 app, on the main thread and in a Web
-# Worker; then the dashboard (www/) through Playwright (it stops and restarts the broker; the
-# screenshots go to test-results/).
+run_step test-browser-reload-rust browser_reload_test_rust
+# The npm package (scripts/build-pkg.sh -> pkg/): its wasm core through js/core.js in Node (and
+# against Mosquitto over TCP); the browser tests above, ported to its API; the reload test; a
+# Vite 7 app, on the main thread and in a Web Worker; then the dashboard (www/) through
+# Playwright (it stops and restarts the broker; the screenshots go to test-results/).
 run_step build-pkg scripts/build-pkg.sh
+run_step test-core env MQ_CORE_WASM="$PWD/pkg/mq_bg.wasm" node tests/web/core.mjs
+run_step test-client with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/web/client.mjs
+run_step test-browser-reload with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/browser/reload.mjs
 # Its TypeScript definitions, type-checked (tsc --strict) as an app would use them.
 run_step test-types env MQ_PKG_DIR="$PWD/pkg" node tests/web/types.mjs
 run_step test-package with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/web/vite.mjs
@@ -164,6 +169,9 @@ read -r wasm_pass wasm_fail < <(totals "$LOG_DIR/test-wasm32.log")
 read -r drivers_pass drivers_fail < <(totals "$LOG_DIR/test-drivers.log")
 read -r wbroker_pass wbroker_fail < <(totals "$LOG_DIR/test-wasm32-broker.log")
 read -r reload_pass reload_fail < <(totals "$LOG_DIR/test-browser-reload.log")
+read -r rreload_pass rreload_fail < <(totals "$LOG_DIR/test-browser-reload-rust.log")
+read -r core_pass core_fail < <(totals "$LOG_DIR/test-core.log")
+read -r client_pass client_fail < <(totals "$LOG_DIR/test-client.log")
 read -r package_pass package_fail < <(totals "$LOG_DIR/test-package.log")
 read -r dash_pass dash_fail < <(totals "$LOG_DIR/test-dashboard.log")
 read -r run_pass run_fail < <(totals "$LOG_DIR/test-run.log")
@@ -188,7 +196,10 @@ echo "  wasm32 tests (headless Chromium): $wasm_pass passed, $wasm_fail failed"
 per_binary "$LOG_DIR/test-wasm32.log"
 echo "  wasm32 tests against Mosquitto (headless Chromium): $wbroker_pass passed, $wbroker_fail failed"
 per_binary "$LOG_DIR/test-wasm32-broker.log"
-echo "  page reload checks (Playwright, Chromium): $reload_pass passed, $reload_fail failed"
+echo "  page reload checks, Rust driver (Playwright, Chromium): $rreload_pass passed, $rreload_fail failed"
+echo "  npm core checks (js/core.js in Node, Mosquitto over TCP): $core_pass passed, $core_fail failed"
+echo "  npm client tests (Playwright, Chromium, Mosquitto): $client_pass passed, $client_fail failed"
+echo "  page reload checks, npm package (Playwright, Chromium): $reload_pass passed, $reload_fail failed"
 echo "  npm package checks (Vite app, main thread and Worker): $package_pass passed, $package_fail failed"
 echo "  TypeScript definition checks (tsc --strict): $types_pass passed, $types_fail failed"
 echo "  dashboard checks (Playwright, Chromium): $dash_pass passed, $dash_fail failed"
@@ -203,6 +214,9 @@ for i in "${!STEP_NAMES[@]}"; do
         test-wasm32) failed_tests=$wasm_fail ;;
         test-wasm32-broker) failed_tests=$wbroker_fail ;;
         test-browser-reload) failed_tests=$reload_fail ;;
+        test-browser-reload-rust) failed_tests=$rreload_fail ;;
+        test-core) failed_tests=$core_fail ;;
+        test-client) failed_tests=$client_fail ;;
         test-package) failed_tests=$package_fail ;;
         test-dashboard) failed_tests=$dash_fail ;;
         test-run) failed_tests=$run_fail ;;
@@ -215,8 +229,8 @@ for i in "${!STEP_NAMES[@]}"; do
 done
 sed -n 's/^  wasm + JS glue */  npm package size, wasm + JS glue (budget 40 KB gzip): /p' "$LOG_DIR/build-pkg.log"
 echo "  checks (fmt, clippy, package build): $checks_pass passed, $checks_fail failed"
-all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + package_pass + dash_pass + run_pass + types_pass + checks_pass))
-all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + package_fail + dash_fail + run_fail + types_fail + checks_fail + extra_fail))
+all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + rreload_pass + core_pass + client_pass + package_pass + dash_pass + run_pass + types_pass + checks_pass))
+all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + rreload_fail + core_fail + client_fail + package_fail + dash_fail + run_fail + types_fail + checks_fail + extra_fail))
 echo "$all_pass passed, $all_fail failed"
 
 [ "$steps_fail" -eq 0 ]
