@@ -3,6 +3,10 @@
 // imports nothing. The binary layout of the calls is described in src/npm/mod.rs and out.rs.
 
 let x, loading;
+const MAX_PACKET = 268435460;
+// Bytes from the network go to the core in pieces of at most this size: its input buffer stays
+// small whatever size a WebSocket frame has.
+const CHUNK = 65536;
 const te = new TextEncoder(), td = new TextDecoder();
 // A lone surrogate: TextEncoder would silently make it U+FFFD.
 const lone = /\p{Cs}/u;
@@ -59,7 +63,11 @@ function call(f, parts, ...args) {
   for (const p of parts) {
     if (typeof p == "number") n += 8;
     else if (p == null) n += 4;
-    else if (p instanceof Uint8Array) n += 4 + p.length;
+    else if (p instanceof Uint8Array) {
+      // Nothing in MQTT is larger (a packet's whole size): refused before it takes memory.
+      if (p.length > MAX_PACKET) throw coreError("TOO_LARGE", "more than " + MAX_PACKET + " bytes");
+      n += 4 + p.length;
+    }
     else throw invalid("a Uint8Array");
   }
   const at = x.mq_in(n);
@@ -87,8 +95,9 @@ function call(f, parts, ...args) {
   return r;
 }
 
+// The first module loaded stays: handles live in it (an initSync during a load, say).
 function ready(instance) {
-  x = instance.exports;
+  x ??= instance.exports;
 }
 
 // A failure to load as a CoreError, the original as its cause.
@@ -104,7 +113,9 @@ export function load(input) {
     if (input && typeof input == "object" && "module_or_path" in input) input = input.module_or_path;
     input ??= new URL("./mq_bg.wasm", import.meta.url);
     try {
-      if (typeof input == "string" || input instanceof URL) input = fetch(input);
+      if (typeof input == "string" || input instanceof URL || (typeof Request == "function" && input instanceof Request)) {
+        input = fetch(input);
+      }
       input = await input;
       if (typeof Response == "function" && input instanceof Response) {
         if (!input.ok) throw new Error("HTTP " + input.status);
@@ -219,7 +230,10 @@ export class Core {
     this.#call("mq_input", [], 0, now);
   }
   handleBytes(now, data) {
-    this.#call("mq_input", [data], 1, now);
+    if (!(data instanceof Uint8Array)) throw invalid("a Uint8Array");
+    for (let i = 0; i < data.length || i == 0; i += CHUNK) {
+      this.#call("mq_input", [data.subarray(i, i + CHUNK)], 1, now);
+    }
   }
   handleTimeout(now) {
     this.#call("mq_input", [], 2, now);

@@ -41,6 +41,10 @@ const EVENTS = ["message", "connect", "reconnect", "offline", "close", "error", 
 const now = () => performance.now();
 const later = (f) => Promise.resolve().then(f);
 const isAbsent = (v) => v === undefined || v === null;
+/** `to.push(...from)` without the argument limit (a burst can hold 100,000s of ops). */
+const append = (to, from) => {
+  for (const x of from) to.push(x);
+};
 
 // ---- errors ----
 
@@ -57,6 +61,15 @@ function wrap(code, context, cause) {
   const e = mqError(code, context + ": " + detail);
   e.cause = cause;
   return e;
+}
+/** Runs `f` (which reads the caller's arguments); an exception without our `code` (a getter or
+ *  proxy of the caller's that threw) becomes INVALID_ARGUMENT, with it as the cause. */
+function checked(f) {
+  try {
+    return f();
+  } catch (e) {
+    throw e && e.code ? e : wrap("INVALID_ARGUMENT", "an argument could not be read", e);
+  }
 }
 const locked = () =>
   mqError(
@@ -285,6 +298,10 @@ function topics(v) {
   }
   throw invalid("topic filter must be a string or an array of strings");
 }
+/** The (URL, client id) of a stored session: strings (IndexedDB would take a number as another key). */
+function sessionArgs(url, clientId) {
+  if (typeof url != "string" || typeof clientId != "string") throw invalid("url and clientId must be strings");
+}
 function randomClientId() {
   let id = "mq-";
   for (let i = 0; i < 16; i++) id += "0123456789abcdef"[(Math.random() * 16) & 15];
@@ -325,7 +342,8 @@ function connectOptions(v) {
   if ((n = optNum(v, "maxQueued", what)) !== undefined) config.maxQueued = intIn(n, 0, 4294967295, "maxQueued");
   if ((n = optNum(v, "maxPacketSize", what)) !== undefined) config.maxPacketSize = intIn(n, 16, 268435460, "maxPacketSize");
   config.username = optString(v, "username", what);
-  if (!isAbsent(v.password)) config.password = bytes(v.password, "password");
+  // Copies: the core is made later (after the module loaded), from what they hold now.
+  if (!isAbsent(v.password)) config.password = bytes(v.password, "password").slice();
   const will = v.will;
   if (!isAbsent(will)) {
     if (typeof will != "object") throw invalid("will must be an object");
@@ -333,7 +351,7 @@ function connectOptions(v) {
     if (typeof will.topic != "string") throw wrong("will", "topic", "a string");
     config.will = {
       topic: will.topic,
-      payload: bytes(will.payload, "will payload"),
+      payload: bytes(will.payload, "will payload").slice(),
       qos: qosOf(optNum(will, "qos", "will")),
       retain: optBool(will, "retain", "will") || false,
     };
@@ -646,9 +664,9 @@ export class MqttClient {
     this.#deadline = timeout;
     if (!this.#store) ops.length = 0;
     if (this.#writing) {
-      this.#next[0].push(...ops);
+      append(this.#next[0], ops);
       this.#next[1].push(bytes);
-      this.#next[2].push(...events);
+      append(this.#next[2], events);
     } else if (ops.length) {
       this.#startWrite(ops, [bytes], events);
     } else {
@@ -696,7 +714,12 @@ export class MqttClient {
   #unlockIfIdle() {
     if (this.#unlockPending && !this.#writing && !this.#next[0].length) {
       this.#unlockPending = false;
-      if (this.#store) this.#store.release();
+      if (this.#store) {
+        // From now on another client may own the stored session: nothing more is written.
+        this.#store.release();
+        this.#store.close();
+        this.#store = undefined;
+      }
     }
   }
 
@@ -719,10 +742,13 @@ export class MqttClient {
     const created = this.#timer.set(now(), this.#deadline, () =>
       act(() => {
         this.#inTimerTask = true;
-        this.#timer.fired();
-        this.#core.handleTimeout(now());
-        this.#pump();
-        this.#inTimerTask = false;
+        try {
+          this.#timer.fired();
+          this.#core.handleTimeout(now());
+          this.#pump();
+        } finally {
+          this.#inTimerTask = false;
+        }
       }),
     );
     if (created) this.#armedInTimerTask = this.#inTimerTask;
@@ -795,7 +821,7 @@ export class MqttClient {
     }
     if (marked) {
       const ops = this.#core.pollStore();
-      if (this.#store) this.#next[0].push(...ops);
+      if (this.#store) append(this.#next[0], ops);
     }
   }
 
@@ -811,6 +837,8 @@ export class MqttClient {
   #handleEvent(e) {
     switch (e.type) {
       case "connected": {
+        // end() was called while this CONNACK waited for a store write: stay closed.
+        if (this.#closed) break;
         this.#phase = CONNECTED;
         this.#connectedAt = now();
         this.#offlineEmitted = false;
@@ -892,7 +920,15 @@ export class MqttClient {
   }
 
   #onData(data) {
-    this.#core.handleBytes(now(), data);
+    try {
+      this.#core.handleBytes(now(), data);
+    } catch (e) {
+      // The core could not take the frame (no memory left for it): the stream is out of step,
+      // so this connection ends; its close event takes the usual path.
+      this.#listeners.emit("error", e);
+      this.#ws.close();
+      return;
+    }
     this.#scheduleFlush();
   }
 
@@ -1013,32 +1049,37 @@ export class MqttClient {
   /** Options, then (IndexedDB sessions) the stored session, then the driver and its WebSocket.
    *  Settles after CONNACK 0 with the client, or with the reason; never before it returns. */
   static async #start(url, options) {
-    const opts = connectOptions(options);
+    const opts = checked(() => connectOptions(options));
+    if (url instanceof URL) url = url.href;
     if (typeof url != "string" || !(url.startsWith("ws://") || url.startsWith("wss://"))) {
       throw mqError("INVALID_URL", "the URL must start with ws:// or wss://");
     }
-    await load();
-    // The configuration's own checks (client id, will topic, ...), before anything is opened.
-    new Core(opts.config, []).free();
+    const clientId = opts.config.clientId;
+    // The Web Lock is asked for in connect's own turn: a clearSession or connect issued after
+    // this one waits for this client to let go.
+    const lock = opts.session == "indexeddb" ? takeLock(lockName(url, clientId), LOCK_WAIT_MS) : undefined;
     let core;
     let store;
     let restored = [];
-    if (opts.session == "memory") {
-      core = new Core(opts.config, []);
-    } else {
-      const clientId = opts.config.clientId;
-      const release = await takeLock(lockName(url, clientId), LOCK_WAIT_MS);
-      if (!release) throw locked();
-      try {
+    try {
+      await load();
+      // The configuration's own checks (client id, will topic, ...), before anything is opened.
+      new Core(opts.config, []).free();
+      if (!lock) {
+        core = new Core(opts.config, []);
+      } else {
+        const release = await lock;
+        if (!release) throw locked();
         store = await IdbStore.open(url, clientId);
-        store.release = release;
         const records = await store.load();
         restored = restoredInfo(describeRecords(records));
         core = new Core(opts.config, records);
-      } catch (e) {
-        release();
-        throw e;
+        store.release = release;
       }
+    } catch (e) {
+      if (store) store.close();
+      if (lock) lock.then((release) => release && release());
+      throw e;
     }
     return new Promise((resolve, reject) => {
       const d = new MqttClient(TOKEN, url, opts, core, store);
@@ -1057,12 +1098,22 @@ export class MqttClient {
     });
   }
 
-  /** Settles a command's promise: rejects at once if the arguments or the core refuse it. */
-  #command(f) {
+  /** A command's promise: `read` reads the arguments first (it may run the caller's code, which
+   *  may even close the client), then `run` hands them to the core; rejects at once if the
+   *  client is closed or the arguments or the core refuse it. */
+  #command(read, run) {
     return new Promise((resolve, reject) => {
-      if (this.#closed) return reject(mqError("CLOSED", "the client is closed"));
+      let args;
+      let error;
       try {
-        f(resolve, reject);
+        args = checked(read);
+      } catch (e) {
+        error = e;
+      }
+      if (this.#closed) return reject(mqError("CLOSED", "the client is closed"));
+      if (error) return reject(error);
+      try {
+        run(args, resolve, reject);
       } catch (e) {
         reject(e);
       }
@@ -1078,6 +1129,7 @@ export class MqttClient {
 
   /** Deletes the session stored in IndexedDB for this broker URL and client id. */
   static async clearSession(url, clientId) {
+    sessionArgs(url, clientId);
     const release = await takeLock(lockName(url, clientId), LOCK_WAIT_MS);
     if (!release) throw locked();
     try {
@@ -1094,6 +1146,7 @@ export class MqttClient {
 
   /** The session stored in IndexedDB for this broker URL and client id, read without connecting. */
   static async storedSession(url, clientId) {
+    sessionArgs(url, clientId);
     await load();
     const store = await IdbStore.open(url, clientId);
     try {
@@ -1105,34 +1158,36 @@ export class MqttClient {
 
   /** QoS 0 resolves once sent or queued, QoS 1 on PUBACK, QoS 2 on PUBCOMP. */
   publish(topic, payload, options) {
-    return this.#command((resolve, reject) => {
-      // Arguments are read before anything changes: reading them may run the caller's code.
-      if (typeof topic != "string") throw invalid("topic must be a string");
-      const data = bytes(payload, "payload");
-      const [qos, retain] = publishOptions(options);
-      this.#track(this.#core.publish(now(), topic, data, qos, retain), { resolve, reject });
-    });
+    return this.#command(
+      () => {
+        if (typeof topic != "string") throw invalid("topic must be a string");
+        return [bytes(payload, "payload"), ...publishOptions(options)];
+      },
+      ([data, qos, retain], resolve, reject) =>
+        this.#track(this.#core.publish(now(), topic, data, qos, retain), { resolve, reject }),
+    );
   }
 
   /** Resolves with `[{ topic, qos }]`, qos 128 for a filter the broker refused. */
   subscribe(topicsArg, options) {
-    return this.#command((resolve, reject) => {
-      const filters = topics(topicsArg);
-      const qos = subscribeQos(options);
-      this.#track(
-        this.#core.subscribe(
-          now(),
-          filters.map((f) => [f, qos]),
+    return this.#command(
+      () => [topics(topicsArg), subscribeQos(options)],
+      ([filters, qos], resolve, reject) =>
+        this.#track(
+          this.#core.subscribe(
+            now(),
+            filters.map((f) => [f, qos]),
+          ),
+          { resolve, reject, filters },
         ),
-        { resolve, reject, filters },
-      );
-    });
+    );
   }
 
   unsubscribe(topicsArg) {
-    return this.#command((resolve, reject) => {
-      this.#track(this.#core.unsubscribe(now(), topics(topicsArg)), { resolve, reject });
-    });
+    return this.#command(
+      () => topics(topicsArg),
+      (filters, resolve, reject) => this.#track(this.#core.unsubscribe(now(), filters), { resolve, reject }),
+    );
   }
 
   /** Adds a listener: "message" (topic, payload, { qos, retain, dup }), "connect"

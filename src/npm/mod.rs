@@ -365,7 +365,12 @@ pub extern "C" fn mq_delivered(h: f64, pkid: f64, pubrec_sent: u32) -> f64 {
 pub extern "C" fn mq_publish(h: f64, now: f64, q: f64, retain: u32) -> f64 {
     with(h, |c, mut input, _| {
         let topic = utf8(input.bytes()?, UserError::InvalidTopic)?;
-        let payload = Bytes::copy_from_slice(input.bytes()?);
+        let payload = input.bytes()?;
+        // Refused before it is copied: a copy that memory cannot hold would trap.
+        if payload.len() > c.config().max_packet_size {
+            return Err(fail("TOO_LARGE", "the payload is larger than maxPacketSize"));
+        }
+        let payload = Bytes::copy_from_slice(payload);
         let message = Message { topic: ByteStr::from(topic), payload, qos: qos(q)?, retain: retain != 0 };
         let id = c.publish(Instant::from_millis_f64(now), message).map_err(user)?;
         Ok(id.0 as f64)

@@ -175,6 +175,7 @@ fn start(url: String, options: JsValue, resolve: Function, reject: Function, mak
                                 }
                                 Err(e) => {
                                     store.unlock();
+                                    store.close();
                                     settle(&resolve, &reject, Err(e))
                                 }
                             }

@@ -411,8 +411,10 @@ impl Driver {
     pub(super) fn unlock_if_idle(&mut self) {
         if self.unlock_pending && !self.writing && self.next_ops.is_empty() {
             self.unlock_pending = false;
-            if let Some(store) = &self.store {
+            // From now on another client may own the stored session: nothing more is written.
+            if let Some(store) = self.store.take() {
                 store.unlock();
+                store.close();
             }
         }
     }
@@ -544,6 +546,10 @@ impl Driver {
     fn handle_event(&mut self, event: Event) {
         match event {
             Event::Connected { session_present } => {
+                // end() was called while this CONNACK waited for a store write: stay closed.
+                if self.phase == Phase::Closed {
+                    return;
+                }
                 self.phase = Phase::Connected;
                 self.connected_at = Some(now());
                 self.offline_emitted = false;
