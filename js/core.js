@@ -26,9 +26,25 @@ const need = () => {
 };
 
 const invalid = (what) => coreError("INVALID_ARGUMENT", what + " was expected");
+// The last string encoded and its bytes: an app publishes to the same few topics over and over,
+// and encoding is a good part of a publish's cost. The bytes are only ever read.
+let lastS = "", lastB = new Uint8Array(0);
 const str = (s) => {
   if (typeof s != "string") throw invalid("a string");
-  return lone.test(s) ? BAD : te.encode(s);
+  if (s !== lastS) {
+    lastB = (s.isWellFormed ? !s.isWellFormed() : lone.test(s)) ? BAD : te.encode(s);
+    lastS = s;
+  }
+  return lastB;
+};
+// The same for the topics of incoming messages: the last topic's bytes and its string.
+let lastT = new Uint8Array(0), lastTS = "";
+const topic = (v) => {
+  if (v.length != lastT.length || v.some((b, i) => b != lastT[i])) {
+    lastTS = td.decode(v);
+    lastT = v.slice();
+  }
+  return lastTS;
 };
 const arr = (a) => {
   if (!Array.isArray(a)) throw invalid("an array");
@@ -172,8 +188,8 @@ function polled() {
       const error = coreError(r.str(), r.str(), r.u8());
       events.push({ type: "disconnected", error, retryable: !!r.u8(), requested: !!r.u8() });
     } else if (t == "m") {
-      const topic = r.str(), payload = r.bytes(), f = r.u8();
-      events.push({ type: "message", topic, payload, qos: f & 3, retain: !!(f & 4), dup: !!(f & 8), pkid: r.u16() });
+      const t = topic(r.view()), payload = r.bytes(), f = r.u8();
+      events.push({ type: "message", topic: t, payload, qos: f & 3, retain: !!(f & 4), dup: !!(f & 8), pkid: r.u16() });
     } else if (t == "p") events.push({ type: "published", id: r.f64() });
     else if (t == "s") events.push({ type: "subscribed", id: r.f64(), codes: [...r.view()] });
     else if (t == "u") events.push({ type: "unsubscribed", id: r.f64() });

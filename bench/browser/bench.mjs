@@ -5,7 +5,8 @@
 //   cd bench/browser && npm install && node bench.mjs [messages] [rounds]
 //
 // Needs rumqttd on PATH (`cargo install rumqttd --features websocket`) and the package built
-// into ../../pkg (scripts/build-pkg.sh; MQ_PKG_DIR names another). Each round runs every
+// into ../../pkg (scripts/build-pkg.sh; MQ_PKG_DIR names another; MQ_BASE_PKG_DIR adds a second
+// build, "mq base", to the same rounds). Each round runs every
 // library once per QoS, in turn (so a slow moment of the machine hits all of them), with a
 // publisher and a subscriber connection in one page, 64-byte payloads and a window of 100
 // messages incomplete. Prints messages/s per round, the median, and mq's ratio to each peer
@@ -25,6 +26,9 @@ const N = Number(process.argv[2] || 20000);
 const ROUNDS = Number(process.argv[3] || 5);
 const WINDOW = 100;
 const pkgDir = path.resolve(process.env.MQ_PKG_DIR || path.join(here, "..", "..", "pkg"));
+// Optional: a second build of the package (another version of mq), run as "mq base" in the same
+// rounds, so two builds are compared under the same machine noise.
+const baseDir = process.env.MQ_BASE_PKG_DIR ? path.resolve(process.env.MQ_BASE_PKG_DIR) : null;
 if (!existsSync(path.join(pkgDir, "mq.js"))) {
   console.error(`no package in ${pkgDir}: run scripts/build-pkg.sh first`);
   process.exit(2);
@@ -106,9 +110,11 @@ const files = {
 const server = http.createServer((req, res) => {
   const pathname = new URL(req.url, "http://x").pathname;
   let f = files[pathname];
-  if (!f && pathname.startsWith("/pkg/snippets/") && pathname.endsWith(".js")) {
-    const file = path.resolve(pkgDir, "." + path.posix.normalize(pathname.slice(4)));
-    if (file.startsWith(pkgDir + path.sep) && existsSync(file)) f = [file, "text/javascript"];
+  for (const [prefix, root] of [["/pkg/", pkgDir], ["/base/", baseDir]]) {
+    if (f || !root || !pathname.startsWith(prefix)) continue;
+    const file = path.resolve(root, "." + path.posix.normalize(pathname.slice(prefix.length - 1)));
+    const type = file.endsWith(".wasm") ? "application/wasm" : "text/javascript";
+    if (file.startsWith(root + path.sep) && existsSync(file)) f = [file, type];
   }
   if (!f) {
     res.writeHead(404);
@@ -132,7 +138,7 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
 });
-const libs = [["mq", "benchMq"], ["MQTT.js", "benchMqttJs"], ["Paho", "benchPaho"]];
+const libs = [["mq", "benchMq"], ...(baseDir ? [["mq base", "benchMqBase"]] : []), ["MQTT.js", "benchMqttJs"], ["Paho", "benchPaho"]];
 const results = {};
 let failed = false;
 try {
@@ -169,6 +175,7 @@ console.log("# median messages/s (publisher to subscriber, both in the page)");
 for (const qos of [0, 1]) {
   const m = Object.fromEntries(libs.map(([name]) => [name, median(results[qos][name])]));
   const ratio = (peer) => (m[peer] ? (m.mq / m[peer]).toFixed(2) : "n/a");
-  console.log(`QoS ${qos}: mq ${m.mq}, MQTT.js ${m["MQTT.js"]}, Paho ${m.Paho}; mq/MQTT.js ${ratio("MQTT.js")}, mq/Paho ${ratio("Paho")}`);
+  const vsBase = baseDir ? `, mq/mq base ${ratio("mq base")} (base: ${m["mq base"]})` : "";
+  console.log(`QoS ${qos}: mq ${m.mq}, MQTT.js ${m["MQTT.js"]}, Paho ${m.Paho}; mq/MQTT.js ${ratio("MQTT.js")}, mq/Paho ${ratio("Paho")}${vsBase}`);
 }
 process.exit(failed ? 1 : 0);

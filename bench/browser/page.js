@@ -54,9 +54,10 @@ async function pump(n, window, publish) {
   });
 }
 
-window.benchMq = async (url, tag, n, qos, window_, limitMs) => {
-  mqReady ??= init();
-  await mqReady;
+// `Client`: MqttClient of the package under test, or of a second build of mq served at /base/
+// (MQ_BASE_PKG_DIR: another version, to compare two builds in the same run).
+async function runMq(Client, url, tag, n, qos, window_, limitMs) {
+  const MqttClient = Client;
   const opts = { clean: true, session: "memory", reconnect: false, maxInflight: window_, maxQueued: n + 10 };
   const sub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-s` });
   const pub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-p` });
@@ -70,6 +71,18 @@ window.benchMq = async (url, tag, n, qos, window_, limitMs) => {
   const ms = performance.now() - t0;
   await Promise.all([pub.end(), sub.end()]);
   return { ms, received: f.received };
+}
+
+window.benchMq = async (...args) => {
+  mqReady ??= init();
+  await mqReady;
+  return runMq(MqttClient, ...args);
+};
+
+let base = null;
+window.benchMqBase = async (...args) => {
+  base ??= import("/base/mq.js").then(async (m) => (await m.default(), m.MqttClient));
+  return runMq(await base, ...args);
 };
 
 window.benchMqttJs = async (url, tag, n, qos, window_, limitMs) => {

@@ -3,7 +3,8 @@
 //   MQ_CORE_WASM=pkg/mq_bg.wasm node tests/web/core.mjs
 //
 // (a) every Core method and describeRecords, bad inputs included (they must be CoreErrors,
-// never a trap); (b) QoS 0/1/2 round trips both ways through a real Mosquitto over TCP
+// never a trap), a load() and a loadSync() racing, payloads too large for the packet size or
+// for MQTT itself, one network frame of many packets; (b) QoS 0/1/2 round trips both ways through a real Mosquitto over TCP
 // (node:net), and a kept session's records restored into a new Core. Mosquitto is started on
 // a free loopback port with a temporary config and stopped at the end.
 //
@@ -79,6 +80,35 @@ function publishPacket(topic, payload, qos, pkid, { retain = false, dup = false 
   return u8(0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0), body.length, ...body);
 }
 
+/** A PUBLISH of any size (the remaining length as a variable byte integer). */
+function bigPublishPacket(topic, payload, qos, pkid) {
+  const t = text(topic);
+  const head = [t.length >> 8, t.length & 255, ...t];
+  if (qos) head.push(pkid >> 8, pkid & 255);
+  const len = head.length + payload.length;
+  const rl = [];
+  for (let n = len; ; ) {
+    rl.push((n & 127) | (n > 127 ? 128 : 0));
+    n >>= 7;
+    if (!n) break;
+  }
+  const out = new Uint8Array(1 + rl.length + len);
+  out[0] = 0x30 | (qos << 1);
+  out.set(rl, 1);
+  out.set(head, 1 + rl.length);
+  out.set(payload, 1 + rl.length + head.length);
+  return out;
+}
+
+/** f(), or "threw CODE" if it threw. */
+function attempt(f) {
+  try {
+    return f();
+  } catch (e) {
+    return `threw ${e && e.code}`;
+  }
+}
+
 /** A core connected (CONNACK 0 taken), its first outputs drained. */
 function connected(over) {
   const c = new Core(config(over), []);
@@ -127,6 +157,27 @@ await section("loading", async () => {
   throws("loadSync() of bytes that are no module", "INVALID_ARGUMENT", () => f.loadSync(u8(1, 2)));
   await f.load(bytes);
   check(f.isLoaded(), "load() after a failed one tries again");
+});
+
+await section("load() pending, then loadSync()", async () => {
+  // A fresh module instance: load() starts, loadSync() (initSync) loads first, a Core is made in
+  // between; the load() settling later must not swap the module its handle lives in.
+  const m = await import(CORE_JS + "?race");
+  const pending = m.load(bytes);
+  m.loadSync(bytes);
+  const a = new m.Core(config({ clientId: "a" }), []);
+  a.publish(1, "t", text("a's"), 1, false);
+  await pending;
+  check(m.isLoaded(), "load() pending, then loadSync(): both settle");
+  check(attempt(() => a.clientId) === "a" && attempt(() => a.queued) === 1, "a Core made in between keeps working after the load settled");
+  const b = new m.Core(config({ clientId: "b" }), []);
+  check(attempt(() => a.clientId) === "a" && b.clientId === "b", "a second Core does not share its handle");
+  b.publish(2, "t", text("b's"), 1, false);
+  b.publish(2, "t", text("b's too"), 1, false);
+  check(attempt(() => a.queued) === 1 && b.queued === 2, "each core has its own queue");
+  b.free();
+  check(attempt(() => a.clientId) === "a", "freeing the second leaves the first alone");
+  a.free();
 });
 
 await section("constructor and getters", () => {
@@ -329,6 +380,93 @@ await section("incoming messages, handleDelivered", () => {
   p = c.poll();
   check(hex(p.bytes) === "70020007" && eq(p.ops, [{ key: "i00007" }]), "PUBREL: PUBCOMP out, the record deleted");
   throws("handleBytes with a string", "INVALID_ARGUMENT", () => c.handleBytes(2005, "x"));
+  c.free();
+});
+
+await section("payloads too large", async () => {
+  const c = connected({ maxPacketSize: 1024 });
+  throws("a payload larger than maxPacketSize", "TOO_LARGE", () => c.publish(2000, "t", new Uint8Array(2000), 1, false));
+  let p = c.poll();
+  check(p.bytes.length === 0 && p.ops.length === 0 && p.events.length === 0 && c.inflight === 0, "nothing sent, stored or in flight for it");
+  const id = c.publish(2001, "t", text("small"), 1, false);
+  p = c.poll();
+  check(p.bytes[0] === 0x32 && p.ops.length === 1 && c.inflight === 1, "the core still works afterwards: a QoS 1 publish goes out");
+  c.handleBytes(2002, ack(0x40, 1));
+  check(eq(c.poll().events, [{ type: "published", id }]), "and completes on PUBACK");
+  c.free();
+  const d = connected();
+  const other = new Core(config({ clientId: "other" }), []);
+  throws("2,000,000 bytes with the default maxPacketSize (1 MiB)", "TOO_LARGE", () => d.publish(2000, "t", new Uint8Array(2000000), 0, false));
+  check(d.publish(2001, "t", text("x"), 0, false) > 0 && other.clientId === "other", "both cores still work");
+  d.free();
+  other.free();
+
+  // More than any MQTT packet holds (268,435,455 bytes of remaining length): core.js refuses it
+  // before it asks the wasm for memory. core.js does not expose the module's memory, so the
+  // instance is caught as a fresh module instance makes it.
+  const m = await import(CORE_JS + "?huge");
+  let instance;
+  const Instance = WebAssembly.Instance;
+  WebAssembly.Instance = new Proxy(Instance, { construct: (t, args) => (instance = Reflect.construct(t, args)) });
+  try {
+    m.loadSync(bytes);
+  } finally {
+    WebAssembly.Instance = Instance;
+  }
+  const memory = instance.exports.memory;
+  const h = new m.Core(config({ maxPacketSize: 268435460 }), []);
+  const before = memory.buffer.byteLength;
+  const huge = new Uint8Array(268435461);
+  throws("a payload of 268,435,461 bytes", "TOO_LARGE", () => h.publish(1, "t", huge, 0, false));
+  throws("a password of 268,435,461 bytes", "TOO_LARGE", () => new m.Core(config({ username: "u", password: huge }), []));
+  const after = memory.buffer.byteLength;
+  check(after <= before + (1 << 20), `the wasm memory did not grow for them (${before} -> ${after} bytes)`);
+  check(h.publish(2, "t", text("x"), 0, false) > 0 && h.queued === 1, "the core still works afterwards");
+  h.free();
+});
+
+await section("one large frame of many packets", () => {
+  // About 300 KB in one handleBytes call: core.js hands it to the wasm in 64 KiB pieces
+  // (CHUNK there), so packets, and the fixed headers of some, straddle the piece boundaries.
+  const CHUNK = 65536;
+  const c = connected();
+  const want = [];
+  const packets = [];
+  let size = 0;
+  for (let i = 0; size < 300000; i++) {
+    const qos = i % 2;
+    const payload = Uint8Array.from({ length: (i * 37) % 300 }, (_, j) => (i + j) & 255);
+    const m = { topic: `big/${i}`, payload, qos, pkid: qos ? (i % 65535) + 1 : 0 };
+    const b = bigPublishPacket(m.topic, payload, qos, m.pkid);
+    want.push(m);
+    packets.push([size, b.length]);
+    size += b.length;
+  }
+  const frame = new Uint8Array(size);
+  let at = 0;
+  for (const m of want) {
+    const b = bigPublishPacket(m.topic, m.payload, m.qos, m.pkid);
+    frame.set(b, at);
+    at += b.length;
+  }
+  const boundaries = [];
+  for (let b = CHUNK; b < size; b += CHUNK) boundaries.push(b);
+  check(boundaries.length >= 4 && boundaries.every((b) => packets.some(([s, n]) => s < b && b < s + n)),
+    `${want.length} PUBLISH packets in ${size} bytes, one straddling each of the ${boundaries.length} piece boundaries`);
+  c.handleBytes(2000, frame);
+  const p = c.poll();
+  const got = p.events.filter((e) => e.type === "message");
+  check(got.length === want.length && p.events.length === want.length, `one message event per packet (${got.length} of ${want.length})`);
+  const bad = want.findIndex((m, i) => {
+    const g = got[i];
+    return !g || g.topic !== m.topic || g.qos !== m.qos || (m.qos && g.pkid !== m.pkid) || hex(g.payload) !== hex(m.payload);
+  });
+  check(bad === -1, `every message intact and in order${bad === -1 ? "" : ` (the first wrong: ${bad})`}`);
+  const pubacks = want.filter((m) => m.qos === 1).map((m) => hex(ack(0x40, m.pkid))).join("");
+  check(hex(p.bytes) === pubacks, "a PUBACK for every QoS 1 message, in order");
+  c.handleBytes(2001, publishPacket("after", text("still in step"), 0, 0));
+  const e = c.poll().events;
+  check(e.length === 1 && e[0].topic === "after" && new TextDecoder().decode(e[0].payload) === "still in step", "the next packet parses: the stream is still in step");
   c.free();
 });
 
