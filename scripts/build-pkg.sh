@@ -12,7 +12,8 @@
 # 2. wasm-opt -Oz into pkg/mq_bg.wasm: binaryen 132 from npm (scripts/tools/), the version the
 #    project pins (Debian 12's binaryen 108 broke wasm-bindgen's modules, see README);
 # 3. js/mq.js, which imports ./core.js, bundled and minified by esbuild (also from
-#    scripts/tools/) into one ES module, pkg/mq.js; js/mq.d.ts copied to pkg/mq.d.ts;
+#    scripts/tools/) into one ES module, pkg/mq.js; js/types.d.ts (the types the Rust driver
+#    shares) and js/mq.d.ts, one after the other, as pkg/mq.d.ts;
 # 4. the package's own files from pkg-template/ (package.json, README.md, licences), with the
 #    version taken from Cargo.toml;
 # 5. a size report: the .wasm and mq.js, raw and gzip -9, against the 40 KB gzip budget.
@@ -35,7 +36,7 @@ ESBUILD=scripts/tools/node_modules/.bin/esbuild
 [ -x "$ESBUILD" ] || { echo "build-pkg: $ESBUILD is missing (run scripts/setup.sh)" >&2; exit 1; }
 ENTRY="${MQ_JS_ENTRY:-js/mq.js}"
 DTS="${MQ_JS_DTS:-js/mq.d.ts}"
-for f in "$ENTRY" js/core.js "$DTS"; do
+for f in "$ENTRY" js/core.js js/types.d.ts "$DTS"; do
     [ -f "$f" ] || { echo "build-pkg: $f is missing" >&2; exit 1; }
 done
 
@@ -60,7 +61,7 @@ wasm="$OUT/mq_bg.wasm"
 
 # ---- 3. the JS driver and its core binding, one minified ES module ----
 "$ESBUILD" "$ENTRY" --bundle --format=esm --minify --log-level=warning --outfile="$OUT/mq.js"
-cp "$DTS" "$OUT/mq.d.ts"
+cat js/types.d.ts "$DTS" >"$OUT/mq.d.ts"
 
 # ---- 4. the package's own files ----
 cp pkg-template/README.md pkg-template/LICENSE-MIT pkg-template/LICENSE-APACHE "$OUT/"

@@ -146,7 +146,7 @@ run_step test-browser-reload-rust browser_reload_test_rust
 # Vite 7 app, on the main thread and in a Web Worker; then the dashboard (www/) through
 # Playwright (it stops and restarts the broker; the screenshots go to test-results/).
 run_step build-pkg scripts/build-pkg.sh
-run_step test-core env MQ_CORE_WASM="$PWD/pkg/mq_bg.wasm" node tests/web/core.mjs
+run_step test-core with_browser_broker env MQ_CORE_WASM="$PWD/pkg/mq_bg.wasm" node tests/web/core.mjs
 # js/mq.js in Node against a fake WebSocket, IndexedDB and Web Locks (tests/web/fakes.mjs): the
 # orderings a real browser rarely shows (a write held back, a getter that closes the client...).
 run_step test-driver env MQ_CORE_WASM="$PWD/pkg/mq_bg.wasm" node tests/web/driver.mjs

@@ -18,55 +18,9 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+// The API's types, shared with the npm package's JS driver (and its .d.ts): one file, js/types.d.ts.
 #[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &str = r#"
-/** Options of `MqttClient.connect`. Times in milliseconds unless said otherwise. */
-export interface MqttConnectOptions {
-  /** Default: a random "mq-..." id. */
-  clientId?: string;
-  /** Start a new session (default true) or resume the stored one. */
-  clean?: boolean;
-  /** Seconds, default 60; 0 turns keepalive off. */
-  keepalive?: number;
-  username?: string;
-  /** Never stored. */
-  password?: string | Uint8Array;
-  will?: { topic: string; payload: string | Uint8Array; qos?: 0 | 1 | 2; retain?: boolean };
-  /** Default: "indexeddb" when clean is false, else "memory". */
-  session?: "memory" | "indexeddb";
-  /** Reconnect with exponential backoff and jitter (default on: 1000..30000 ms). */
-  reconnect?: boolean | { minDelay?: number; maxDelay?: number };
-  /** Time for the WebSocket to open and for CONNACK to arrive (default 30000). */
-  connectTimeout?: number;
-  maxInflight?: number;
-  maxQueued?: number;
-  maxPacketSize?: number;
-}
-export interface MqttPublishOptions { qos?: 0 | 1 | 2; retain?: boolean }
-export interface MqttSubscribeOptions { qos?: 0 | 1 | 2 }
-/** One granted filter; qos 128 means the broker refused it. */
-export interface MqttGranted { topic: string; qos: 0 | 1 | 2 | 128 }
-export interface MqttPacketInfo { qos: 0 | 1 | 2; retain: boolean; dup: boolean }
-export interface MqttMessage { topic: string; payload: Uint8Array; qos: 0 | 1 | 2; retain: boolean }
-/** A request restored from IndexedDB and not yet complete. `topic` and `payload` are absent for
- *  a QoS 2 message the broker already has (only its PUBREL is left). */
-export interface MqttRestored { id: number; kind: "publish"; qos: 1 | 2 | 0; topic?: string; payload?: Uint8Array }
-/** Every rejection and "error" event: an Error with a stable code, e.g. CONNECT_REFUSED (with
- *  returnCode), INVALID_ARGUMENT, INVALID_TOPIC, INVALID_URL, QUEUE_FULL, TOO_LARGE, CLOSED,
- *  TIMEOUT, KEEPALIVE_TIMEOUT, CONNECTION_LOST, CONNECTION_FAILED, PROTOCOL_ERROR, STORE_FAILED,
- *  SESSION_CORRUPT, SESSION_LOCKED. */
-export interface MqttError extends Error { code: string; returnCode?: number }
-export type MqttEventName = "message" | "connect" | "reconnect" | "offline" | "close" | "error" | "restored";
-export type MqttMessageHandler = (topic: string, payload: Uint8Array, packet: MqttPacketInfo) => void;
-/** `on`, one signature per event, so that handlers are typed from the event's name. */
-export interface MqttClient {
-  on(event: "message", handler: MqttMessageHandler): void;
-  on(event: "connect", handler: (info: { sessionPresent: boolean }) => void): void;
-  on(event: "error", handler: (error: MqttError) => void): void;
-  on(event: "restored", handler: (request: MqttRestored) => void): void;
-  on(event: "reconnect" | "offline" | "close", handler: () => void): void;
-}
-"#;
+const TS_TYPES: &str = include_str!("../../js/types.d.ts");
 
 /// A panic would kill the instance; if one ever happens, say so in the console.
 fn install_panic_hook() {

@@ -7,17 +7,7 @@ use crate::proto::StoreRecord;
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(typescript_custom_section)]
-const TS_SESSION: &str = r#"
-/** An outgoing QoS 1/2 message in flight. `state` "released": PUBREC came, only PUBREL is left
- *  (no topic or payload then). */
-export interface MqttInflight { id: number; pkid: number; qos: 1 | 2; state: "sent" | "released"; topic?: string; payload?: Uint8Array; retain?: boolean }
-/** A message waiting to be sent (offline, or past maxInflight). */
-export interface MqttQueued { id: number; qos: 0 | 1 | 2; topic: string; payload: Uint8Array; retain: boolean }
-/** The session's records: in-flight and queued messages, incoming QoS 2 packet ids not yet
- *  released, and the granted subscriptions. */
-export interface MqttSession { inflight: MqttInflight[]; queued: MqttQueued[]; incoming: number[]; subscriptions: MqttGranted[] }
-"#;
+// Its TypeScript type, MqttSession, is in js/types.d.ts (see client.rs).
 
 fn set(o: &Object, k: &str, v: JsValue) {
     let _ = Reflect::set(o, &k.into(), &v);

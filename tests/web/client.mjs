@@ -21,12 +21,11 @@
 // test); no timing is asserted. Prints `ok name` / `FAIL name: reason` per test, then
 // `test result: ...` (the line scripts/test.sh counts) and `N passed, N failed`; exits 1 if any
 // test failed, 2 if it could not run at all.
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { launch, serveDir, sleep } from "./lib.mjs";
+import { brokerLog, launch, serveDir, sleep, stopBroker, useBroker } from "./lib.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
@@ -543,7 +542,6 @@ test("one_client_at_a_time_uses_a_stored_session", async (h, env) => {
 // ---------------------------------------------------------------------------------------------
 // The runner.
 
-const ENV_KEYS = { ws: "MQ_BROKER_WS", wsAuth: "MQ_BROKER_WS_AUTH", control: "MQ_BROKER_CONTROL", blackhole: "MQ_BLACKHOLE_WS" };
 
 /** The package's browser entry: package.json `exports["."]` (browser / import / default), else
  *  `module`, `main`, else mq.js. */
@@ -571,51 +569,6 @@ function packageEntry(dir) {
 
 let browser = null;
 let stopping = null; // the signal that came: the runner stops, prints no summary, exits 128 + its number
-let brokerProc = null;
-let brokerDir = null;
-let brokerLog = "";
-
-async function startBroker() {
-  brokerDir = mkdtempSync(path.join(os.tmpdir(), "mq-client-test-broker-"));
-  brokerProc = spawn(process.execPath, [path.join(root, "tests", "browser", "broker.mjs"), brokerDir], { stdio: ["ignore", "pipe", "pipe"] });
-  brokerProc.stdout.on("data", (d) => (brokerLog += d));
-  brokerProc.stderr.on("data", (d) => (brokerLog += d));
-  const exited = new Promise((resolve) => brokerProc.once("exit", resolve));
-  const wanted = Object.values(ENV_KEYS);
-  for (let i = 0; i < 300; i++) {
-    if (brokerProc.exitCode !== null || brokerProc.signalCode !== null) break;
-    let vars = {};
-    try {
-      vars = Object.fromEntries(readFileSync(path.join(brokerDir, "ports.env"), "utf8").split("\n")
-        .filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-    } catch {}
-    if (wanted.every((k) => vars[k])) return Object.fromEntries(Object.entries(ENV_KEYS).map(([name, k]) => [name, vars[k]]));
-    await Promise.race([sleep(100), exited]);
-  }
-  throw new Error(`tests/browser/broker.mjs did not start:\n${brokerLog}`);
-}
-
-async function stopBroker() {
-  const p = brokerProc;
-  if (p && p.exitCode === null && p.signalCode === null) {
-    const exited = new Promise((resolve) => p.once("exit", resolve));
-    p.kill("SIGTERM"); // broker.mjs stops Mosquitto, then exits
-    const done = await Promise.race([exited.then(() => true), sleep(20_000).then(() => false)]);
-    if (!done) {
-      console.log(`# tests/browser/broker.mjs (pid ${p.pid}) did not exit after SIGTERM; killing it`);
-      p.kill("SIGKILL");
-      await exited;
-    }
-  }
-  brokerProc = null;
-  if (brokerDir) rmSync(brokerDir, { recursive: true, force: true });
-  brokerDir = null;
-}
-// Last resort if the process ends some other way: never leave the broker running.
-process.on("exit", () => {
-  if (brokerProc && brokerProc.exitCode === null && brokerProc.signalCode === null) brokerProc.kill("SIGTERM");
-});
-
 const PAGE = "/__mq_client_test__.html";
 const HARNESS = "/__mq_client_test__/harness.js";
 
@@ -660,16 +613,13 @@ async function main() {
     return 2;
   }
   const selected = only.length ? tests.filter((t) => only.includes(t.name)) : tests;
-  const given = Object.values(ENV_KEYS).filter((k) => process.env[k]);
   let env;
-  if (given.length === Object.keys(ENV_KEYS).length) {
-    env = Object.fromEntries(Object.entries(ENV_KEYS).map(([name, k]) => [name, process.env[k]]));
-    console.log(`# broker: ${env.ws} (from the environment)`);
-  } else if (given.length === 0) {
-    env = await startBroker();
-    console.log(`# broker: ${env.ws} (tests/browser/broker.mjs, started for this run)`);
-  } else {
-    console.error(`set all of ${Object.values(ENV_KEYS).join(", ")} or none (then the broker is started here)`);
+  try {
+    const b = await useBroker();
+    env = b.env;
+    console.log(`# broker: ${env.ws} (${b.started ? "tests/browser/broker.mjs, started for this run" : "from the environment"})`);
+  } catch (e) {
+    console.error(`${e.message || e}`);
     return 2;
   }
 

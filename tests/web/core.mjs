@@ -4,19 +4,19 @@
 //
 // (a) every Core method and describeRecords, bad inputs included (they must be CoreErrors,
 // never a trap), a load() and a loadSync() racing, payloads too large for the packet size or
-// for MQTT itself, one network frame of many packets; (b) QoS 0/1/2 round trips both ways through a real Mosquitto over TCP
-// (node:net), and a kept session's records restored into a new Core. Mosquitto is started on
-// a free loopback port with a temporary config and stopped at the end.
+// for MQTT itself, one network frame of many packets; (b) QoS 0/1/2 round trips both ways
+// through a real Mosquitto over TCP (node:net), and a kept session's records restored into a new
+// Core. The broker: scripts/test.sh's (MQ_BROKER_* set), else tests/browser/broker.mjs started
+// here and stopped at the end (tests/web/lib.mjs `useBroker`).
 //
 // Prints every check, then "N passed, N failed" (and cargo's "test result:" line, which
 // scripts/test.sh counts); exits non-zero on a failure.
 
-import { spawn, execFileSync } from "node:child_process";
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { stopBroker, useBroker } from "./lib.mjs";
 
 const WASM = path.resolve(process.env.MQ_CORE_WASM || "pkg/mq_bg.wasm");
 const CORE_JS = new URL("../../js/core.js", import.meta.url).href;
@@ -542,54 +542,6 @@ await section("free, several cores", () => {
 
 // ---- Mosquitto over TCP ----
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port) {
-  return new Promise((resolve) => {
-    const c = net.connect({ host: "127.0.0.1", port });
-    c.on("connect", () => { c.destroy(); resolve(true); });
-    c.on("error", () => resolve(false));
-  });
-}
-
-async function startMosquitto() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "mq-core-"));
-  const port = await freePort();
-  const conf = path.join(dir, "mosquitto.conf");
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", "log_dest stderr",
-    "log_type error", "log_type warning", ""].join("\n"));
-  // As root, Mosquitto drops to user "mosquitto", which must be able to read its config.
-  try {
-    const uid = Number(execFileSync("id", ["-u", "mosquitto"]).toString().trim());
-    const gid = Number(execFileSync("id", ["-g", "mosquitto"]).toString().trim());
-    for (const f of [dir, conf]) chownSync(f, uid, gid);
-  } catch {
-    // No such user: Mosquitto runs as whoever we are.
-  }
-  chmodSync(dir, 0o755);
-  chmodSync(conf, 0o644);
-  const proc = spawn("mosquitto", ["-c", conf], { stdio: ["ignore", "inherit", "inherit"] });
-  for (let i = 0; i < 200 && !(await accepts(port)); i++) await sleep(50);
-  const exited = new Promise((r) => proc.once("exit", r));
-  return {
-    port,
-    async stop() {
-      proc.kill("SIGTERM");
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 /** A minimal driver: one Core over one TCP connection, its store a Map. */
 class Client {
   constructor(port, cfg, store = new Map()) {
@@ -662,7 +614,8 @@ const PREFIX = `mq-core-${process.pid}`;
 await section("Mosquitto over TCP", async () => {
   let broker;
   try {
-    broker = await startMosquitto();
+    const { env } = await useBroker();
+    broker = { port: Number(env.tcpPort), stop: stopBroker };
   } catch (e) {
     check(false, `Mosquitto started: ${e}`);
     return;

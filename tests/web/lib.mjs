@@ -1,8 +1,12 @@
 // Shared by the tests in this folder: Chromium, checks counted in cargo's words, a static server.
 import { chromium } from "playwright-core";
+import { spawn } from "node:child_process";
 import http from "node:http";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -79,3 +83,74 @@ export async function serveDir(root, extra = {}) {
     close: () => { server.closeAllConnections(); server.close(); },
   };
 }
+
+// ---- the test broker: tests/browser/broker.mjs (Mosquitto on free loopback ports, with a
+// control endpoint that stops and starts it) ----
+
+/** The broker's addresses, as broker.mjs writes them to ports.env and scripts/test.sh exports. */
+export const BROKER_ENV = {
+  ws: "MQ_BROKER_WS",
+  wsAuth: "MQ_BROKER_WS_AUTH",
+  tcpPort: "MQ_BROKER_TCP_PORT",
+  control: "MQ_BROKER_CONTROL",
+  blackhole: "MQ_BLACKHOLE_WS",
+};
+
+let brokerProc = null;
+let brokerDir = null;
+export let brokerLog = "";
+
+/** The broker of the environment (scripts/test.sh's `with_browser_broker`) when all of
+ *  BROKER_ENV is set; else one started now (stop it with `stopBroker`). Returns
+ *  `{ env: { ws, wsAuth, tcpPort, control, blackhole }, started }`. */
+export async function useBroker() {
+  const given = Object.values(BROKER_ENV).filter((k) => process.env[k]);
+  if (given.length === Object.keys(BROKER_ENV).length) {
+    return { env: Object.fromEntries(Object.entries(BROKER_ENV).map(([name, k]) => [name, process.env[k]])), started: false };
+  }
+  if (given.length) throw new Error(`set all of ${Object.values(BROKER_ENV).join(", ")} or none (then the broker is started here)`);
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+  brokerDir = mkdtempSync(path.join(os.tmpdir(), "mq-test-broker-"));
+  brokerProc = spawn(process.execPath, [path.join(root, "tests", "browser", "broker.mjs"), brokerDir], { stdio: ["ignore", "pipe", "pipe"] });
+  brokerProc.stdout.on("data", (d) => (brokerLog += d));
+  brokerProc.stderr.on("data", (d) => (brokerLog += d));
+  const p = brokerProc;
+  const exited = new Promise((resolve) => p.once("exit", resolve));
+  for (let i = 0; i < 300; i++) {
+    if (p.exitCode !== null || p.signalCode !== null) break;
+    let vars = {};
+    try {
+      vars = Object.fromEntries(readFileSync(path.join(brokerDir, "ports.env"), "utf8").split("\n")
+        .filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    } catch {
+      // Not written yet.
+    }
+    if (Object.values(BROKER_ENV).every((k) => vars[k])) {
+      return { env: Object.fromEntries(Object.entries(BROKER_ENV).map(([name, k]) => [name, vars[k]])), started: true };
+    }
+    await Promise.race([sleep(100), exited]);
+  }
+  throw new Error(`tests/browser/broker.mjs did not start:\n${brokerLog}`);
+}
+
+/** Stops the broker `useBroker` started, if any (broker.mjs stops Mosquitto, then exits). */
+export async function stopBroker() {
+  const p = brokerProc;
+  if (p && p.exitCode === null && p.signalCode === null) {
+    const exited = new Promise((resolve) => p.once("exit", resolve));
+    p.kill("SIGTERM");
+    const done = await Promise.race([exited.then(() => true), sleep(20_000).then(() => false)]);
+    if (!done) {
+      console.log(`# tests/browser/broker.mjs (pid ${p.pid}) did not exit after SIGTERM; killing it`);
+      p.kill("SIGKILL");
+      await exited;
+    }
+  }
+  brokerProc = null;
+  if (brokerDir) rmSync(brokerDir, { recursive: true, force: true });
+  brokerDir = null;
+}
+// Last resort if the process ends some other way: never leave the broker running.
+process.on("exit", () => {
+  if (brokerProc && brokerProc.exitCode === null && brokerProc.signalCode === null) brokerProc.kill("SIGTERM");
+});
