@@ -27,8 +27,12 @@ export interface MqttConnectOptions {
     reconnect?: boolean | { minDelay?: number; maxDelay?: number };
     /** Time for the WebSocket to open and for CONNACK to arrive (default 30000). */
     connectTimeout?: number;
+    /** QoS 1/2 messages, subscribes and unsubscribes awaiting their acknowledgement at once
+     *  (default 20); more wait in the queue. */
     maxInflight?: number;
+    /** Commands waiting, offline or past maxInflight (default 10000); past it: QUEUE_FULL. */
     maxQueued?: number;
+    /** Largest packet accepted from the broker, in bytes (default 1048576). */
     maxPacketSize?: number;
 }
 export interface MqttPublishOptions { qos?: 0 | 1 | 2; retain?: boolean }

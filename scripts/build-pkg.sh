@@ -47,7 +47,7 @@ mkdir -p "$OUT"
 # opt-level "z" ([profile.release] stays "s" for the native tool): smaller than "s" here.
 CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
     cargo build --target wasm32-unknown-unknown --release --lib \
-    --no-default-features --features npm,small-alloc
+    --no-default-features --features npm-module
 built="${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/mq.wasm"
 [ -f "$built" ] || { echo "build-pkg: cargo produced no $built" >&2; exit 1; }
 

@@ -129,7 +129,7 @@ run_step clippy-drivers cargo clippy --features native,tls,cli --all-targets -- 
 run_step clippy-wasm32-lib cargo clippy --target wasm32-unknown-unknown --lib --features small-alloc -- -D warnings
 # The npm package's core (src/npm/): no browser driver, no wasm-bindgen.
 run_step clippy-wasm32-npm cargo clippy --target wasm32-unknown-unknown --lib --no-default-features \
-    --features npm,small-alloc -- -D warnings
+    --features npm-module -- -D warnings
 run_step clippy-wasm32-tests cargo clippy --target wasm32-unknown-unknown --tests -- -D warnings
 run_step clippy-wasm32-broker-tests cargo clippy --target wasm32-unknown-unknown --tests \
     --features browser-broker-tests -- -D warnings

@@ -27,20 +27,16 @@
 //!   the WebSocket, timers and IndexedDB.
 
 #![deny(unsafe_op_in_unsafe_fn)]
-// The npm core alone (see src/npm/) is built without std: std's panic machinery links
-// `core::fmt` and its messages (~6 KB of wasm) even where nothing is formatted. `codec` and
-// `proto` therefore take their collections from `alloc` and their traits from `core`.
-#![cfg_attr(
-    all(
-        target_arch = "wasm32",
-        feature = "npm",
-        feature = "small-alloc",
-        not(feature = "browser"),
-        not(feature = "native"),
-        not(test)
-    ),
-    no_std
-)]
+// The npm package's module (feature "npm-module", see src/npm/) is built without std: std's
+// panic machinery links `core::fmt` and its messages (~6 KB of wasm) even where nothing is
+// formatted. `codec` and `proto` therefore take their collections from `alloc` and their
+// traits from `core`.
+#![cfg_attr(all(target_arch = "wasm32", feature = "npm-module", not(test)), no_std)]
+
+#[cfg(all(feature = "npm-module", any(feature = "browser", feature = "native")))]
+compile_error!(
+    "feature npm-module builds the npm package's no_std module: use it alone, with --no-default-features"
+);
 
 extern crate alloc;
 

@@ -103,8 +103,13 @@ fn now() -> Instant {
 
 /// A core instant on tokio's clock, for its timer.
 fn tokio_instant(at: Instant) -> tokio::time::Instant {
-    let origin = origin();
-    tokio::time::Instant::from_std(origin.checked_add(at.as_duration()).unwrap_or(origin))
+    // A deadline past what std's clock can hold (a timeout of Duration::MAX, say) is "never":
+    // about 30 years from now, as tokio itself does. Not the origin, which is in the past and
+    // would wake the loop at once, forever.
+    match origin().checked_add(at.as_duration()) {
+        Some(t) => tokio::time::Instant::from_std(t),
+        None => tokio::time::Instant::now() + Duration::from_secs(86_400 * 365 * 30),
+    }
 }
 
 impl Driver {
@@ -421,5 +426,18 @@ impl Driver {
         if let Some(Stop::Disconnect(Some(tx))) = self.stop.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_past_the_clocks_range_is_far_in_the_future() {
+        let never = tokio_instant(Instant::from_duration(Duration::MAX));
+        assert!(never > tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
+        let soon = tokio_instant(now() + Duration::from_secs(1));
+        assert!(soon <= tokio::time::Instant::now() + Duration::from_secs(2));
     }
 }

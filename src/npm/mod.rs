@@ -37,7 +37,7 @@ use out::Out;
 /// The crate is `no_std` in the npm core's build (see lib.rs), so the panic handler is ours: a
 /// trap, without formatting anything (no panic is reachable from what JS passes; this is for
 /// bugs).
-#[cfg(all(feature = "small-alloc", not(feature = "browser"), not(feature = "native"), not(test)))]
+#[cfg(all(feature = "npm-module", not(test)))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
@@ -175,8 +175,19 @@ fn qos(q: f64) -> R<QoS> {
 /// The largest integer a JS number holds exactly.
 const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
 
-/// Ends an export: its value, or -1 with the error in the output buffer.
+/// `Bytes` of `b`, or TOO_LARGE when memory cannot hold the copy (an allocation that fails
+/// would trap).
+fn copy(b: &[u8]) -> R<Bytes> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(b.len()).map_err(|_| fail("TOO_LARGE", "not enough memory for the payload"))?;
+    v.extend_from_slice(b);
+    Ok(Bytes::from(v))
+}
+
+/// Ends an export: its value, or -1 with the error in the output buffer. The input is used up:
+/// an export reached without a fresh `mq_in` reads nothing.
 fn done(st: &mut State, r: R<f64>) -> f64 {
+    st.input.clear();
     match r {
         Ok(v) => v,
         Err(f) => {
@@ -317,7 +328,7 @@ pub extern "C" fn mq_free(h: f64) -> f64 {
     0.0
 }
 
-/// A getter: 0 `is_connected` (0 or 1), 1 `inflight`, 2 `queued`, 3 the client id (in the
+/// A getter: 0 `is_connected` (0 or 1), 1 `inflight`, 2 `queued`, 3 or more the client id (in the
 /// output buffer, as bare UTF-8).
 #[no_mangle]
 pub extern "C" fn mq_get(h: f64, what: u32) -> f64 {
@@ -365,12 +376,7 @@ pub extern "C" fn mq_delivered(h: f64, pkid: f64, pubrec_sent: u32) -> f64 {
 pub extern "C" fn mq_publish(h: f64, now: f64, q: f64, retain: u32) -> f64 {
     with(h, |c, mut input, _| {
         let topic = utf8(input.bytes()?, UserError::InvalidTopic)?;
-        let payload = input.bytes()?;
-        // Refused before it is copied: a copy that memory cannot hold would trap.
-        if payload.len() > c.config().max_packet_size {
-            return Err(fail("TOO_LARGE", "the payload is larger than maxPacketSize"));
-        }
-        let payload = Bytes::copy_from_slice(payload);
+        let payload = copy(input.bytes()?)?;
         let message = Message { topic: ByteStr::from(topic), payload, qos: qos(q)?, retain: retain != 0 };
         let id = c.publish(Instant::from_millis_f64(now), message).map_err(user)?;
         Ok(id.0 as f64)

@@ -35,7 +35,7 @@ pub use client::Client;
 pub use config::Config;
 pub use error::{ConnectionError, ProtocolError, RestoreError, UserError};
 pub use event::{Event, Message, RequestId};
-pub use store::{StoreKey, StoreOp, StoreRecord};
+pub use store::{StoreKey, StoreOp, StoreRecord, MAX_REQUEST_ID};
 /// The one time type of the core: the time since an origin the driver chose. The core never
 /// reads a clock; the driver reads its own and passes the time in.
 pub use time::Instant;

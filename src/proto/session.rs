@@ -7,7 +7,7 @@ use super::{Message, RequestId, RestoreError, StoreKey, StoreOp, StoreRecord};
 use crate::codec::{Publish, QoS};
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 // Sorted Vecs under the std names: no hashbrown in the wasm module (see vecmap.rs).
-use super::vecmap::VecMap as HashMap;
+use super::vecmap::VecMap;
 use alloc::collections::VecDeque;
 
 /// An outgoing QoS 1/2 message between its PUBLISH and its last acknowledgement.
@@ -86,11 +86,11 @@ impl Queued {
 
 #[derive(Debug, Default)]
 pub(crate) struct Session {
-    pub outgoing: HashMap<u16, Outgoing>,
-    pub subscribing: HashMap<u16, PendingSubscribe>,
-    pub unsubscribing: HashMap<u16, PendingUnsubscribe>,
+    pub outgoing: VecMap<u16, Outgoing>,
+    pub subscribing: VecMap<u16, PendingSubscribe>,
+    pub unsubscribing: VecMap<u16, PendingUnsubscribe>,
     /// Incoming QoS 2 packet ids awaiting PUBREL (the broker's id space).
-    pub incoming: HashMap<u16, Incoming>,
+    pub incoming: VecMap<u16, Incoming>,
     pub queue: VecDeque<Queued>,
     /// Granted subscriptions, in the order first subscribed.
     pub subscriptions: Vec<(String, QoS)>,

@@ -13,6 +13,10 @@ use crate::codec::{self, Packet, Publish, QoS, Text};
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use core::fmt;
 
+/// The largest request id a stored record may hold: 2^53 - 1, the largest integer a JS number
+/// holds exactly.
+pub const MAX_REQUEST_ID: u64 = (1 << 53) - 1;
+
 /// Where a record lives. Each key holds at most one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StoreKey {
@@ -134,9 +138,14 @@ impl StoreRecord {
     pub fn from_bytes(b: &[u8]) -> Result<StoreRecord, RestoreError> {
         let corrupt = RestoreError::Corrupt;
         let (&tag, rest) = b.split_first().ok_or(corrupt("empty record"))?;
+        // Request ids count up from 1 and are numbers in JS: past 2^53 - 1 a record is corrupt
+        // (and the next id after u64::MAX would wrap).
         let u64_at = |s: &[u8]| -> Result<u64, RestoreError> {
             let a: [u8; 8] = s.get(..8).and_then(|x| x.try_into().ok()).ok_or(corrupt("short record"))?;
-            Ok(u64::from_be_bytes(a))
+            match u64::from_be_bytes(a) {
+                id if id <= MAX_REQUEST_ID => Ok(id),
+                _ => Err(corrupt("request id out of range")),
+            }
         };
         let u16_exact = |s: &[u8]| -> Result<u16, RestoreError> {
             let a: [u8; 2] = s.try_into().map_err(|_| corrupt("bad packet id field"))?;
@@ -209,7 +218,20 @@ fn decode_publish(b: &[u8]) -> Result<Publish, RestoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{RequestId, StoreKey};
+    use super::{RequestId, RestoreError, StoreKey, StoreRecord, MAX_REQUEST_ID};
+
+    #[test]
+    fn a_request_id_past_2_pow_53_is_a_corrupt_record() {
+        for id in [MAX_REQUEST_ID + 1, u64::MAX] {
+            let r = StoreRecord::Released { request: RequestId(id), pkid: 7 };
+            assert_eq!(
+                StoreRecord::from_bytes(&r.to_bytes()),
+                Err(RestoreError::Corrupt("request id out of range"))
+            );
+        }
+        let r = StoreRecord::Released { request: RequestId(MAX_REQUEST_ID), pkid: 7 };
+        assert_eq!(StoreRecord::from_bytes(&r.to_bytes()), Ok(r));
+    }
 
     #[test]
     fn key_strings_are_the_displayed_ones() {

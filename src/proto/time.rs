@@ -34,7 +34,8 @@ impl Instant {
     }
 
     /// The instant `ms` milliseconds after the origin (`performance.now()`'s unit). Negative
-    /// and NaN read as the origin, values too large for a `Duration` as the largest one.
+    /// and NaN read as the origin; larger than `u64::MAX` milliseconds (about 584 million years)
+    /// reads as `u64::MAX` milliseconds.
     pub fn from_millis_f64(ms: f64) -> Instant {
         // NaN is not greater than zero either. The casts saturate.
         if ms.is_nan() || ms <= 0.0 {

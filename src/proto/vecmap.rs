@@ -1,7 +1,9 @@
 //! A `HashMap` stand-in for the session's small maps keyed by packet id: a sorted `Vec` with
 //! binary search. Each hash map type costs kilobytes of hashbrown and SipHash code in
 //! the wasm module; these cost a few hundred bytes. Only the methods the session uses exist.
-//! Iteration is in key order (a `HashMap`'s order is unspecified, so no caller relies on one).
+//! Iteration is in key order, and the session relies on it: what it resends, stores and reports
+//! comes out by packet id without a sort of its own (`records`, `resend_inflight`,
+//! `pubrecs_may_be_lost`, `forget_incoming`).
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -82,5 +84,38 @@ impl<'a, K: Ord + Copy, V> IntoIterator for &'a VecMap<K, V> {
     type IntoIter = Iter<'a, K, V>;
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VecMap;
+    use std::collections::BTreeMap;
+
+    /// The session takes its orders from this map's iteration: it must stay the key order
+    /// whatever the inserts and removals (a BTreeMap is the reference).
+    #[test]
+    fn iteration_stays_in_key_order_through_inserts_and_removals() {
+        let mut m = VecMap::default();
+        let mut reference = BTreeMap::new();
+        // A fixed pseudo-random walk over packet ids, wraparound values included.
+        let mut x: u32 = 12_345;
+        for step in 0..5_000u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let k = match x % 7 {
+                0 => 65_535,
+                1 => 1,
+                _ => (x >> 8) as u16 % 512,
+            };
+            if x % 3 == 0 {
+                assert_eq!(m.remove(&k), reference.remove(&k), "step {step}");
+            } else {
+                assert_eq!(m.insert(k, step), reference.insert(k, step), "step {step}");
+            }
+            assert_eq!(m.len(), reference.len());
+        }
+        let got: Vec<_> = m.iter().map(|(k, v)| (*k, *v)).collect();
+        let want: Vec<_> = reference.into_iter().collect();
+        assert_eq!(got, want);
     }
 }
