@@ -331,6 +331,34 @@ fn reconnect_resends_unacknowledged_publish_with_dup_in_order_mqtt_4_4_0_1() {
 }
 
 both! {
+fn pending_subscribe_and_unsubscribe_are_resent_in_request_order() {
+    let mut c = config("c");
+    c.clean_session = false;
+    let mut p = Pair::new(c);
+    p.connect(false);
+    // Resending each map in turn (all SUBSCRIBEs, then the UNSUBSCRIBE) would leave the broker
+    // unsubscribed while all three requests report success.
+    p.client.subscribe(p.now, &[("a", QoS::AtLeastOnce)]).unwrap();
+    p.client.unsubscribe(p.now, &["a"]).unwrap();
+    p.client.subscribe(p.now, &[("a", QoS::ExactlyOnce)]).unwrap();
+    let first = p.take_sent();
+    assert_eq!(first.len(), 3);
+    p.cut();
+    let resent = p.connect(true);
+    let kinds: Vec<String> = resent
+        .iter()
+        .map(|x| match x {
+            Packet::Subscribe(s) => format!("sub {} {:?}", s.filters[0].0, s.filters[0].1),
+            Packet::Unsubscribe(u) => format!("unsub {}", u.filters[0]),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(kinds, ["sub a AtLeastOnce", "unsub a", "sub a ExactlyOnce"], "the broker ends subscribed to a");
+    assert_eq!(resent, first, "the same packets, the same packet ids");
+}
+}
+
+both! {
 fn incoming_qos1_is_delivered_and_acknowledged_mqtt_4_3_2() {
     let mut p = connected_pair("c");
     p.deliver(Packet::Publish(incoming(7, QoS::AtLeastOnce, "hello")));

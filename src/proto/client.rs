@@ -613,16 +613,26 @@ impl Client {
             again.dup = true;
             self.send(now, &Packet::Publish(again));
         }
-        // Pending SUBSCRIBE / UNSUBSCRIBE: resent so that their requests complete, in packet id
-        // order (the maps').
-        let mut packets: Vec<Packet> = Vec::new();
+        // Pending SUBSCRIBE / UNSUBSCRIBE: resent so that their requests complete, in the order
+        // they were made (subscribe, unsubscribe, subscribe to one filter must leave it
+        // subscribed). The client's own resubscription (no request) goes first: it restores
+        // what the later requests change.
+        let mut order: Vec<(u64, u16)> = Vec::new();
         for (&pkid, s) in &self.session.subscribing {
-            packets.push(Packet::Subscribe(Subscribe { pkid, filters: s.filters.clone() }));
+            order.push((s.request.map_or(0, |r| r.0), pkid));
         }
         for (&pkid, u) in &self.session.unsubscribing {
-            packets.push(Packet::Unsubscribe(Unsubscribe { pkid, filters: u.filters.clone() }));
+            order.push((u.request.0, pkid));
         }
-        for packet in packets {
+        super::sort_pairs(&mut order);
+        for (_, pkid) in order {
+            let packet = if let Some(s) = self.session.subscribing.get(&pkid) {
+                Packet::Subscribe(Subscribe { pkid, filters: s.filters.clone() })
+            } else if let Some(u) = self.session.unsubscribing.get(&pkid) {
+                Packet::Unsubscribe(Unsubscribe { pkid, filters: u.filters.clone() })
+            } else {
+                continue;
+            };
             self.send(now, &packet);
         }
     }
