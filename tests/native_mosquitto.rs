@@ -7,7 +7,7 @@ mod native_common;
 
 use mq::codec::{ConnectReturnCode, LastWill, QoS};
 use mq::native::{BoxStream, Client, Error, Options, Reconnect, State};
-use mq::proto::{ConnectionError, Message};
+use mq::proto::{ConnectionError, ErrorCode, Message};
 use native_common::*;
 use std::collections::HashSet;
 use std::pin::Pin;
@@ -45,7 +45,7 @@ async fn qos_0_1_2_end_to_end() {
     assert!(matches!(sub.state(), State::Closed(None)));
     // After disconnect, requests fail with CLOSED.
     let e = sub.publish("e2e/x", "y", QoS::AtMostOnce, false).await.unwrap_err();
-    assert_eq!(e.code(), "CLOSED");
+    assert_eq!(e.code(), ErrorCode::Closed);
 }
 
 #[tokio::test]
@@ -65,9 +65,9 @@ async fn invalid_requests_are_refused_before_sending() {
     let b = Mosquitto::start();
     let (c, _) = connect(b.options("invalid")).await;
     let e = c.publish("a/#", "x", QoS::AtMostOnce, false).await.unwrap_err();
-    assert_eq!(e.code(), "INVALID_TOPIC");
+    assert_eq!(e.code(), ErrorCode::InvalidTopic);
     let e = c.subscribe("a/#/b", QoS::AtMostOnce).await.unwrap_err();
-    assert_eq!(e.code(), "INVALID_TOPIC");
+    assert_eq!(e.code(), ErrorCode::InvalidTopic);
     // The connection is unharmed.
     within(c.publish("a/b", "x", QoS::AtLeastOnce, false)).await.unwrap();
 }
@@ -121,7 +121,7 @@ async fn credentials_refused_and_accepted() {
     o.config.username = Some("alice".into());
     o.config.password = Some("wrong".into());
     let e = Client::connect(o.clone()).await.unwrap_err();
-    assert_eq!(e.code(), "CONNECT_REFUSED", "{e}");
+    assert_eq!(e.code(), ErrorCode::ConnectRefused, "{e}");
     assert!(matches!(
         e,
         Error::Connection(ConnectionError::Refused(
@@ -131,7 +131,7 @@ async fn credentials_refused_and_accepted() {
     let mut anon = o.clone();
     anon.config.username = None;
     anon.config.password = None;
-    assert_eq!(Client::connect(anon).await.unwrap_err().code(), "CONNECT_REFUSED");
+    assert_eq!(Client::connect(anon).await.unwrap_err().code(), ErrorCode::ConnectRefused);
     o.config.password = Some("s3cret".into());
     let (c, _) = Client::connect(o).await.unwrap();
     within(c.publish("auth/ok", "x", QoS::AtLeastOnce, false)).await.unwrap();
@@ -141,7 +141,7 @@ async fn credentials_refused_and_accepted() {
 async fn unreachable_broker_is_an_error() {
     let o = Options::new(HOST, free_port());
     let e = Client::connect(o).await.unwrap_err();
-    assert_eq!(e.code(), "CONNECTION_FAILED", "{e}");
+    assert_eq!(e.code(), ErrorCode::ConnectionFailed, "{e}");
 }
 
 #[tokio::test]
@@ -204,8 +204,8 @@ async fn in_flight_messages_survive_a_client_restart() {
     // QoS 2 message on only after PUBREL, which needs the PUBREC the publisher never sees.)
     assert_eq!(&next(&mut msgs).await.payload[..], b"one");
     c1.abort(); // "kill -9": no DISCONNECT, no more store writes.
-    assert_eq!(p1.await.unwrap_err().code(), "CLOSED");
-    assert_eq!(p2.await.unwrap_err().code(), "CLOSED");
+    assert_eq!(p1.await.unwrap_err().code(), ErrorCode::Closed);
+    assert_eq!(p2.await.unwrap_err().code(), ErrorCode::Closed);
 
     // Run 2: same store, a normal transport. Both restored requests complete.
     let (c2, _) = connect(o.clone()).await;

@@ -7,6 +7,7 @@ mod native_common;
 
 use mq::codec::QoS;
 use mq::native::{Client, Error, Options, Reconnect, Roots, TlsOptions};
+use mq::proto::ErrorCode;
 use native_common::*;
 use std::path::Path;
 
@@ -104,26 +105,26 @@ async fn server_name_overrides_sni_and_the_name_checked() {
     within(c.disconnect()).await.unwrap();
     o.tls.as_mut().unwrap().server_name = Some("elsewhere.test".into());
     let e = refused(o).await;
-    assert_eq!(e.code(), "TLS_ERROR", "{e}");
+    assert_eq!(e.code(), ErrorCode::TlsError, "{e}");
 }
 
 #[tokio::test]
 async fn untrusted_certificate_is_refused() {
     let b = TlsBroker::start();
     let e = refused(b.options(b.untrusted, "tls-untrusted")).await;
-    assert_eq!(e.code(), "TLS_ERROR", "{e}");
+    assert_eq!(e.code(), ErrorCode::TlsError, "{e}");
     assert!(e.to_string().to_lowercase().contains("issuer"), "{e}");
     // The bundled public roots do not trust it either.
     let mut o = b.options(b.good, "tls-public");
     o.tls.as_mut().unwrap().roots = Roots::Bundled;
-    assert_eq!(refused(o).await.code(), "TLS_ERROR");
+    assert_eq!(refused(o).await.code(), ErrorCode::TlsError);
 }
 
 #[tokio::test]
 async fn expired_certificate_is_refused() {
     let b = TlsBroker::start();
     let e = refused(b.options(b.expired, "tls-expired")).await;
-    assert_eq!(e.code(), "TLS_ERROR", "{e}");
+    assert_eq!(e.code(), ErrorCode::TlsError, "{e}");
     assert!(e.to_string().to_lowercase().contains("expired"), "{e}");
 }
 
@@ -131,7 +132,7 @@ async fn expired_certificate_is_refused() {
 async fn wrong_host_certificate_is_refused() {
     let b = TlsBroker::start();
     let e = refused(b.options(b.wronghost, "tls-wronghost")).await;
-    assert_eq!(e.code(), "TLS_ERROR", "{e}");
+    assert_eq!(e.code(), ErrorCode::TlsError, "{e}");
     assert!(e.to_string().to_lowercase().contains("name"), "{e}");
 }
 
@@ -166,6 +167,6 @@ async fn bad_tls_files_are_reported() {
     let mut o = b.options(b.good, "tls-badfile");
     o.tls = Some(TlsOptions::with_ca_file(b.dir.join("missing.crt")));
     let e = refused(o).await;
-    assert_eq!(e.code(), "TLS_ERROR", "{e}");
+    assert_eq!(e.code(), ErrorCode::TlsError, "{e}");
     assert!(e.to_string().contains("missing.crt"), "{e}");
 }

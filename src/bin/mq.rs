@@ -245,7 +245,7 @@ fn stdin_error(e: std::io::Error) -> Error {
 /// The exit code for an error.
 fn exit_code(e: &Error) -> u8 {
     match e {
-        Error::InvalidOptions(_) | Error::User(_) => 1,
+        Error::InvalidOptions(_) | Error::InvalidUrl(_) | Error::User(_) => 1,
         Error::Io(_) | Error::Tls(_) | Error::Timeout => 2,
         Error::Connection(ConnectionError::ConnAckTimeout) => 2,
         Error::Connection(ConnectionError::Refused(_)) | Error::SubscribeRefused(_) => 3,

@@ -1,6 +1,7 @@
-//! Errors of the native client, each with a stable `code()` string (the same codes as the core's).
+//! Errors of the native client, each with a stable [`ErrorCode`]: the same code as the browser
+//! driver's for the same failure.
 
-use crate::proto::{ConnectionError, RestoreError, UserError};
+use crate::proto::{ConnectionError, ErrorCode, RestoreError, UserError};
 use core::fmt;
 use std::io;
 use std::sync::Arc;
@@ -21,10 +22,12 @@ pub enum Error {
     /// The session store could not be read or written. The client stops: a message whose record
     /// was not made durable is never sent.
     Store(Arc<io::Error>),
-    /// The stored session does not parse.
+    /// The stored session does not parse, or does not fit the configuration.
     Restore(RestoreError),
-    /// A URL or option that cannot be used.
+    /// An option that cannot be used.
     InvalidOptions(String),
+    /// A broker URL that cannot be used (`Options::from_url`).
+    InvalidUrl(String),
     /// The broker refused this subscription (SUBACK code 0x80).
     SubscribeRefused(String),
     /// No connection within the connect timeout (transport, TLS handshake or CONNACK).
@@ -35,19 +38,20 @@ pub enum Error {
 }
 
 impl Error {
-    /// A stable code string, for logs and exit codes.
-    pub fn code(&self) -> &'static str {
+    /// The stable code, for logs and programs (`code().as_str()` is its string).
+    pub fn code(&self) -> ErrorCode {
         match self {
             Error::User(e) => e.code(),
             Error::Connection(e) => e.code(),
-            Error::Io(_) => "CONNECTION_FAILED",
-            Error::Tls(_) => "TLS_ERROR",
-            Error::Store(_) => "STORE_ERROR",
-            Error::Restore(_) => "STORE_CORRUPT",
-            Error::InvalidOptions(_) => "INVALID_ARGUMENT",
-            Error::SubscribeRefused(_) => "SUBSCRIBE_REFUSED",
-            Error::Timeout => "TIMEOUT",
-            Error::Closed => "CLOSED",
+            Error::Io(_) => ErrorCode::ConnectionFailed,
+            Error::Tls(_) => ErrorCode::TlsError,
+            Error::Store(_) => ErrorCode::StoreFailed,
+            Error::Restore(e) => e.code(),
+            Error::InvalidOptions(_) => ErrorCode::InvalidArgument,
+            Error::InvalidUrl(_) => ErrorCode::InvalidUrl,
+            Error::SubscribeRefused(_) => ErrorCode::SubscribeRefused,
+            Error::Timeout => ErrorCode::Timeout,
+            Error::Closed => ErrorCode::Closed,
         }
     }
 
@@ -66,6 +70,7 @@ impl fmt::Display for Error {
             Error::Store(e) => write!(f, "session store: {e}"),
             Error::Restore(e) => write!(f, "session store: {e}"),
             Error::InvalidOptions(e) => write!(f, "invalid options: {e}"),
+            Error::InvalidUrl(e) => write!(f, "invalid URL: {e}"),
             Error::SubscribeRefused(t) => write!(f, "the broker refused the subscription to '{t}'"),
             Error::Timeout => write!(f, "timed out connecting"),
             Error::Closed => write!(f, "the client is closed"),

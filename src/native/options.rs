@@ -57,7 +57,7 @@ impl Options {
     /// `mqtts://...` (TLS with the default roots, port 8883). `tcp://` and `ssl://` are
     /// accepted as synonyms. IPv6 hosts go in brackets.
     pub fn from_url(url: &str) -> Result<Self, Error> {
-        let bad = |why: &str| Error::InvalidOptions(format!("{why}: {url}"));
+        let bad = |why: &str| Error::InvalidUrl(format!("{why}: {url}"));
         let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("a URL needs a scheme"))?;
         let tls = match scheme.to_ascii_lowercase().as_str() {
             "mqtt" | "tcp" => false,
@@ -167,10 +167,10 @@ mod tests {
         assert_eq!(o.config.client_id, "abc");
         let o = Options::from_url("mqtt://[::1]:99").unwrap();
         assert_eq!((o.host.as_str(), o.port), ("::1", 99));
-        assert!(Options::from_url("http://x").is_err());
-        assert!(Options::from_url("mqtt://:1").is_err());
-        assert!(Options::from_url("mqtt://x:99999").is_err());
-        assert!(Options::from_url("x").is_err());
+        for bad in ["http://x", "mqtt://:1", "mqtt://x:99999", "x", "mqtt://x/?nope=1"] {
+            let Err(e) = Options::from_url(bad) else { panic!("{bad} parsed") };
+            assert_eq!(e.code(), crate::proto::ErrorCode::InvalidUrl, "{bad}");
+        }
     }
 
     #[cfg(feature = "tls")]

@@ -1,5 +1,6 @@
 //! Errors of the session layer: who broke which rule.
 
+use super::ErrorCode;
 use crate::codec::{CodecError, ConnectReturnCode, Text};
 use alloc::string::String;
 use core::fmt;
@@ -71,15 +72,15 @@ pub enum ConnectionError {
 }
 
 impl ConnectionError {
-    /// A stable code string for the JS API and logs.
-    pub fn code(&self) -> &'static str {
+    /// The stable code, the same for every driver (`code().as_str()` is the JS `code`).
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ConnectionError::Refused(_) => "CONNECT_REFUSED",
-            ConnectionError::Protocol(_) => "PROTOCOL_ERROR",
-            ConnectionError::ConnAckTimeout => "TIMEOUT",
-            ConnectionError::KeepAliveTimeout => "KEEPALIVE_TIMEOUT",
-            ConnectionError::TransportClosed => "CONNECTION_LOST",
-            ConnectionError::Requested => "CLOSED",
+            ConnectionError::Refused(_) => ErrorCode::ConnectRefused,
+            ConnectionError::Protocol(_) => ErrorCode::ProtocolError,
+            ConnectionError::ConnAckTimeout => ErrorCode::Timeout,
+            ConnectionError::KeepAliveTimeout => ErrorCode::KeepaliveTimeout,
+            ConnectionError::TransportClosed => ErrorCode::ConnectionLost,
+            ConnectionError::Requested => ErrorCode::Closed,
         }
     }
 
@@ -149,15 +150,15 @@ pub enum UserError {
 }
 
 impl UserError {
-    /// A stable code string for the JS API.
-    pub fn code(&self) -> &'static str {
+    /// The stable code, the same for every driver (`code().as_str()` is the JS `code`).
+    pub fn code(&self) -> ErrorCode {
         match self {
-            UserError::InvalidTopic(_) | UserError::InvalidFilter(_) => "INVALID_TOPIC",
-            UserError::NoFilters => "INVALID_ARGUMENT",
-            UserError::TooLarge(_) => "TOO_LARGE",
-            UserError::QueueFull { .. } => "QUEUE_FULL",
-            UserError::InvalidConfig(_) => "INVALID_ARGUMENT",
-            UserError::Closed => "CLOSED",
+            UserError::InvalidTopic(_) | UserError::InvalidFilter(_) => ErrorCode::InvalidTopic,
+            UserError::NoFilters => ErrorCode::InvalidArgument,
+            UserError::TooLarge(_) => ErrorCode::TooLarge,
+            UserError::QueueFull { .. } => ErrorCode::QueueFull,
+            UserError::InvalidConfig(_) => ErrorCode::InvalidArgument,
+            UserError::Closed => ErrorCode::Closed,
         }
     }
 }
@@ -206,6 +207,15 @@ pub enum RestoreError {
 }
 
 impl RestoreError {
+    /// The stable code: `SESSION_CORRUPT` for a record that does not parse, the [`UserError`]'s
+    /// code for an invalid configuration.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            RestoreError::Corrupt(_) => ErrorCode::SessionCorrupt,
+            RestoreError::Config(e) => e.code(),
+        }
+    }
+
     /// The message `Display` shows, built without `core::fmt` (see [`CodecError::message`]).
     pub fn message(&self) -> String {
         match self {

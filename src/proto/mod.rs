@@ -22,6 +22,7 @@
 //!   one whose PUBREC may be lost (held back, or its connection ended) is marked delivered.
 
 mod client;
+mod code;
 mod config;
 mod error;
 mod event;
@@ -32,6 +33,7 @@ mod vecmap;
 
 use alloc::vec::Vec;
 pub use client::Client;
+pub use code::ErrorCode;
 pub use config::Config;
 pub use error::{ConnectionError, ProtocolError, RestoreError, UserError};
 pub use event::{Event, Message, RequestId};
