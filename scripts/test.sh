@@ -113,23 +113,14 @@ wasm_broker_tests_in_chromium() {
         --features browser-broker-tests --test browser_broker
 }
 
-# Playwright (playwright-core, /usr/bin/chromium) reloads a real page mid-stream: with the npm
-# package (pkg/: the JS driver on the wasm core) and with a `wasm-pack build --target web` of the
-# crate (the Rust driver, src/wasm/, which Rust users get). Same page, same API.
-browser_reload_test_rust() {
-    wasm-pack build --target web --dev --out-dir target/browser-test-pkg || return 1
-    with_browser_broker env MQ_PKG_DIR="$PWD/target/browser-test-pkg" node tests/browser/reload.mjs
-}
-
 # The clock rule (clippy.toml: no Instant::now, SystemTime::now, thread::sleep) binds every
 # target: the one test helper that reads a clock (a virtual clock's origin) says so with #[allow].
 run_step fmt cargo fmt --all -- --check
 run_step clippy-native cargo clippy --all-targets -- -D warnings
 run_step clippy-drivers cargo clippy --features native,tls,cli --all-targets -- -D warnings
 run_step clippy-wasm32-lib cargo clippy --target wasm32-unknown-unknown --lib --features small-alloc -- -D warnings
-# The npm package's core (src/npm/): no browser driver, no wasm-bindgen.
-run_step clippy-wasm32-npm cargo clippy --target wasm32-unknown-unknown --lib --no-default-features \
-    --features npm-module -- -D warnings
+# The package's dependency tree holds the browser stack it is built on.
+run_step deps-wasm32 scripts/check-deps.sh
 run_step clippy-wasm32-tests cargo clippy --target wasm32-unknown-unknown --tests -- -D warnings
 run_step clippy-wasm32-broker-tests cargo clippy --target wasm32-unknown-unknown --tests \
     --features browser-broker-tests -- -D warnings
@@ -140,16 +131,14 @@ run_step test-drivers cargo test --features native,tls,cli --no-fail-fast --lib 
 run_step test-wasm32 wasm_tests_in_chromium
 start_browser_broker
 run_step test-wasm32-broker wasm_broker_tests_in_chromium
-run_step test-browser-reload-rust browser_reload_test_rust
-# The npm package (scripts/build-pkg.sh -> pkg/): its wasm core through js/core.js in Node (and
-# against Mosquitto over TCP); the browser tests above, ported to its API; the reload test; a
-# Vite 7 app, on the main thread and in a Web Worker; then the dashboard (www/) through
-# Playwright (it stops and restarts the broker; the screenshots go to test-results/).
+# The npm package (scripts/build-pkg.sh -> pkg/, the driver above built by wasm-pack): the
+# driver in Node against a fake WebSocket, IndexedDB and Web Locks (tests/web/fakes.mjs), for the
+# orderings a real browser rarely shows (a write held back, a getter that closes the client...);
+# the package's API from a page (Playwright); the reload test; a Vite 7 app, on the main thread
+# and in a Web Worker; then the dashboard (www/) through Playwright (it stops and restarts the
+# broker; the screenshots go to test-results/).
 run_step build-pkg scripts/build-pkg.sh
-run_step test-core with_browser_broker env MQ_CORE_WASM="$PWD/pkg/mq_bg.wasm" node tests/web/core.mjs
-# js/mq.js in Node against a fake WebSocket, IndexedDB and Web Locks (tests/web/fakes.mjs): the
-# orderings a real browser rarely shows (a write held back, a getter that closes the client...).
-run_step test-driver env MQ_CORE_WASM="$PWD/pkg/mq_bg.wasm" node tests/web/driver.mjs
+run_step test-driver env MQ_PKG_DIR="$PWD/pkg" node tests/web/driver.mjs
 run_step test-client with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/web/client.mjs
 run_step test-browser-reload with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/browser/reload.mjs
 # Its TypeScript definitions, type-checked (tsc --strict) as an app would use them.
@@ -172,8 +161,6 @@ read -r wasm_pass wasm_fail < <(totals "$LOG_DIR/test-wasm32.log")
 read -r drivers_pass drivers_fail < <(totals "$LOG_DIR/test-drivers.log")
 read -r wbroker_pass wbroker_fail < <(totals "$LOG_DIR/test-wasm32-broker.log")
 read -r reload_pass reload_fail < <(totals "$LOG_DIR/test-browser-reload.log")
-read -r rreload_pass rreload_fail < <(totals "$LOG_DIR/test-browser-reload-rust.log")
-read -r core_pass core_fail < <(totals "$LOG_DIR/test-core.log")
 read -r driver_pass driver_fail < <(totals "$LOG_DIR/test-driver.log")
 read -r client_pass client_fail < <(totals "$LOG_DIR/test-client.log")
 read -r package_pass package_fail < <(totals "$LOG_DIR/test-package.log")
@@ -200,9 +187,7 @@ echo "  wasm32 tests (headless Chromium): $wasm_pass passed, $wasm_fail failed"
 per_binary "$LOG_DIR/test-wasm32.log"
 echo "  wasm32 tests against Mosquitto (headless Chromium): $wbroker_pass passed, $wbroker_fail failed"
 per_binary "$LOG_DIR/test-wasm32-broker.log"
-echo "  page reload checks, Rust driver (Playwright, Chromium): $rreload_pass passed, $rreload_fail failed"
-echo "  npm core checks (js/core.js in Node, Mosquitto over TCP): $core_pass passed, $core_fail failed"
-echo "  npm driver edge cases (js/mq.js in Node, fakes): $driver_pass passed, $driver_fail failed"
+echo "  driver edge cases (pkg/ in Node, fakes): $driver_pass passed, $driver_fail failed"
 echo "  npm client tests (Playwright, Chromium, Mosquitto): $client_pass passed, $client_fail failed"
 echo "  page reload checks, npm package (Playwright, Chromium): $reload_pass passed, $reload_fail failed"
 echo "  npm package checks (Vite app, main thread and Worker): $package_pass passed, $package_fail failed"
@@ -219,8 +204,6 @@ for i in "${!STEP_NAMES[@]}"; do
         test-wasm32) failed_tests=$wasm_fail ;;
         test-wasm32-broker) failed_tests=$wbroker_fail ;;
         test-browser-reload) failed_tests=$reload_fail ;;
-        test-browser-reload-rust) failed_tests=$rreload_fail ;;
-        test-core) failed_tests=$core_fail ;;
         test-driver) failed_tests=$driver_fail ;;
         test-client) failed_tests=$client_fail ;;
         test-package) failed_tests=$package_fail ;;
@@ -233,10 +216,10 @@ for i in "${!STEP_NAMES[@]}"; do
         extra_fail=$((extra_fail + 1))
     fi
 done
-sed -n 's/^  wasm + JS glue */  npm package size, wasm + JS glue (budget 40 KB gzip): /p' "$LOG_DIR/build-pkg.log"
+sed -n 's/^  wasm + JS */  npm package size, wasm + JS (budget 52,500 bytes gzip): /p' "$LOG_DIR/build-pkg.log"
 echo "  checks (fmt, clippy, package build): $checks_pass passed, $checks_fail failed"
-all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + rreload_pass + core_pass + driver_pass + client_pass + package_pass + dash_pass + run_pass + types_pass + checks_pass))
-all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + rreload_fail + core_fail + driver_fail + client_fail + package_fail + dash_fail + run_fail + types_fail + checks_fail + extra_fail))
+all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + driver_pass + client_pass + package_pass + dash_pass + run_pass + types_pass + checks_pass))
+all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + driver_fail + client_fail + package_fail + dash_fail + run_fail + types_fail + checks_fail + extra_fail))
 echo "$all_pass passed, $all_fail failed"
 
 [ "$steps_fail" -eq 0 ]

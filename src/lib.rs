@@ -20,24 +20,11 @@
 //! - [`proto`]: the client session state machine (QoS 0/1/2, keepalive, session resume).
 //! - `native` (feature `native`): the async tokio client over TCP / TLS (feature `tls`) with a
 //!   file session store; the `mq` command line tool is feature `cli`.
-//! - `wasm` (wasm32, feature `browser`, a default one): the browser client, the `MqttClient` JS
-//!   class over a WebSocket, with sessions in IndexedDB, through wasm-bindgen.
-//! - `npm` (wasm32, feature `npm`): the npm package's core, `proto::Client` and the codec behind
-//!   plain C-ABI exports (no wasm-bindgen); its JS driver (`js/mq.js` over `js/core.js`) does
-//!   the WebSocket, timers and IndexedDB.
+//! - `wasm` (wasm32, feature `browser`, a default one): the one browser client, the `MqttClient`
+//!   JS class over a web-sys WebSocket, with sessions in IndexedDB. The npm package `mq-wasm` is
+//!   this module built by `wasm-pack build --target web` (scripts/build-pkg.sh).
 
 #![deny(unsafe_op_in_unsafe_fn)]
-// The npm package's module (feature "npm-module", see src/npm/) is built without std: std's
-// panic machinery links `core::fmt` and its messages (~6 KB of wasm) even where nothing is
-// formatted. `codec` and `proto` therefore take their collections from `alloc` and their
-// traits from `core`.
-#![cfg_attr(all(target_arch = "wasm32", feature = "npm-module", not(test)), no_std)]
-
-#[cfg(all(feature = "npm-module", any(feature = "browser", feature = "native")))]
-compile_error!(
-    "feature npm-module builds the npm package's no_std module: use it alone, with --no-default-features"
-);
-
 extern crate alloc;
 
 pub mod codec;
@@ -49,10 +36,7 @@ pub mod native;
 #[cfg(all(target_arch = "wasm32", feature = "browser"))]
 pub mod wasm;
 
-#[cfg(all(target_arch = "wasm32", feature = "npm"))]
-mod npm;
-
-// The small allocator (feature "small-alloc"), for either wasm module: a crate that uses mq as a
+// The small allocator (feature "small-alloc"), for the npm package's module: a crate that uses mq as a
 // library keeps the allocator it chooses, and a threaded build (atomics) keeps std's.
 #[cfg(all(target_arch = "wasm32", feature = "small-alloc", not(target_feature = "atomics")))]
 #[path = "wasm/alloc.rs"]

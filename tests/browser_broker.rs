@@ -133,7 +133,7 @@ mod with_broker {
         let n = Rc::new(RefCell::new(0));
         let n2 = n.clone();
         let f = Closure::<dyn FnMut()>::new(move || *n2.borrow_mut() += 1);
-        client.on(event.into(), f.as_ref().unchecked_ref::<Function>().clone()).expect("on");
+        client.on(event.into(), f.as_ref().unchecked_ref::<Function>().clone().into()).expect("on");
         f.forget();
         n
     }
@@ -167,9 +167,9 @@ mod with_broker {
         wait(b.subscribe(arr.into(), qos(2))).await.unwrap();
         let (ia, ib) = (a.messages(), b.messages());
         for q in 0..=2u8 {
-            wait(b.publish(format!("{base}/to-a/{q}"), format!("b{q}").into(), qos(q))).await.unwrap();
+            wait(b.publish(format!("{base}/to-a/{q}").into(), format!("b{q}").into(), qos(q))).await.unwrap();
             let bytes = Uint8Array::from(format!("a{q}").as_bytes());
-            wait(a.publish(format!("{base}/to-b/{q}"), bytes.into(), qos(q))).await.unwrap();
+            wait(a.publish(format!("{base}/to-b/{q}").into(), bytes.into(), qos(q))).await.unwrap();
         }
         for (it, to, from) in [(&ia, "to-a", "b"), (&ib, "to-b", "a")] {
             for q in 0..=2u8 {
@@ -209,18 +209,20 @@ mod with_broker {
             },
         );
         let handler: Function = f.as_ref().unchecked_ref::<Function>().clone();
-        c.on("message".into(), handler.clone()).unwrap();
-        assert!(c.on("nonsense".into(), handler.clone()).is_err());
+        c.on("message".into(), handler.clone().into()).unwrap();
+        assert!(c.on("nonsense".into(), handler.clone().into()).is_err());
         let it = c.messages();
         wait(c.subscribe(topic.clone().into(), qos(1))).await.unwrap();
-        wait(c.publish(topic.clone(), Uint8Array::from(&[0u8, 255][..]).into(), qos(1))).await.unwrap();
+        wait(c.publish(topic.clone().into(), Uint8Array::from(&[0u8, 255][..]).into(), qos(1)))
+            .await
+            .unwrap();
         next(&it, 10_000).await.expect("message");
         assert_eq!(
             *seen.borrow(),
             vec![(topic.clone(), vec![0, 255], r#"{"qos":1,"retain":false,"dup":false}"#.to_owned())]
         );
-        c.off("message".into(), handler);
-        wait(c.publish(topic.clone(), "again".into(), qos(1))).await.unwrap();
+        c.off("message".into(), handler.into());
+        wait(c.publish(topic.clone().into(), "again".into(), qos(1))).await.unwrap();
         next(&it, 10_000).await.expect("message");
         assert_eq!(seen.borrow().len(), 1, "a removed listener was called");
         wait(c.end()).await.unwrap();
@@ -243,9 +245,9 @@ mod with_broker {
         let topic = unique("full");
         let c = connect(&ws(), r#"{"maxInflight": 1, "maxQueued": 1}"#).await;
         // One in flight, one queued, and no room for a third (the acks come in a later task).
-        let a = c.publish(topic.clone(), "1".into(), qos(1));
-        let b = c.publish(topic.clone(), "2".into(), qos(1));
-        assert_eq!(wait(c.publish(topic.clone(), "3".into(), qos(1))).await, Err("QUEUE_FULL".into()));
+        let a = c.publish(topic.clone().into(), "1".into(), qos(1));
+        let b = c.publish(topic.clone().into(), "2".into(), qos(1));
+        assert_eq!(wait(c.publish(topic.clone().into(), "3".into(), qos(1))).await, Err("QUEUE_FULL".into()));
         wait(a).await.unwrap();
         wait(b).await.unwrap();
         wait(c.end()).await.unwrap();
@@ -255,7 +257,7 @@ mod with_broker {
     async fn retained_message_reaches_a_later_subscriber() {
         let topic = unique("retained");
         let a = connect(&ws(), "{}").await;
-        wait(a.publish(topic.clone(), "kept".into(), Some(obj(r#"{"qos": 1, "retain": true}"#))))
+        wait(a.publish(topic.clone().into(), "kept".into(), Some(obj(r#"{"qos": 1, "retain": true}"#))))
             .await
             .unwrap();
         let b = connect(&ws(), "{}").await;
@@ -264,7 +266,7 @@ mod with_broker {
         let m = next(&it, 10_000).await.expect("retained message");
         assert_eq!(m, Msg { topic: topic.clone(), payload: "kept".into(), qos: 1, retain: true });
         // Clear it.
-        wait(a.publish(topic, "".into(), Some(obj(r#"{"qos": 1, "retain": true}"#)))).await.unwrap();
+        wait(a.publish(topic.into(), "".into(), Some(obj(r#"{"qos": 1, "retain": true}"#)))).await.unwrap();
         wait(a.end()).await.unwrap();
         wait(b.end()).await.unwrap();
     }
@@ -285,12 +287,12 @@ mod with_broker {
             (Uint8Array::new_with_byte_offset_and_length(&buffer, 1, 2).into(), "xh"),
         ];
         for (payload, text) in payloads {
-            wait(c.publish(topic.clone(), payload, None)).await.unwrap();
+            wait(c.publish(topic.clone().into(), payload, None)).await.unwrap();
             let m = next(&it, 10_000).await.expect("message");
             assert_eq!(m.payload, text);
         }
         assert_eq!(
-            wait(c.publish(topic.clone(), JsValue::from(5), None)).await,
+            wait(c.publish(topic.clone().into(), JsValue::from(5), None)).await,
             Err("INVALID_ARGUMENT".into())
         );
         wait(c.end()).await.unwrap();
@@ -319,7 +321,7 @@ mod with_broker {
     async fn a_websocket_that_never_opens_times_out() {
         let url = env(option_env!("MQ_BLACKHOLE_WS"), "MQ_BLACKHOLE_WS");
         for opts in [r#"{"connectTimeout": 300, "reconnect": false}"#, r#"{"connectTimeout": 300}"#] {
-            let e = MqttClient::open(url.clone(), obj(opts)).await.err().expect("no connection");
+            let e = MqttClient::open(url.clone().into(), obj(opts)).await.err().expect("no connection");
             assert_eq!(error_code(&e).as_deref(), Some("TIMEOUT"), "{opts}");
         }
     }
@@ -328,7 +330,7 @@ mod with_broker {
     async fn credentials_are_checked() {
         let url = ws_auth();
         for opts in [r#"{"username": "mq", "password": "wrong"}"#, r#"{}"#] {
-            let e = MqttClient::open(url.clone(), obj(opts)).await.err().expect("refused");
+            let e = MqttClient::open(url.clone().into(), obj(opts)).await.err().expect("refused");
             assert_eq!(error_code(&e).as_deref(), Some("CONNECT_REFUSED"), "{opts}");
             let rc = Reflect::get(&e, &"returnCode".into()).unwrap().as_f64();
             assert!(matches!(rc, Some(4.0) | Some(5.0)), "{opts}: return code {rc:?}");
@@ -343,7 +345,7 @@ mod with_broker {
         let mut ps = Vec::new();
         for i in 0..n {
             for q in 1..=2u8 {
-                ps.push(c.publish(format!("{base}/q{q}"), format!("{tag}{i}").into(), qos(q)));
+                ps.push(c.publish(format!("{base}/q{q}").into(), format!("{tag}{i}").into(), qos(q)));
             }
         }
         ps
@@ -445,7 +447,7 @@ mod with_broker {
         assert_eq!(*done.borrow(), restored.length());
         wait(second.end()).await.unwrap();
         wait(watcher.end()).await.unwrap();
-        wait(MqttClient::clear_session(url, id)).await.unwrap();
+        wait(MqttClient::clear_session(url.into(), id.into())).await.unwrap();
     }
 
     #[wasm_bindgen_test]
@@ -456,12 +458,12 @@ mod with_broker {
         let first = connect(&url, &opts).await;
         // A second client on the same stored session (another tab, say) is refused before it
         // connects: at the broker the two would keep throwing each other off.
-        match MqttClient::open(url.clone(), obj(&opts)).await {
+        match MqttClient::open(url.clone().into(), obj(&opts)).await {
             Ok(_) => panic!("a second client took the stored session"),
             Err(e) => assert_eq!(error_code(&e).as_deref(), Some("SESSION_LOCKED")),
         }
         assert_eq!(
-            wait(MqttClient::clear_session(url.clone(), id.clone())).await,
+            wait(MqttClient::clear_session(url.clone().into(), id.clone().into())).await,
             Err("SESSION_LOCKED".into())
         );
         // Another client id is not affected.
@@ -474,7 +476,7 @@ mod with_broker {
         second.destroy();
         let third = connect(&url, &opts).await;
         wait(third.end()).await.unwrap();
-        wait(MqttClient::clear_session(url.clone(), id.clone())).await.unwrap();
-        wait(MqttClient::clear_session(url, format!("{id}-2"))).await.unwrap();
+        wait(MqttClient::clear_session(url.clone().into(), id.clone().into())).await.unwrap();
+        wait(MqttClient::clear_session(url.into(), format!("{id}-2").into())).await.unwrap();
     }
 }

@@ -1,26 +1,30 @@
-//! `MqttClient`, the JS class. Every method that waits returns a `Promise` whose `resolve` and
-//! `reject` the driver keeps and calls later (no Rust futures in the module, and never
-//! `async fn(&self)`: JS calling again while a promise is pending would hit "recursive use of an
-//! object"). Arguments are checked before anything is queued or sent; every rejection is an
-//! `Error` with a stable `code`.
+//! `MqttClient`, the JS class. Methods that wait return a `Promise`: the ones that wait for the
+//! browser (connect, the stored session) are `async` Rust through wasm-bindgen-futures'
+//! `future_to_promise` over owned values; the commands keep the promise's `resolve` and
+//! `reject` in the driver, which settles them when the core says the request completed (no
+//! task per message). Never `async fn(&self)`: JS calling again while a promise is pending would
+//! hit "recursive use of an object". No `RefCell` borrow is held across an `.await`. Arguments
+//! are read and checked before anything is queued or sent; every rejection is an `Error` with a
+//! stable `code`.
 
 use super::driver::{now, with, Driver, Shared};
-use super::error::{invalid, js_error, restore_error, user_error, CLOSED, INVALID_URL, SESSION_LOCKED};
+use super::error::{invalid, js_error, restore_error, user_error};
 use super::events::flush;
 use super::idb::{parse, session_lock, IdbStore};
-use super::js::{deferred, later, promise, release, settle};
-use super::options::{self, SessionKind};
+use super::options::{self, Options, SessionKind};
+use super::session::{restored_info, session_js};
+use super::web::deferred;
 use crate::codec::ByteStr;
-use crate::proto::{Client, Message, StoreRecord};
-use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
-use std::cell::RefCell;
-use std::rc::Rc;
+use crate::proto::{Client, ErrorCode, Message, RequestId};
+use core::future::Future;
+use core::pin::Pin;
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-// The API's types, shared with the npm package's JS driver (and its .d.ts): one file, js/types.d.ts.
+// The API's types beyond the class (options, results, events): one file, types.d.ts.
 #[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &str = include_str!("../../js/types.d.ts");
+const TS_TYPES: &str = include_str!("types.d.ts");
 
 /// A panic would kill the instance; if one ever happens, say so in the console.
 fn install_panic_hook() {
@@ -30,9 +34,17 @@ fn install_panic_hook() {
         std::panic::set_hook(Box::new(|info| {
             // Where, not what: formatting the message would pull core::fmt into the module.
             let at = info.location().map(|l| l.file()).unwrap_or_default();
-            super::js::console("error", "mq: panic (a bug; please report) in", &at.into());
+            web_sys::console::error_2(&"mq: panic (a bug; please report) in".into(), &at.into());
         }))
     }
+}
+
+type JsResult = Result<JsValue, JsValue>;
+
+/// `future_to_promise` over a boxed future: one instantiation of the executor's glue.
+fn spawn_promise(f: impl Future<Output = JsResult> + 'static) -> Promise {
+    let f: Pin<Box<dyn Future<Output = JsResult>>> = Box::pin(f);
+    future_to_promise(f)
 }
 
 /// An MQTT 3.1.1 client over a WebSocket.
@@ -41,128 +53,61 @@ pub struct MqttClient {
     d: Shared,
 }
 
-/// What JS learns about a restored request.
-fn restored_info(record: &StoreRecord) -> Option<(crate::proto::RequestId, JsValue)> {
-    let o = Object::new();
-    let set = |k: &str, v: JsValue| {
-        let _ = Reflect::set(&o, &k.into(), &v);
-    };
-    set("kind", "publish".into());
-    let id = match record {
-        StoreRecord::Outgoing { request, publish } => {
-            set("qos", (publish.qos as u8).into());
-            set("topic", publish.topic.as_str().into());
-            set("payload", Uint8Array::from(publish.payload.as_ref()).into());
-            *request
-        }
-        StoreRecord::Released { request, .. } => {
-            set("qos", 2u8.into());
-            *request
-        }
-        StoreRecord::Queued { request, message } => {
-            set("qos", (message.qos as u8).into());
-            set("topic", message.topic.as_str().into());
-            set("payload", Uint8Array::from(message.payload.as_ref()).into());
-            *request
-        }
-        _ => return None,
-    };
-    set("id", JsValue::from(id.0 as f64));
-    Some((id, o.into()))
-}
-
-/// A client (in this tab or another of this origin) uses the stored session already.
-fn locked() -> JsValue {
-    js_error(
-        SESSION_LOCKED,
-        "another client (in this tab or another) is using the stored session of this broker URL and client id",
-    )
-}
-
-/// Makes the value `connect` resolves with, from the driver, once connected.
-pub(crate) type MakeClient = Box<dyn FnOnce(Shared) -> JsValue>;
-
-/// Starts connecting: options, then (IndexedDB sessions) the stored session, then the driver
-/// and its WebSocket. `resolve` gets `make(driver)` after CONNACK 0, `reject` the reason
-/// otherwise; neither before this returns.
-fn start(url: String, options: JsValue, resolve: Function, reject: Function, make: MakeClient) {
-    install_panic_hook();
-    let checked = options::connect_options(&options).and_then(|opts| {
-        if url.starts_with("ws://") || url.starts_with("wss://") {
-            Ok(opts)
-        } else {
-            Err(js_error(INVALID_URL, "the URL must start with ws:// or wss://"))
-        }
-    });
-    let opts = match checked {
-        Ok(opts) => opts,
-        Err(e) => return later(move || settle(&resolve, &reject, Err(e))),
-    };
-    match opts.session {
+/// Connects: (IndexedDB sessions) the session's lock and its stored records, then the driver
+/// and its WebSocket; done after CONNACK 0.
+async fn open(url: String, opts: Options) -> Result<Shared, JsValue> {
+    let (core, store, restored) = match opts.session {
         SessionKind::Memory => {
-            let core = Client::new(opts.config.clone()).map_err(|e| user_error(&e));
-            later(move || match core {
-                Ok(core) => launch(url, &opts, core, None, Vec::new(), resolve, reject, make),
-                Err(e) => settle(&resolve, &reject, Err(e)),
-            })
+            (Client::new(opts.config.clone()).map_err(|e| user_error(&e))?, None, Vec::new())
         }
         SessionKind::IndexedDb => {
-            let client_id = opts.config.client_id.clone();
-            session_lock(&url.clone(), &client_id.clone(), move |lock| {
-                let Some(lock) = lock else {
-                    return settle(&resolve, &reject, Err(locked()));
-                };
-                IdbStore::open(&url.clone(), &client_id, move |store| match store {
-                    Ok(mut store) => {
-                        store.lock = lock;
-                        store.load(move |store, values| {
-                            let restored = values.and_then(|values| {
-                                let records = parse(values).map_err(|e| restore_error(&e))?;
-                                let restored: Vec<_> = records.iter().filter_map(restored_info).collect();
-                                let core = Client::restore(opts.config.clone(), records)
-                                    .map_err(|e| restore_error(&e))?;
-                                Ok((core, restored))
-                            });
-                            match restored {
-                                Ok((core, restored)) => {
-                                    launch(url, &opts, core, Some(store), restored, resolve, reject, make)
-                                }
-                                Err(e) => {
-                                    store.unlock();
-                                    store.close();
-                                    settle(&resolve, &reject, Err(e))
-                                }
-                            }
-                        })
-                    }
-                    Err(e) => {
-                        release(&lock);
-                        settle(&resolve, &reject, Err(e))
-                    }
-                });
-            });
+            let mut lock = session_lock(&url, &opts.config.client_id).await?;
+            let mut store = match IdbStore::open(&url, &opts.config.client_id).await {
+                Ok(store) => store,
+                Err(e) => {
+                    lock.release();
+                    return Err(e);
+                }
+            };
+            store.lock = lock;
+            let restored = async {
+                let records = parse(store.load().await?).map_err(|e| restore_error(&e))?;
+                let restored: Vec<_> = records.iter().filter_map(restored_info).collect();
+                let core = Client::restore(opts.config.clone(), records).map_err(|e| restore_error(&e))?;
+                Ok::<_, JsValue>((core, restored))
+            };
+            match restored.await {
+                Ok((core, restored)) => (core, Some(store), restored),
+                Err(e) => {
+                    store.unlock();
+                    store.close();
+                    return Err(e);
+                }
+            }
         }
-    }
+    };
+    let (connected, resolve, reject) = deferred();
+    let shared = launch(url, &opts, core, store, restored, resolve, reject)?;
+    JsFuture::from(connected).await?;
+    Ok(shared)
 }
 
-/// The driver, and its first WebSocket.
-#[allow(clippy::too_many_arguments)]
+/// The driver, and its first WebSocket; `resolve` after CONNACK 0, `reject` the reason otherwise.
 fn launch(
     url: String,
-    opts: &options::Options,
+    opts: &Options,
     core: Client,
     store: Option<IdbStore>,
-    restored: Vec<(crate::proto::RequestId, JsValue)>,
+    restored: Vec<(RequestId, JsValue)>,
     resolve: Function,
     reject: Function,
-    make: MakeClient,
-) {
+) -> Result<Shared, JsValue> {
     let shared = Driver::new(url, opts, core, store);
     let failed = with(&shared, |d| {
         for (id, info) in restored {
             d.add_restored(id, info);
         }
-        d.set_connect_waiter(resolve.clone(), reject.clone(), make);
+        d.connect_waiter = Some((resolve, reject));
         match d.open_socket() {
             Ok(()) => None,
             Err(e) => {
@@ -174,31 +119,30 @@ fn launch(
         }
     });
     flush();
-    if let Some(e) = failed {
-        settle(&resolve, &reject, Err(e));
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(shared),
     }
 }
 
+/// The arguments of `connect`, read before anything else.
+fn connect_args(url: &JsValue, options: &JsValue) -> Result<(String, Options), JsValue> {
+    Ok((options::url(url)?, options::connect_options(options)?))
+}
+
 impl MqttClient {
-    /// `MqttClient.connect` without the promise: Rust code (and the tests) await this.
-    pub async fn open(url: String, options: JsValue) -> Result<MqttClient, JsValue> {
-        let slot: Rc<RefCell<Option<Shared>>> = Rc::default();
-        let s = slot.clone();
-        let make: MakeClient = Box::new(move |d| {
-            *s.borrow_mut() = Some(d);
-            JsValue::UNDEFINED
-        });
-        JsFuture::from(promise(|resolve, reject| start(url, options, resolve, reject, make))).await?;
-        let d = slot.borrow_mut().take();
-        d.map(|d| MqttClient { d })
-            .ok_or_else(|| js_error(super::error::INTERNAL, "connected without a client"))
+    /// `MqttClient.connect` for Rust callers (and the tests): the same steps, awaited.
+    pub async fn open(url: JsValue, options: JsValue) -> Result<MqttClient, JsValue> {
+        install_panic_hook();
+        let (url, opts) = connect_args(&url, &options)?;
+        Ok(MqttClient { d: open(url, opts).await? })
     }
 
     fn command(&self, f: impl FnOnce(&mut Driver, Function, Function) -> Result<(), JsValue>) -> Promise {
         let (promise, resolve, reject) = deferred();
         let result = with(&self.d, |d| {
             if d.is_closed() {
-                return Some(Err(js_error(CLOSED, "the client is closed")));
+                return Some(Err(js_error(ErrorCode::Closed, "the client is closed")));
             }
             Some(f(d, resolve, reject.clone()))
         });
@@ -214,35 +158,53 @@ impl MqttClient {
     /// Connects; resolves after CONNACK 0 with the client, rejects with the reason otherwise.
     #[wasm_bindgen(unchecked_return_type = "Promise<MqttClient>")]
     pub fn connect(
-        url: String,
+        #[wasm_bindgen(unchecked_param_type = "string | URL")] url: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "MqttConnectOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let options = options.unwrap_or(JsValue::UNDEFINED);
-        promise(|resolve, reject| start(url, options, resolve, reject, Box::new(|d| MqttClient { d }.into())))
+        install_panic_hook();
+        let args = connect_args(&url, &options.unwrap_or(JsValue::UNDEFINED));
+        spawn_promise(async move {
+            let (url, opts) = args?;
+            Ok(MqttClient { d: open(url, opts).await? }.into())
+        })
     }
 
     /// Deletes the session stored in IndexedDB for this broker URL and client id.
     #[wasm_bindgen(js_name = clearSession, unchecked_return_type = "Promise<void>")]
-    pub fn clear_session(url: String, #[wasm_bindgen(js_name = clientId)] client_id: String) -> Promise {
-        promise(|resolve, reject| {
-            session_lock(&url.clone(), &client_id.clone(), move |lock| {
-                let Some(lock) = lock else {
-                    return settle(&resolve, &reject, Err(locked()));
-                };
-                IdbStore::open(&url, &client_id, move |store| match store {
-                    Ok(store) => {
-                        store.clear(move |r| {
-                            release(&lock);
-                            settle(&resolve, &reject, r.map(|()| JsValue::UNDEFINED))
-                        });
-                        store.close();
-                    }
-                    Err(e) => {
-                        release(&lock);
-                        settle(&resolve, &reject, Err(e))
-                    }
-                })
-            })
+    pub fn clear_session(
+        #[wasm_bindgen(unchecked_param_type = "string | URL")] url: JsValue,
+        #[wasm_bindgen(js_name = clientId, unchecked_param_type = "string")] client_id: JsValue,
+    ) -> Promise {
+        let args = options::session_id(&url, &client_id);
+        spawn_promise(async move {
+            let (url, client_id) = args?;
+            let mut lock = session_lock(&url, &client_id).await?;
+            let cleared = async {
+                let store = IdbStore::open(&url, &client_id).await?;
+                let r = store.clear().await;
+                store.close();
+                r
+            }
+            .await;
+            lock.release();
+            cleared.map(|()| JsValue::UNDEFINED)
+        })
+    }
+
+    /// The session stored in IndexedDB for this broker URL and client id, read without connecting.
+    #[wasm_bindgen(js_name = storedSession, unchecked_return_type = "Promise<MqttSession>")]
+    pub fn stored_session(
+        #[wasm_bindgen(unchecked_param_type = "string | URL")] url: JsValue,
+        #[wasm_bindgen(js_name = clientId, unchecked_param_type = "string")] client_id: JsValue,
+    ) -> Promise {
+        let args = options::session_id(&url, &client_id);
+        spawn_promise(async move {
+            let (url, client_id) = args?;
+            let store = IdbStore::open(&url, &client_id).await?;
+            let values = store.load().await;
+            store.close();
+            let records = parse(values?).map_err(|e| restore_error(&e))?;
+            Ok(session_js(&records))
         })
     }
 
@@ -250,13 +212,15 @@ impl MqttClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn publish(
         &self,
-        topic: String,
-        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | ArrayBuffer")] payload: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] topic: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | ArrayBuffer | ArrayBufferView")]
+        payload: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "MqttPublishOptions")] options: Option<JsValue>,
     ) -> Promise {
         // The arguments are read before the driver is borrowed: reading them may run the
         // caller's code (getters, proxies), which may call the client or throw.
-        let message = options::bytes(&payload, "payload").and_then(|payload| {
+        let message = options::string(&topic, "topic").and_then(|topic| {
+            let payload = options::bytes(&payload, "payload")?;
             let (qos, retain) = options::publish_options(&options.unwrap_or(JsValue::UNDEFINED))?;
             Ok(Message::new(ByteStr::from(topic), payload, qos).retain(retain))
         });
@@ -307,22 +271,26 @@ impl MqttClient {
     /// `(MqttRestored)` when a request restored from IndexedDB completes.
     pub fn on(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "MqttEventName")] event: String,
-        // The typed signatures are in TS_TYPES (merged into the class); this one takes nothing.
-        #[wasm_bindgen(unchecked_param_type = "never")] handler: Function,
+        #[wasm_bindgen(unchecked_param_type = "MqttEventName")] event: JsValue,
+        // The typed signatures are in types.d.ts (merged into the class); this one takes nothing.
+        #[wasm_bindgen(unchecked_param_type = "never")] handler: JsValue,
     ) -> Result<(), JsValue> {
-        let name = super::events::Listeners::name(&event)
-            .ok_or_else(|| invalid(&super::error::cat(&["unknown event \"", &event, "\""])))?;
+        let name = event.as_string().and_then(|e| super::events::Listeners::name(&e));
+        let name = name.ok_or_else(|| invalid("unknown event (see MqttEventName)"))?;
+        let handler = handler.dyn_into::<Function>().map_err(|_| invalid("handler must be a function"))?;
         with(&self.d, |d| d.listeners.on(name, &handler));
         Ok(())
     }
 
+    /// Removes the most recent registration of `handler` for `event`.
     pub fn off(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "MqttEventName")] event: String,
-        handler: Function,
+        #[wasm_bindgen(unchecked_param_type = "MqttEventName")] event: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Function")] handler: JsValue,
     ) {
-        with(&self.d, |d| d.listeners.off(&event, &handler));
+        if let (Some(event), Some(handler)) = (event.as_string(), handler.dyn_ref::<Function>()) {
+            with(&self.d, |d| d.listeners.off(&event, handler));
+        }
     }
 
     /// An async iterator over the messages that arrive from now on.
@@ -392,26 +360,7 @@ impl MqttClient {
     /// subscriptions (for an IndexedDB session, what the store holds once `persisted()` resolved).
     #[wasm_bindgen(unchecked_return_type = "MqttSession")]
     pub fn session(&self) -> JsValue {
-        with(&self.d, |d| Some(super::session::session_js(&d.core.session_records())))
-            .unwrap_or(JsValue::UNDEFINED)
-    }
-
-    /// The session stored in IndexedDB for this broker URL and client id, read without connecting.
-    #[wasm_bindgen(js_name = storedSession, unchecked_return_type = "Promise<MqttSession>")]
-    pub fn stored_session(url: String, #[wasm_bindgen(js_name = clientId)] client_id: String) -> Promise {
-        promise(|resolve, reject| {
-            IdbStore::open(&url, &client_id, move |store| match store {
-                Ok(store) => store.load(move |store, values| {
-                    store.close();
-                    let session = values.and_then(|v| {
-                        let records = parse(v).map_err(|e| restore_error(&e))?;
-                        Ok(super::session::session_js(&records))
-                    });
-                    settle(&resolve, &reject, session)
-                }),
-                Err(e) => settle(&resolve, &reject, Err(e)),
-            })
-        })
+        with(&self.d, |d| Some(session_js(&d.core.session_records()))).unwrap_or(JsValue::UNDEFINED)
     }
 
     /// Bytes waiting to go out (in the WebSocket and in the client).

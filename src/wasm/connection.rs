@@ -4,11 +4,12 @@
 //! up (the first connect, a refusal retrying cannot heal, `reconnect: false`).
 
 use super::driver::{act, now, Driver, Phase, LIVE};
-use super::error::{cat, js_error, CONNECTION_FAILED, INVALID_URL, TIMEOUT};
+use super::error::{cat, js_error};
 use super::events::queue;
-use super::js::later;
 use super::socket::{Socket, SocketEvent};
+use super::web::{later, Scope};
 use crate::codec::Text;
+use crate::proto::ErrorCode;
 use core::time::Duration;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
@@ -22,7 +23,7 @@ impl Driver {
         let w = self.me.clone();
         let handler: Rc<dyn Fn(SocketEvent)> = Rc::new(move |ev| act(&w, |d| d.on_socket(ev)));
         let socket = Socket::open(&self.url, handler).map_err(|e| {
-            super::error::wrap(INVALID_URL, &cat(&["cannot open a WebSocket to ", &self.url]), &e)
+            super::error::wrap(ErrorCode::InvalidUrl, &cat(&["cannot open a WebSocket to ", &self.url]), &e)
         })?;
         self.socket = Some(socket);
         self.socket_open = false;
@@ -41,7 +42,10 @@ impl Driver {
     pub(super) fn open_timed_out(&mut self) {
         if self.socket.is_some() && !self.socket_open {
             self.drop_socket();
-            let err = js_error(TIMEOUT, &cat(&["the WebSocket to ", &self.url, " did not open in time"]));
+            let err = js_error(
+                ErrorCode::Timeout,
+                &cat(&["the WebSocket to ", &self.url, " did not open in time"]),
+            );
             self.connection_ended(err, true);
         }
     }
@@ -62,6 +66,15 @@ impl Driver {
                 self.core.handle_bytes(now(), &bytes);
                 self.schedule_flush();
             }
+            SocketEvent::Text => {
+                // [MQTT-6.0.0-1]: MQTT goes in binary frames; a text frame is a malformed packet.
+                self.drop_socket();
+                self.open_timer.cancel();
+                self.core.handle_closed(now());
+                self.pump();
+                let e = js_error(ErrorCode::ProtocolError, "the broker sent a WebSocket text frame");
+                self.connection_ended(e, true);
+            }
             SocketEvent::Closed { code, reason } => {
                 let was_open = self.socket_open;
                 self.drop_socket();
@@ -75,7 +88,7 @@ impl Driver {
                         msg.s(": ").s(&reason);
                     }
                     msg.s(")");
-                    self.connection_ended(js_error(CONNECTION_FAILED, &msg.0), true);
+                    self.connection_ended(js_error(ErrorCode::ConnectionFailed, &msg.0), true);
                 }
             }
         }
@@ -97,10 +110,7 @@ impl Driver {
         if self.phase != Phase::Waiting {
             return;
         }
-        // `window.navigator.onLine`; true in a worker, as before.
-        let navigator = super::js::get(&super::js::global("window"), "navigator");
-        let online = super::js::get(&navigator, "onLine").as_bool() != Some(false);
-        if !online {
+        if !Scope::get().on_line() {
             // No network: wait for `online` (and look again after the longest delay).
             self.schedule_reconnect(true);
             return;
@@ -149,7 +159,7 @@ impl Driver {
         if self.ended() {
             return; // end(): settle() finishes once the outbox is empty.
         }
-        if let Some((_, reject, _)) = self.connect_waiter.take() {
+        if let Some((_, reject)) = self.connect_waiter.take() {
             // The first connect reports its failure rather than retrying behind the app's back.
             queue(&reject, core::slice::from_ref(&err));
             self.phase = Phase::Closed;
@@ -161,13 +171,14 @@ impl Driver {
             self.listeners.emit("offline", &[]);
         }
         let code = super::error::error_code(&err).unwrap_or_default();
+        let quiet = [ErrorCode::ConnectionLost.as_str(), ErrorCode::ConnectionFailed.as_str()];
         if !retryable || self.reconnect.is_none() {
             self.listeners.emit("error", core::slice::from_ref(&err));
             self.phase = Phase::Closed;
             self.finish(&err);
             return;
         }
-        if code != "CONNECTION_LOST" && code != CONNECTION_FAILED {
+        if !quiet.contains(&code.as_str()) {
             self.listeners.emit("error", &[err]);
         }
         self.schedule_reconnect(false);
@@ -202,7 +213,7 @@ impl Driver {
             queue(p.reject(), core::slice::from_ref(err));
         }
         self.streams.close_all();
-        if let Some((_, reject, _)) = self.connect_waiter.take() {
+        if let Some((_, reject)) = self.connect_waiter.take() {
             queue(&reject, core::slice::from_ref(err));
         }
         for w in self.persisted_waiters.drain(..).chain(self.end_waiters.drain(..)) {

@@ -7,19 +7,21 @@
 //! before it is sent); later turns queue behind it, in order. Commands only schedule a pump on
 //! the microtask queue, so everything issued in one turn of the event loop goes out in one frame.
 
-use super::error::{connection_error, js_error, CLOSED, INTERNAL};
-use super::events::{flush, queue, Listeners, Streams};
-use super::idb::IdbStore;
-use super::js::{console, get, later};
+use super::error::{connection_error, js_error};
+use super::events::{flush, queue, to_js, Listeners, MessageStreams};
+use super::idb::{write_error, IdbStore};
 use super::options::{Backoff, Options};
+use super::session::Granted;
 use super::socket::Socket;
-use super::timer::{document, Listener, Timer};
+use super::timer::{Listener, Timer};
+use super::web::{later, performance_now, Scope};
 use crate::codec::{QoS, SubAckCode};
-use crate::proto::{Client, ConnectionError, Event, Instant, RequestId, StoreOp};
-use js_sys::{Array, Function, Object, Reflect, Uint8Array};
+use crate::proto::{Client, ConnectionError, ErrorCode, Event, Instant, RequestId, StoreOp};
+use js_sys::{Array, Function};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 
 pub(crate) type Shared = Rc<RefCell<Driver>>;
 
@@ -34,17 +36,23 @@ thread_local! {
     pub(super) static LIVE: RefCell<Vec<Shared>> = const { RefCell::new(Vec::new()) };
 }
 
-#[wasm_bindgen::prelude::wasm_bindgen]
-extern "C" {
-    /// `performance.now()`: the global `performance`, in windows and in workers alike.
-    #[wasm_bindgen(js_namespace = performance, js_name = now)]
-    fn performance_now() -> f64;
+thread_local! {
+    /// The last reading of the clock, for the (never seen) case that reading it fails.
+    static LAST_NOW: core::cell::Cell<f64> = const { core::cell::Cell::new(0.0) };
 }
 
 /// The driver is where the clock is read: milliseconds since the page's (or worker's) time
-/// origin, the core's instants' origin.
+/// origin, the core's instants' origin. A clock that throws reads as its last reading: a JS
+/// exception must never unwind through the driver while its state is borrowed.
 pub(crate) fn now() -> Instant {
-    Instant::from_millis_f64(performance_now())
+    let ms = match performance_now() {
+        Ok(ms) => {
+            let _ = LAST_NOW.try_with(|l| l.set(ms));
+            ms
+        }
+        Err(_) => LAST_NOW.try_with(|l| l.get()).unwrap_or(0.0),
+    };
+    Instant::from_millis_f64(ms)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,13 +82,11 @@ impl Pending {
     }
 }
 
-/// A plain object from `(key, value)` pairs.
-pub(super) fn js_object(fields: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in fields {
-        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
-    }
-    o.into()
+/// The argument of a "connect" listener.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectInfo {
+    session_present: bool,
 }
 
 pub(crate) struct Driver {
@@ -89,7 +95,7 @@ pub(crate) struct Driver {
     pub(super) url: String,
     pub(super) reconnect: Option<Backoff>,
     pub(super) connect_timeout_ms: f64,
-    pub(super) store: Option<Rc<IdbStore>>,
+    pub(super) store: Option<Rc<RefCell<IdbStore>>>,
     pub(super) socket: Option<Socket>,
     pub(super) socket_open: bool,
     pub(super) phase: Phase,
@@ -104,8 +110,8 @@ pub(crate) struct Driver {
     pub(super) retry_timer: Timer,
     pub(super) open_timer: Timer,
     pub(super) drain_timer: Timer,
-    /// `connect`'s promise, and what it resolves with (made from the driver at CONNACK).
-    pub(super) connect_waiter: Option<(Function, Function, super::client::MakeClient)>,
+    /// `connect`'s promise: resolved at CONNACK 0, rejected if the first connect fails.
+    pub(super) connect_waiter: Option<(Function, Function)>,
     /// Pending commands in request order (ids only grow): a Vec with binary search, not one
     /// more map or VecDeque instantiation in the wasm (a removal moves the few younger ones).
     pub(super) requests: Vec<(RequestId, Pending)>,
@@ -113,7 +119,7 @@ pub(crate) struct Driver {
     /// with linear search: a BTreeMap would be one more collection in the wasm module).
     pub(super) restored: Vec<(RequestId, JsValue)>,
     pub listeners: Listeners,
-    pub streams: Streams,
+    pub streams: MessageStreams,
     // The outbox: bytes and events of the turn whose store write is running, then later turns.
     pub(super) writing: bool,
     pub(super) held_bytes: Vec<u8>,
@@ -135,7 +141,7 @@ pub(crate) fn with<R: Default>(shared: &Shared, f: impl FnOnce(&mut Driver) -> R
     match shared.try_borrow_mut() {
         Ok(mut d) => f(&mut d),
         Err(_) => {
-            console("error", "mq: internal error: re-entrant driver call", &JsValue::UNDEFINED);
+            web_sys::console::error_1(&"mq: internal error: re-entrant driver call".into());
             R::default()
         }
     }
@@ -157,7 +163,7 @@ impl Driver {
             url,
             reconnect: opts.reconnect,
             connect_timeout_ms: opts.connect_timeout_ms,
-            store: store.map(Rc::new),
+            store: store.map(|s| Rc::new(RefCell::new(s))),
             socket: None,
             socket_open: false,
             phase: Phase::Connecting,
@@ -175,7 +181,7 @@ impl Driver {
             requests: Vec::new(),
             restored: Vec::new(),
             listeners: Listeners::default(),
-            streams: Streams::default(),
+            streams: MessageStreams::default(),
             writing: false,
             held_bytes: Vec::new(),
             held_events: Vec::new(),
@@ -202,14 +208,14 @@ impl Driver {
     }
 
     fn listen_to_page(&mut self) {
+        let scope = Scope::get();
         let w = self.me.clone();
-        self.page
-            .extend(Listener::new(&super::js::mq_global(), "online", move || act(&w, |d| d.on_online())));
-        if let Some(doc) = document() {
+        self.page.extend(Listener::new(scope.target(), "online", move || act(&w, |d| d.on_online())));
+        if let Some(doc) = scope.document() {
             let w = self.me.clone();
             let doc2 = doc.clone();
             self.page.extend(Listener::new(&doc, "visibilitychange", move || {
-                if get(&doc2, "hidden").as_bool() != Some(true) {
+                if !doc2.hidden() {
                     // Timers may have slept: let the core look at the clock now.
                     act(&w, |d| {
                         d.core.handle_timeout(now());
@@ -218,15 +224,6 @@ impl Driver {
                 }
             }));
         }
-    }
-
-    pub fn set_connect_waiter(
-        &mut self,
-        resolve: Function,
-        reject: Function,
-        make: super::client::MakeClient,
-    ) {
-        self.connect_waiter = Some((resolve, reject, make));
     }
 
     pub fn add_restored(&mut self, id: RequestId, info: JsValue) {
@@ -318,7 +315,7 @@ impl Driver {
             self.phase = Phase::Closed;
             self.listeners.emit("close", &[]);
         }
-        self.finish(&js_error(CLOSED, "the client was destroyed"));
+        self.finish(&js_error(ErrorCode::Closed, "the client was destroyed"));
     }
 
     // ---- the turn ----
@@ -377,7 +374,15 @@ impl Driver {
         self.held_bytes = bytes;
         self.held_events = events;
         let w = self.me.clone();
-        store.write(&ops, move |r| act(&w, |d| d.write_done(r)));
+        // The requests are issued now; only their commit is awaited (no driver borrow held).
+        let issued = store.borrow().write(&ops);
+        wasm_bindgen_futures::spawn_local(Box::pin(async move {
+            let r = match issued {
+                Ok((tx, done)) => JsFuture::from(done).await.map(drop).map_err(|e| write_error(&tx, e)),
+                Err(e) => Err(e),
+            };
+            act(&w, |d| d.write_done(r))
+        }));
     }
 
     fn write_done(&mut self, result: Result<(), JsValue>) {
@@ -413,6 +418,7 @@ impl Driver {
             self.unlock_pending = false;
             // From now on another client may own the stored session: nothing more is written.
             if let Some(store) = self.store.take() {
+                let mut store = store.borrow_mut();
                 store.unlock();
                 store.close();
             }
@@ -429,7 +435,7 @@ impl Driver {
         }
         if self.phase == Phase::Closed && !self.end_waiters.is_empty() {
             self.force_drain();
-            self.finish(&js_error(CLOSED, "the client was ended"));
+            self.finish(&js_error(ErrorCode::Closed, "the client was ended"));
         }
     }
 
@@ -554,13 +560,10 @@ impl Driver {
                 self.connected_at = Some(now());
                 self.offline_emitted = false;
                 self.retry_timer.cancel();
-                let info = Object::new();
-                let _ = Reflect::set(&info, &"sessionPresent".into(), &session_present.into());
-                if let (Some((resolve, _, make)), Some(me)) = (self.connect_waiter.take(), self.me.upgrade())
-                {
-                    queue(&resolve, &[make(me)]);
+                if let Some((resolve, _)) = self.connect_waiter.take() {
+                    queue(&resolve, &[]);
                 }
-                self.listeners.emit("connect", &[info.into()]);
+                self.listeners.emit("connect", &[to_js(&ConnectInfo { session_present })]);
             }
             Event::Disconnected { reason } => {
                 let retryable = reason.is_retryable();
@@ -572,17 +575,7 @@ impl Driver {
             Event::Message(p) => {
                 // Listeners get (topic, payload, { qos, retain, dup }); the messages() streams
                 // { topic, payload, qos, retain }, the same payload object.
-                let payload = Uint8Array::from(p.payload.as_ref());
-                let qos = p.qos as u8;
-                super::events::message(
-                    &self.listeners,
-                    &self.streams,
-                    p.topic.as_str(),
-                    &payload,
-                    qos,
-                    p.retain,
-                    p.dup,
-                );
+                super::events::message(&self.listeners, &self.streams, &p);
             }
             Event::Published { id } => {
                 if let Some(Pending::Publish { resolve, .. }) = self.take_request(id) {
@@ -592,15 +585,12 @@ impl Driver {
             }
             Event::Subscribed { id, codes } => {
                 if let Some(Pending::Subscribe { resolve, filters, .. }) = self.take_request(id) {
-                    let granted = Array::new();
-                    for (f, c) in filters.iter().zip(&codes) {
-                        granted.push(&js_object(&[
-                            ("topic", JsValue::from_str(f)),
-                            ("qos", JsValue::from(SubAckCode::to_u8(*c))),
-                        ]));
-                    }
-                    let v: JsValue = granted.into();
-                    queue(&resolve, &[v]);
+                    let granted: Vec<Granted> = filters
+                        .iter()
+                        .zip(&codes)
+                        .map(|(f, c)| Granted { topic: f, qos: SubAckCode::to_u8(*c) })
+                        .collect();
+                    queue(&resolve, &[to_js(&granted)]);
                 }
                 self.complete_restored(id);
             }
@@ -612,7 +602,7 @@ impl Driver {
             }
             #[allow(unreachable_patterns)]
             _ => {
-                let e = js_error(INTERNAL, "unknown event from the session");
+                let e = js_error(ErrorCode::Internal, "unknown event from the session");
                 self.listeners.emit("error", &[e]);
             }
         }

@@ -1,40 +1,49 @@
-//! Errors as JS sees them: an `Error` with a stable `code` string (and extra fields where they
-//! help, such as the CONNACK `returnCode`).
+//! Errors as JS sees them: an `Error` with a stable `code` string (`proto::ErrorCode`, the same
+//! codes as the native driver's), and extra fields where they help (the CONNACK `returnCode`, the
+//! `cause` of a wrapped exception).
 
-use crate::codec::Text;
-use crate::proto::{ConnectionError, RestoreError, UserError};
-use js_sys::Reflect;
-use wasm_bindgen::JsValue;
+use crate::proto::{ConnectionError, ErrorCode, RestoreError, UserError};
+use wasm_bindgen::prelude::*;
 
-/// Codes the driver itself produces (the core's come from `code()` on its error types).
-pub(crate) const INVALID_ARGUMENT: &str = "INVALID_ARGUMENT";
-pub(crate) const INVALID_URL: &str = "INVALID_URL";
-pub(crate) const CONNECTION_FAILED: &str = "CONNECTION_FAILED";
-pub(crate) const TIMEOUT: &str = "TIMEOUT";
-pub(crate) const CLOSED: &str = "CLOSED";
-pub(crate) const STORE_FAILED: &str = "STORE_FAILED";
-pub(crate) const SESSION_CORRUPT: &str = "SESSION_CORRUPT";
-pub(crate) const SESSION_LOCKED: &str = "SESSION_LOCKED";
-pub(crate) const INTERNAL: &str = "INTERNAL";
-
-/// A JS `Error` with `code` set.
-pub(crate) fn js_error(code: &str, message: &str) -> JsValue {
-    let e = js_sys::Error::new(message);
-    let _ = Reflect::set(&e, &"code".into(), &code.into());
-    e.into()
+#[wasm_bindgen]
+extern "C" {
+    /// An `Error` seen for the fields we give it.
+    #[wasm_bindgen(extends = js_sys::Error)]
+    type CodedError;
+    #[wasm_bindgen(method, setter, js_name = code)]
+    fn set_code(this: &CodedError, code: &str);
+    #[wasm_bindgen(method, catch, getter, js_name = code)]
+    fn code(this: &CodedError) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, setter, js_name = returnCode)]
+    fn set_return_code(this: &CodedError, code: u8);
+    #[wasm_bindgen(method, setter, js_name = cause)]
+    fn set_cause(this: &CodedError, cause: &JsValue);
+    #[wasm_bindgen(method, catch, getter, js_name = message)]
+    fn message_of(this: &CodedError) -> Result<JsValue, JsValue>;
 }
 
-/// The strings, one after the other (`concat` would be one more generic function).
+fn coded(code: ErrorCode, message: &str) -> CodedError {
+    let e: CodedError = js_sys::Error::new(message).unchecked_into();
+    e.set_code(code.as_str());
+    e
+}
+
+/// A JS `Error` with `code` set.
+pub(crate) fn js_error(code: ErrorCode, message: &str) -> JsValue {
+    coded(code, message).into()
+}
+
+/// The strings, one after the other.
 pub(crate) fn cat(parts: &[&str]) -> String {
-    let mut t = Text::default();
+    let mut t = String::new();
     for p in parts {
-        t.s(p);
+        t.push_str(p);
     }
-    t.0
+    t
 }
 
 pub(crate) fn invalid(message: &str) -> JsValue {
-    js_error(INVALID_ARGUMENT, message)
+    js_error(ErrorCode::InvalidArgument, message)
 }
 
 pub(crate) fn user_error(e: &UserError) -> JsValue {
@@ -42,33 +51,34 @@ pub(crate) fn user_error(e: &UserError) -> JsValue {
 }
 
 pub(crate) fn connection_error(e: &ConnectionError) -> JsValue {
-    let err = js_error(e.code(), &e.message());
+    let err = coded(e.code(), &e.message());
     if let ConnectionError::Refused(code) = e {
-        let _ = Reflect::set(&err, &"returnCode".into(), &JsValue::from(*code as u8));
+        err.set_return_code(*code as u8);
     }
-    err
+    err.into()
 }
 
 pub(crate) fn restore_error(e: &RestoreError) -> JsValue {
-    match e {
-        RestoreError::Config(u) => user_error(u),
-        other => js_error(SESSION_CORRUPT, &other.message()),
-    }
+    js_error(e.code(), &e.message())
 }
 
-/// Wraps a JS exception (a `DOMException` from IndexedDB, say) with our code, keeping its text.
-pub(crate) fn wrap(code: &str, context: &str, cause: &JsValue) -> JsValue {
-    let detail = Reflect::get(cause, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| cause.as_string())
-        .unwrap_or_default();
-    let err = js_error(code, &cat(&[context, ": ", &detail]));
-    let _ = Reflect::set(&err, &"cause".into(), cause);
-    err
+/// Wraps a JS exception (a `DOMException` from IndexedDB, a throwing getter) with our code,
+/// keeping its text and the exception itself as `cause`.
+pub(crate) fn wrap(code: ErrorCode, context: &str, cause: &JsValue) -> JsValue {
+    let detail = if cause.is_object() {
+        cause.unchecked_ref::<CodedError>().message_of().ok().and_then(|m| m.as_string())
+    } else {
+        cause.as_string()
+    };
+    let err = coded(code, &cat(&[context, ": ", &detail.unwrap_or_default()]));
+    err.set_cause(cause);
+    err.into()
 }
 
 /// The `code` of an error value, if it has one (tests and logs).
 pub fn error_code(e: &JsValue) -> Option<String> {
-    Reflect::get(e, &"code".into()).ok().and_then(|c| c.as_string())
+    if !e.is_object() {
+        return None;
+    }
+    e.unchecked_ref::<CodedError>().code().ok().and_then(|c| c.as_string())
 }

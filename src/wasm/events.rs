@@ -1,92 +1,185 @@
-//! What reaches JS code: listener calls, promise settlements and the `messages()` stream.
+//! What reaches JS code: listener calls, promise settlements and the `messages()` streams.
 //!
 //! The driver never calls JS while it holds its own state borrowed (a handler may call back into
-//! the client): it queues the calls (in JS, see js.rs) and [`flush`]es them after letting go.
+//! the client): it queues the calls and [`flush`]es them after letting go. A flush started from
+//! a listener leaves the calls it queues to the flush already running, so they keep their order.
 
-use super::js::{mq_emit, mq_flush, mq_queue};
 use js_sys::Function;
+use serde::Serialize;
+use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 
-fn arg(args: &[JsValue], i: usize) -> JsValue {
-    args.get(i).cloned().unwrap_or(JsValue::UNDEFINED)
+#[wasm_bindgen(module = "/src/wasm/stream.js")]
+extern "C" {
+    /// The `messages()` iterators of one client (see stream.js).
+    pub(crate) type Streams;
+    #[wasm_bindgen(constructor)]
+    fn new() -> Streams;
+    /// A new iterator over the messages pushed from now on.
+    #[wasm_bindgen(method)]
+    fn add(this: &Streams) -> JsValue;
+    #[wasm_bindgen(method)]
+    fn active(this: &Streams) -> bool;
+    #[wasm_bindgen(method)]
+    fn push(this: &Streams, message: &JsValue);
+    /// Ends every iterator: waiting `next()` calls resolve `done`; buffered messages stay readable.
+    #[wasm_bindgen(method)]
+    fn end(this: &Streams);
+}
+
+/// A queued call: the function and its arguments.
+struct Call(Function, [JsValue; 3], u8);
+
+thread_local! {
+    static QUEUE: RefCell<Vec<Call>> = const { RefCell::new(Vec::new()) };
+    static FLUSHING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Queues the call `f(...args)` (at most 3 arguments), for [`flush`].
 pub(crate) fn queue(f: &Function, args: &[JsValue]) {
-    mq_queue(f, args.len() as u32, &arg(args, 0), &arg(args, 1), &arg(args, 2));
+    let mut a = [JsValue::UNDEFINED, JsValue::UNDEFINED, JsValue::UNDEFINED];
+    for (slot, v) in a.iter_mut().zip(args) {
+        *slot = v.clone();
+    }
+    let n = args.len().min(3) as u8;
+    let _ = QUEUE.try_with(|q| q.borrow_mut().push(Call(f.clone(), a, n)));
 }
 
 /// Runs the calls queued since the driver was entered, in order; an exception thrown by a
-/// handler is reported, never propagated. Called once the driver's state is released.
+/// handler is reported in the console, never propagated. Called once the driver's state is
+/// released.
 pub(crate) fn flush() {
-    mq_flush();
+    if FLUSHING.with(|f| f.replace(true)) {
+        return;
+    }
+    loop {
+        let batch = QUEUE.with(|q| std::mem::take(&mut *q.borrow_mut()));
+        if batch.is_empty() {
+            break;
+        }
+        for Call(f, [a, b, c], n) in batch {
+            let this = JsValue::UNDEFINED;
+            let r = match n {
+                0 => f.call0(&this),
+                1 => f.call1(&this, &a),
+                2 => f.call2(&this, &a, &b),
+                _ => f.call3(&this, &a, &b, &c),
+            };
+            if let Err(e) = r {
+                web_sys::console::error_2(&"mq: an event handler threw".into(), &e);
+            }
+        }
+    }
+    FLUSHING.with(|f| f.set(false));
 }
 
 /// The events `on` accepts.
 pub(crate) const EVENT_NAMES: [&str; 7] =
     ["message", "connect", "reconnect", "offline", "close", "error", "restored"];
 
-/// The listeners, by event name, in a JS `Map`.
-pub(crate) struct Listeners(JsValue);
-
-impl Default for Listeners {
-    fn default() -> Self {
-        Listeners(js_sys::Map::new().into())
-    }
-}
+/// The listeners, with their event names, in the order they were added.
+#[derive(Default)]
+pub(crate) struct Listeners(Vec<(&'static str, Function)>);
 
 impl Listeners {
     pub fn name(event: &str) -> Option<&'static str> {
         EVENT_NAMES.iter().copied().find(|n| *n == event)
     }
 
-    pub fn on(&self, name: &'static str, f: &Function) {
-        super::js::mq_on(&self.0, name, f);
+    pub fn on(&mut self, name: &'static str, f: &Function) {
+        self.0.push((name, f.clone()));
     }
 
-    /// Removes one registration of `f` (the most recent), as `EventTarget` and Node do.
-    pub fn off(&self, name: &str, f: &Function) {
-        super::js::mq_off(&self.0, name, f);
+    /// Removes one registration of `f` (the most recent), as Node's `EventEmitter` does.
+    pub fn off(&mut self, name: &str, f: &Function) {
+        if let Some(i) = self.0.iter().rposition(|(n, g)| *n == name && g == f) {
+            self.0.remove(i);
+        }
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| *n == name)
     }
 
     /// Queues a call of each listener of `name` with `args` (at most 3); an "error" nobody
     /// listens to is still worth a line in the console.
     pub fn emit(&self, name: &str, args: &[JsValue]) {
-        mq_emit(&self.0, name, args.len() as u32, &arg(args, 0), &arg(args, 1), &arg(args, 2));
+        let mut any = false;
+        for (_, f) in self.0.iter().filter(|(n, _)| *n == name) {
+            queue(f, args);
+            any = true;
+        }
+        if !any && name == "error" {
+            let e = args.first().cloned().unwrap_or(JsValue::UNDEFINED);
+            web_sys::console::warn_2(&"mq: unhandled error event".into(), &e);
+        }
     }
 }
 
-/// An incoming message: queues the "message" listeners' calls and hands it to the streams.
-pub(crate) fn message(
-    listeners: &Listeners,
-    streams: &Streams,
-    topic: &str,
-    payload: &js_sys::Uint8Array,
+/// Bytes that reach JS as a `Uint8Array`.
+pub(crate) struct Payload<'a>(pub &'a [u8]);
+
+impl Serialize for Payload<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
+/// The third argument of a "message" listener.
+#[derive(Serialize)]
+struct PacketInfo {
     qos: u8,
     retain: bool,
     dup: bool,
-) {
-    super::js::mq_message(&listeners.0, &streams.0, topic, payload, qos, retain, dup);
 }
 
-/// The driver's side of the `messages()` streams, kept in JS (see `mq_stream` in js.rs): each
-/// stream is held weakly, so one that JS dropped goes away.
-pub(crate) struct Streams(JsValue);
-
-impl Default for Streams {
-    fn default() -> Self {
-        Streams(js_sys::Array::new().into())
-    }
+/// What a `messages()` iterator yields: the payload is the object the listeners get.
+#[derive(Serialize)]
+struct MessageOut<'a> {
+    topic: &'a str,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    payload: JsValue,
+    qos: u8,
+    retain: bool,
 }
 
-impl Streams {
+/// JS's value of `v` (serde-wasm-bindgen); `undefined` should it fail (it cannot for our types).
+pub(crate) fn to_js<T: Serialize + ?Sized>(v: &T) -> JsValue {
+    v.serialize(&serde_wasm_bindgen::Serializer::new()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The `messages()` streams of a client, made on first use.
+#[derive(Default)]
+pub(crate) struct MessageStreams(Option<Streams>);
+
+impl MessageStreams {
     /// A new stream: an async iterator over the messages pushed from now on.
     pub fn add(&mut self) -> JsValue {
-        super::js::mq_stream(&self.0)
+        self.0.get_or_insert_with(Streams::new).add()
     }
 
-    /// Ends every stream: waiting `next()` calls resolve `done`; buffered messages stay readable.
     pub fn close_all(&mut self) {
-        super::js::mq_streams_end(&self.0);
+        if let Some(s) = &self.0 {
+            s.end();
+        }
+    }
+}
+
+/// An incoming message: queues the "message" listeners' calls and hands it to the streams,
+/// building only what someone reads.
+pub(crate) fn message(listeners: &Listeners, streams: &MessageStreams, p: &crate::codec::Publish) {
+    let streams = streams.0.as_ref().filter(|s| s.active());
+    let listening = listeners.has("message");
+    if !listening && streams.is_none() {
+        return;
+    }
+    let (topic, qos) = (p.topic.as_str(), p.qos as u8);
+    let payload = js_sys::Uint8Array::from(p.payload.as_ref());
+    if listening {
+        let info = to_js(&PacketInfo { qos, retain: p.retain, dup: p.dup });
+        listeners.emit("message", &[topic.into(), payload.clone().into(), info]);
+    }
+    if let Some(s) = streams {
+        s.push(&to_js(&MessageOut { topic, payload: payload.into(), qos, retain: p.retain }));
     }
 }

@@ -1,12 +1,17 @@
-//! The options object of `MqttClient.connect` and the arguments of the commands, checked before
-//! anything is sent: a wrong type or range is an `INVALID_ARGUMENT` rejection.
+//! The options of `MqttClient.connect` and the arguments of the commands, checked before
+//! anything is sent: a wrong type or range, an unknown key, or a getter that throws is an
+//! `INVALID_ARGUMENT` rejection naming the key.
+//!
+//! An options object is first read once, key by key, into a plain snapshot (so the caller's
+//! getters and proxies run once, here, and what throws is caught), then each value goes through
+//! serde-wasm-bindgen into its Rust type.
 
-use super::error::{cat, invalid};
-use crate::codec::{LastWill, QoS, Text};
-use crate::proto::Config;
+use super::error::{cat, invalid, js_error, wrap};
+use crate::codec::{LastWill, QoS};
+use crate::proto::{Config, ErrorCode};
 use bytes::Bytes;
 use core::time::Duration;
-use js_sys::{Object, Reflect, Uint8Array};
+use js_sys::{ArrayBuffer, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Where the session lives between page loads.
@@ -52,116 +57,181 @@ fn absent(v: &JsValue) -> bool {
     v.is_undefined() || v.is_null()
 }
 
-/// `o[key]`, `undefined` if it cannot be read.
-fn get(o: &JsValue, key: &str) -> JsValue {
-    Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+/// An options object read once: its known keys' values (a key left out is `undefined`).
+struct Snapshot {
+    what: &'static str,
+    values: Vec<(&'static str, JsValue)>,
 }
 
-/// `what: key must be a <kind>`.
-fn wrong(what: &str, key: &str, kind: &str) -> JsValue {
-    invalid(&cat(&[what, ": ", key, " must be ", kind]))
-}
-
-/// An optional number: `undefined` and `null` are `None`, anything but a number is refused.
-fn opt_num(o: &JsValue, key: &str, what: &str) -> Result<Option<f64>, JsValue> {
-    let v = get(o, key);
-    if absent(&v) {
-        return Ok(None);
-    }
-    v.as_f64().map(Some).ok_or_else(|| wrong(what, key, "a number"))
-}
-
-fn opt_bool(o: &JsValue, key: &str, what: &str) -> Result<Option<bool>, JsValue> {
-    let v = get(o, key);
-    if absent(&v) {
-        return Ok(None);
-    }
-    v.as_bool().map(Some).ok_or_else(|| wrong(what, key, "a boolean"))
-}
-
-fn opt_string(o: &JsValue, key: &str, what: &str) -> Result<Option<String>, JsValue> {
-    let v = get(o, key);
-    if absent(&v) {
-        return Ok(None);
-    }
-    v.as_string().map(Some).ok_or_else(|| wrong(what, key, "a string"))
-}
-
-/// `Ok(false)` for `undefined` / `null` (every option at its default), an error for a non-object.
-fn object(v: &JsValue, what: &str) -> Result<bool, JsValue> {
-    if absent(v) {
-        return Ok(false);
-    }
-    if !v.is_object() {
-        return Err(invalid(&cat(&[what, " must be an object"])));
-    }
-    Ok(true)
-}
-
-/// A misspelt option would silently do nothing: refuse keys outside `known`.
-fn known_keys(v: &JsValue, known: &[&str], what: &str) -> Result<(), JsValue> {
-    if !v.is_object() {
-        return Ok(());
-    }
-    for k in js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>()).iter() {
-        let k = k.as_string().unwrap_or_default();
-        if !known.iter().any(|n| *n == k) {
-            return Err(invalid(&cat(&[what, ": unknown option \"", &k, "\""])));
+impl Snapshot {
+    /// Reads `v`'s `known` keys; `None` for `undefined` / `null` (every option at its default).
+    /// A non-object, an own key outside `known` (a misspelt option would silently do nothing)
+    /// or a key that cannot be read is an `INVALID_ARGUMENT`.
+    fn read(v: &JsValue, known: &[&'static str], what: &'static str) -> Result<Option<Snapshot>, JsValue> {
+        if absent(v) {
+            return Ok(None);
         }
+        if !v.is_object() || js_sys::Array::is_array(v) {
+            return Err(invalid(&cat(&[what, " must be an object"])));
+        }
+        let o: &Object = v.unchecked_ref();
+        let keys = Reflect::own_keys(o).map_err(|e| wrap(ErrorCode::InvalidArgument, what, &e))?;
+        for k in keys.iter() {
+            // Symbol keys are no options of ours, and harmless.
+            if let Some(k) = k.as_string() {
+                if !known.iter().any(|n| *n == k) {
+                    return Err(invalid(&cat(&[what, ": unknown option \"", &k, "\""])));
+                }
+            }
+        }
+        let mut values = Vec::with_capacity(known.len());
+        for &k in known {
+            let value = Reflect::get(o, &JsValue::from_str(k))
+                .map_err(|e| wrap(ErrorCode::InvalidArgument, &cat(&[what, ": cannot read ", k]), &e))?;
+            values.push((k, value));
+        }
+        Ok(Some(Snapshot { what, values }))
     }
-    Ok(())
+
+    fn raw(&self, key: &str) -> JsValue {
+        self.values.iter().find(|(k, _)| *k == key).map_or(JsValue::UNDEFINED, |(_, v)| v.clone())
+    }
+
+    /// `key`'s value, `None` when absent (`undefined` / `null`), or an `INVALID_ARGUMENT`
+    /// naming the key and the type it must have.
+    fn get<T>(
+        &self,
+        key: &str,
+        kind: &str,
+        of: impl Fn(&JsValue) -> Option<T>,
+    ) -> Result<Option<T>, JsValue> {
+        let v = self.raw(key);
+        if absent(&v) {
+            return Ok(None);
+        }
+        of(&v).map(Some).ok_or_else(|| invalid(&cat(&[self.what, ": ", key, " must be ", kind])))
+    }
+
+    fn number(&self, key: &str) -> Result<Option<f64>, JsValue> {
+        self.get(key, "a number", JsValue::as_f64)
+    }
+
+    fn bool(&self, key: &str) -> Result<Option<bool>, JsValue> {
+        self.get(key, "a boolean", JsValue::as_bool)
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, JsValue> {
+        self.get(key, "a string", JsValue::as_string)
+    }
 }
 
-/// An integer in `lo..=hi`, or an `INVALID_ARGUMENT` naming `what`.
-/// (Bounds as integers: formatting an `f64` would pull float printing into the module.)
+/// `v`, an integer in `lo..=hi`, or an `INVALID_ARGUMENT` naming `what`.
 fn int_in(v: f64, lo: u32, hi: u32, what: &str) -> Result<f64, JsValue> {
     if v.is_finite() && v.fract() == 0.0 && v >= lo as f64 && v <= hi as f64 {
         Ok(v)
     } else {
-        let mut t = Text::default();
-        t.s(what).s(" must be an integer in ").n(lo.into()).s("..=").n(hi.into());
-        Err(invalid(&t.0))
+        Err(invalid(&cat(&[what, " must be an integer in ", &itoa(lo), "..=", &itoa(hi)])))
     }
 }
 
-pub(crate) fn qos(v: Option<f64>) -> Result<QoS, JsValue> {
-    let q = v.unwrap_or(0.0);
-    if q == 0.0 {
-        Ok(QoS::AtMostOnce)
-    } else if q == 1.0 {
-        Ok(QoS::AtLeastOnce)
-    } else if q == 2.0 {
-        Ok(QoS::ExactlyOnce)
-    } else {
-        Err(invalid("qos must be 0, 1 or 2"))
+/// A number in decimal (without `core::fmt`).
+fn itoa(mut n: u32) -> String {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
     }
+    digits[i..].iter().map(|&d| d as char).collect()
+}
+
+/// A numeric option as an integer in `lo..=hi`.
+fn int_opt(s: &Snapshot, key: &str, lo: u32, hi: u32) -> Result<Option<f64>, JsValue> {
+    match s.number(key)? {
+        Some(v) => int_in(v, lo, hi, &cat(&[s.what, ": ", key])).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The `qos` of an options object: 0, 1 or 2 (default 0).
+fn qos(s: &Snapshot) -> Result<QoS, JsValue> {
+    let q = s.number("qos")?.unwrap_or(0.0);
+    [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce]
+        .into_iter()
+        .find(|l| *l as u8 as f64 == q)
+        .ok_or_else(|| invalid(&cat(&[s.what, ": qos must be 0, 1 or 2"])))
 }
 
 /// A payload: a string (sent as UTF-8), a `Uint8Array` or any `ArrayBufferView`, an `ArrayBuffer`.
 pub(crate) fn bytes(v: &JsValue, what: &str) -> Result<Bytes, JsValue> {
-    let bytes = super::js::mq_bytes(v).unwrap_or(JsValue::UNDEFINED);
-    if !bytes.is_undefined() {
-        return Ok(Bytes::from(bytes.unchecked_into::<Uint8Array>().to_vec()));
+    if let Some(s) = v.as_string() {
+        return Ok(Bytes::from(s.into_bytes()));
+    }
+    if let Some(a) = v.dyn_ref::<Uint8Array>() {
+        return Ok(Bytes::from(a.to_vec()));
+    }
+    if let Some(b) = v.dyn_ref::<ArrayBuffer>() {
+        return Ok(Bytes::from(Uint8Array::new(b).to_vec()));
+    }
+    if ArrayBuffer::is_view(v) {
+        let view: &js_sys::DataView = v.unchecked_ref();
+        if let Ok(buffer) = view.buffer().dyn_into::<ArrayBuffer>() {
+            let a = Uint8Array::new_with_byte_offset_and_length(
+                &buffer,
+                view.byte_offset() as u32,
+                view.byte_length() as u32,
+            );
+            return Ok(Bytes::from(a.to_vec()));
+        }
     }
     Err(invalid(&cat(&[what, " must be a string, Uint8Array or ArrayBuffer"])))
 }
 
-pub(crate) fn publish_options(v: &JsValue) -> Result<(QoS, bool), JsValue> {
-    const WHAT: &str = "publish options";
-    known_keys(v, &["qos", "retain"], WHAT)?;
-    if !object(v, WHAT)? {
-        return Ok((QoS::AtMostOnce, false));
+/// A string argument (a topic, a client id).
+pub(crate) fn string(v: &JsValue, what: &str) -> Result<String, JsValue> {
+    v.as_string().ok_or_else(|| invalid(&cat(&[what, " must be a string"])))
+}
+
+/// A broker URL: a string or a `URL` object, `ws://` or `wss://`.
+pub(crate) fn url(v: &JsValue) -> Result<String, JsValue> {
+    let url = if let Some(u) = v.dyn_ref::<web_sys::Url>() {
+        u.href()
+    } else {
+        v.as_string().ok_or_else(|| invalid("url must be a string or a URL"))?
+    };
+    if url.starts_with("ws://") || url.starts_with("wss://") {
+        Ok(url)
+    } else {
+        Err(js_error(ErrorCode::InvalidUrl, "the URL must start with ws:// or wss://"))
     }
-    Ok((qos(opt_num(v, "qos", WHAT)?)?, opt_bool(v, "retain", WHAT)?.unwrap_or(false)))
+}
+
+/// The (URL, client id) of a stored session (`clearSession`, `storedSession`).
+pub(crate) fn session_id(url_arg: &JsValue, client_id: &JsValue) -> Result<(String, String), JsValue> {
+    let url = url(url_arg)?;
+    let id = string(client_id, "clientId")?;
+    if id.is_empty() {
+        return Err(invalid("clientId must not be empty"));
+    }
+    Ok((url, id))
+}
+
+pub(crate) fn publish_options(v: &JsValue) -> Result<(QoS, bool), JsValue> {
+    let Some(s) = Snapshot::read(v, &["qos", "retain"], "publish options")? else {
+        return Ok((QoS::AtMostOnce, false));
+    };
+    Ok((qos(&s)?, s.bool("retain")?.unwrap_or(false)))
 }
 
 pub(crate) fn subscribe_qos(v: &JsValue) -> Result<QoS, JsValue> {
-    const WHAT: &str = "subscribe options";
-    known_keys(v, &["qos"], WHAT)?;
-    if !object(v, WHAT)? {
+    let Some(s) = Snapshot::read(v, &["qos"], "subscribe options")? else {
         return Ok(QoS::AtMostOnce);
-    }
-    qos(opt_num(v, "qos", WHAT)?)
+    };
+    qos(&s)
 }
 
 /// A topic or filter string, or an array of them.
@@ -170,10 +240,13 @@ pub(crate) fn topics(v: &JsValue) -> Result<Vec<String>, JsValue> {
         return Ok(vec![s]);
     }
     if js_sys::Array::is_array(v) {
-        let arr: &js_sys::Array = v.unchecked_ref();
-        return arr
-            .iter()
-            .map(|t| t.as_string().ok_or_else(|| invalid("every topic filter must be a string")))
+        let a: &js_sys::Array = v.unchecked_ref();
+        return (0..a.length())
+            .map(|i| {
+                let t = Reflect::get_u32(a, i)
+                    .map_err(|e| wrap(ErrorCode::InvalidArgument, "cannot read a topic filter", &e))?;
+                t.as_string().ok_or_else(|| invalid("every topic filter must be a string"))
+            })
             .collect();
     }
     Err(invalid("topic filter must be a string or an array of strings"))
@@ -189,94 +262,76 @@ fn random_client_id() -> String {
     id
 }
 
+const CONNECT_KEYS: &[&str] = &[
+    "clientId",
+    "clean",
+    "keepalive",
+    "username",
+    "password",
+    "will",
+    "session",
+    "reconnect",
+    "connectTimeout",
+    "maxInflight",
+    "maxQueued",
+    "maxPacketSize",
+];
+
 pub(crate) fn connect_options(v: &JsValue) -> Result<Options, JsValue> {
-    const KNOWN: &[&str] = &[
-        "clientId",
-        "clean",
-        "keepalive",
-        "username",
-        "password",
-        "will",
-        "session",
-        "reconnect",
-        "connectTimeout",
-        "maxInflight",
-        "maxQueued",
-        "maxPacketSize",
-    ];
-    known_keys(v, KNOWN, "connect options")?;
-    const WHAT: &str = "connect options";
-    let v = if object(v, WHAT)? { v.clone() } else { Object::new().into() };
-    let v = &v;
-    let client_id = opt_string(v, "clientId", WHAT)?;
+    let s = Snapshot::read(v, CONNECT_KEYS, "connect options")?
+        .unwrap_or(Snapshot { what: "connect options", values: Vec::new() });
+    let client_id = s.string("clientId")?;
     let mut config = Config::new(client_id.unwrap_or_else(random_client_id));
-    config.clean_session = opt_bool(v, "clean", WHAT)?.unwrap_or(true);
-    if let Some(k) = opt_num(v, "keepalive", WHAT)? {
-        config.keep_alive = Duration::from_secs(int_in(k, 0, 65535, "keepalive")? as u64);
+    config.clean_session = s.bool("clean")?.unwrap_or(true);
+    if let Some(k) = int_opt(&s, "keepalive", 0, 65535)? {
+        config.keep_alive = Duration::from_secs(k as u64);
     }
     let mut connect_timeout_ms = config.connect_timeout.as_millis() as f64;
-    if let Some(t) = opt_num(v, "connectTimeout", WHAT)? {
-        connect_timeout_ms = int_in(t, 1, 2_147_483_647, "connectTimeout")?;
-        config.connect_timeout = Duration::from_millis(connect_timeout_ms as u64);
+    if let Some(t) = int_opt(&s, "connectTimeout", 1, 2_147_483_647)? {
+        connect_timeout_ms = t;
+        config.connect_timeout = Duration::from_millis(t as u64);
     }
-    if let Some(n) = opt_num(v, "maxInflight", WHAT)? {
-        config.max_inflight = int_in(n, 1, 65535, "maxInflight")? as usize;
+    if let Some(n) = int_opt(&s, "maxInflight", 1, 65535)? {
+        config.max_inflight = n as usize;
     }
-    if let Some(n) = opt_num(v, "maxQueued", WHAT)? {
-        config.max_queued = int_in(n, 0, 4_294_967_295, "maxQueued")? as usize;
+    if let Some(n) = int_opt(&s, "maxQueued", 0, 4_294_967_295)? {
+        config.max_queued = n as usize;
     }
-    if let Some(n) = opt_num(v, "maxPacketSize", WHAT)? {
-        config.max_packet_size = int_in(n, 16, 268_435_460, "maxPacketSize")? as usize;
+    if let Some(n) = int_opt(&s, "maxPacketSize", 16, 268_435_460)? {
+        config.max_packet_size = n as usize;
     }
-    config.username = opt_string(v, "username", WHAT)?;
-    let password = get(v, "password");
+    config.username = s.string("username")?;
+    let password = s.raw("password");
     if !absent(&password) {
         config.password = Some(bytes(&password, "password")?);
     }
-    let will = get(v, "will");
-    if !absent(&will) {
-        if !will.is_object() {
-            return Err(invalid("will must be an object"));
-        }
-        known_keys(&will, &["topic", "payload", "qos", "retain"], "will")?;
-        let topic = get(&will, "topic").as_string().ok_or_else(|| wrong("will", "topic", "a string"))?;
-        let payload = get(&will, "payload");
+    if let Some(w) = Snapshot::read(&s.raw("will"), &["topic", "payload", "qos", "retain"], "will")? {
+        let topic = w.string("topic")?.ok_or_else(|| invalid("will: topic must be a string"))?;
         config.will = Some(LastWill {
             topic,
-            payload: bytes(&payload, "will payload")?,
-            qos: qos(opt_num(&will, "qos", "will")?)?,
-            retain: opt_bool(&will, "retain", "will")?.unwrap_or(false),
+            payload: bytes(&w.raw("payload"), "will payload")?,
+            qos: qos(&w)?,
+            retain: w.bool("retain")?.unwrap_or(false),
         });
     }
-    let session = match opt_string(v, "session", WHAT)?.as_deref() {
+    let session = match s.string("session")?.as_deref() {
         None if config.clean_session => SessionKind::Memory,
         None => SessionKind::IndexedDb,
         Some("memory") => SessionKind::Memory,
         Some("indexeddb") => SessionKind::IndexedDb,
         Some(_) => return Err(invalid("session must be \"memory\" or \"indexeddb\"")),
     };
-    let reconnect = get(v, "reconnect");
+    let reconnect = s.raw("reconnect");
     let reconnect = if absent(&reconnect) {
         Some(Backoff::default())
     } else if let Some(b) = reconnect.as_bool() {
         b.then(Backoff::default)
     } else {
-        const WHAT: &str = "reconnect";
-        known_keys(&reconnect, &["minDelay", "maxDelay"], WHAT)?;
-        object(&reconnect, WHAT)?;
+        let r = Snapshot::read(&reconnect, &["minDelay", "maxDelay"], "reconnect")?
+            .ok_or_else(|| invalid("reconnect must be a boolean or an object"))?;
         let d = Backoff::default();
-        let min_ms = int_in(
-            opt_num(&reconnect, "minDelay", WHAT)?.unwrap_or(d.min_ms),
-            1,
-            2_147_483_647,
-            "reconnect.minDelay",
-        )?;
-        let max_ms = int_in(
-            opt_num(&reconnect, "maxDelay", WHAT)?.unwrap_or(d.max_ms.max(min_ms)),
-            1,
-            2_147_483_647,
-            "reconnect.maxDelay",
-        )?;
+        let min_ms = int_opt(&r, "minDelay", 1, 2_147_483_647)?.unwrap_or(d.min_ms);
+        let max_ms = int_opt(&r, "maxDelay", 1, 2_147_483_647)?.unwrap_or(d.max_ms.max(min_ms));
         if max_ms < min_ms {
             return Err(invalid("reconnect.maxDelay must be at least reconnect.minDelay"));
         }

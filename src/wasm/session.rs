@@ -1,67 +1,122 @@
-//! What JS can see of a session: `client.session()` (the client's records, as a store holding
-//! every op so far has them) and `MqttClient.storedSession(url, clientId)` (the records in
-//! IndexedDB, read without connecting). Both give the same plain object, for a dashboard's
-//! session panel or a test.
+//! What JS can see of a session, through serde-wasm-bindgen: `client.session()` (the client's
+//! records, as a store holding every op so far has them), `MqttClient.storedSession(url,
+//! clientId)` (the records in IndexedDB, read without connecting), and the `restored` requests.
+//! Their TypeScript types (MqttSession, MqttRestored) are in types.d.ts.
 
-use crate::proto::StoreRecord;
-use js_sys::{Array, Object, Reflect, Uint8Array};
-use wasm_bindgen::prelude::*;
+use super::events::{to_js, Payload};
+use crate::proto::{RequestId, StoreRecord};
+use serde::Serialize;
+use wasm_bindgen::JsValue;
 
-// Its TypeScript type, MqttSession, is in js/types.d.ts (see client.rs).
+/// An outgoing QoS 1/2 message in flight (`MqttInflight`).
+#[derive(Serialize)]
+struct Inflight<'a> {
+    id: f64,
+    pkid: u16,
+    qos: u8,
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    topic: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<Payload<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retain: Option<bool>,
+}
 
-fn set(o: &Object, k: &str, v: JsValue) {
-    let _ = Reflect::set(o, &k.into(), &v);
+/// A message waiting to be sent (`MqttQueued`).
+#[derive(Serialize)]
+struct Queued<'a> {
+    id: f64,
+    qos: u8,
+    topic: &'a str,
+    payload: Payload<'a>,
+    retain: bool,
+}
+
+/// A granted subscription (`MqttGranted`).
+#[derive(Serialize)]
+pub(crate) struct Granted<'a> {
+    pub topic: &'a str,
+    pub qos: u8,
+}
+
+#[derive(Serialize, Default)]
+struct Session<'a> {
+    inflight: Vec<Inflight<'a>>,
+    queued: Vec<Queued<'a>>,
+    incoming: Vec<u16>,
+    subscriptions: Vec<Granted<'a>>,
+}
+
+/// A request restored from IndexedDB and not complete yet (`MqttRestored`).
+#[derive(Serialize)]
+struct Restored<'a> {
+    id: f64,
+    kind: &'static str,
+    qos: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    topic: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<Payload<'a>>,
 }
 
 /// `{ inflight, queued, incoming, subscriptions }` from a session's records.
 pub(crate) fn session_js(records: &[StoreRecord]) -> JsValue {
-    let (inflight, queued, incoming, subscriptions) =
-        (Array::new(), Array::new(), Array::new(), Array::new());
+    let mut s = Session::default();
     for r in records {
-        let o = Object::new();
         match r {
-            StoreRecord::Outgoing { request, publish } => {
-                set(&o, "id", (request.0 as f64).into());
-                set(&o, "pkid", publish.pkid.into());
-                set(&o, "qos", (publish.qos as u8).into());
-                set(&o, "state", "sent".into());
-                set(&o, "topic", publish.topic.as_str().into());
-                set(&o, "payload", Uint8Array::from(publish.payload.as_ref()).into());
-                set(&o, "retain", publish.retain.into());
-                inflight.push(&o);
-            }
-            StoreRecord::Released { request, pkid } => {
-                set(&o, "id", (request.0 as f64).into());
-                set(&o, "pkid", (*pkid).into());
-                set(&o, "qos", 2u8.into());
-                set(&o, "state", "released".into());
-                inflight.push(&o);
-            }
-            StoreRecord::Queued { request, message } => {
-                set(&o, "id", (request.0 as f64).into());
-                set(&o, "qos", (message.qos as u8).into());
-                set(&o, "topic", message.topic.as_str().into());
-                set(&o, "payload", Uint8Array::from(message.payload.as_ref()).into());
-                set(&o, "retain", message.retain.into());
-                queued.push(&o);
-            }
-            StoreRecord::Incoming { pkid, .. } => {
-                incoming.push(&(*pkid).into());
-            }
-            StoreRecord::Subscriptions(subs) => {
-                for (filter, qos) in subs {
-                    let s = Object::new();
-                    set(&s, "topic", filter.as_str().into());
-                    set(&s, "qos", (*qos as u8).into());
-                    subscriptions.push(&s);
-                }
-            }
+            StoreRecord::Outgoing { request, publish } => s.inflight.push(Inflight {
+                id: request.0 as f64,
+                pkid: publish.pkid,
+                qos: publish.qos as u8,
+                state: "sent",
+                topic: Some(publish.topic.as_str()),
+                payload: Some(Payload(publish.payload.as_ref())),
+                retain: Some(publish.retain),
+            }),
+            StoreRecord::Released { request, pkid } => s.inflight.push(Inflight {
+                id: request.0 as f64,
+                pkid: *pkid,
+                qos: 2,
+                state: "released",
+                topic: None,
+                payload: None,
+                retain: None,
+            }),
+            StoreRecord::Queued { request, message } => s.queued.push(Queued {
+                id: request.0 as f64,
+                qos: message.qos as u8,
+                topic: message.topic.as_str(),
+                payload: Payload(message.payload.as_ref()),
+                retain: message.retain,
+            }),
+            StoreRecord::Incoming { pkid, .. } => s.incoming.push(*pkid),
+            StoreRecord::Subscriptions(subs) => s
+                .subscriptions
+                .extend(subs.iter().map(|(f, qos)| Granted { topic: f.as_str(), qos: *qos as u8 })),
         }
     }
-    let o = Object::new();
-    set(&o, "inflight", inflight.into());
-    set(&o, "queued", queued.into());
-    set(&o, "incoming", incoming.into());
-    set(&o, "subscriptions", subscriptions.into());
-    o.into()
+    to_js(&s)
+}
+
+/// What JS learns about a restored request (outgoing messages only).
+pub(crate) fn restored_info(record: &StoreRecord) -> Option<(RequestId, JsValue)> {
+    let (request, qos, topic, payload) = match record {
+        StoreRecord::Outgoing { request, publish } => {
+            (*request, publish.qos, Some(publish.topic.as_str()), Some(publish.payload.as_ref()))
+        }
+        StoreRecord::Released { request, .. } => (*request, crate::codec::QoS::ExactlyOnce, None, None),
+        StoreRecord::Queued { request, message } => {
+            (*request, message.qos, Some(message.topic.as_str()), Some(message.payload.as_ref()))
+        }
+        _ => return None,
+    };
+    let info = Restored {
+        id: request.0 as f64,
+        kind: "publish",
+        qos: qos as u8,
+        topic,
+        payload: payload.map(Payload),
+    };
+    Some((request, to_js(&info)))
 }

@@ -1,5 +1,4 @@
-//! One-shot timers (`setTimeout`), re-armed from `poll_timeout`, and the page signals that
-//! matter to a connection (`online`, `visibilitychange`).
+//! One-shot timers (gloo-timers), re-armed from `poll_timeout`, and the page's event listeners.
 //!
 //! Hidden tabs: Chrome's intensive throttling (one wake-up a minute) only applies to chains of
 //! timers nested five deep or more. A keepalive timer armed from a timer task is armed afresh
@@ -8,18 +7,17 @@
 //! A late timer is harmless anyway: the core tolerates late `handle_timeout` calls and gives the
 //! network a grace period after a long sleep.
 
-use super::js::{call, callback, global, Callback};
+use super::web::{callback, Callback};
 use crate::proto::Instant;
-use wasm_bindgen::JsValue;
+use gloo_timers::callback::Timeout;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::EventTarget;
 
-/// gloo-timers' `setTimeout` wrapper: cleared, and its closure freed, on drop. Its delay is an
-/// `i32` in JS: longer ones are capped (a late wake-up is harmless, see above).
-struct Timeout(#[allow(dead_code)] gloo_timers::callback::Timeout);
-
-impl Timeout {
-    fn new(ms: u32, f: impl FnOnce() + 'static) -> Option<Timeout> {
-        Some(Timeout(gloo_timers::callback::Timeout::new(ms.min(i32::MAX as u32), f)))
-    }
+/// gloo-timers' `Timeout` (cleared, and its closure freed, on drop). Its delay is an `i32` in JS:
+/// longer ones are capped (a late wake-up is harmless, see above).
+fn timeout(ms: u32, f: impl FnOnce() + 'static) -> Timeout {
+    let f: Box<dyn FnOnce()> = Box::new(f);
+    Timeout::new(ms.min(i32::MAX as u32), f)
 }
 
 /// A one-shot timer that remembers its deadline, so re-arming for the same instant is free.
@@ -42,7 +40,7 @@ impl Timer {
             let ms = at.saturating_duration_since(now).as_millis();
             // Round up: a timer that fires early only costs a second wake-up.
             let ms = u32::try_from(ms + 1).unwrap_or(u32::MAX);
-            self.timeout = Timeout::new(ms, callback);
+            self.timeout = Some(timeout(ms, callback));
         }
         self.timeout.is_some()
     }
@@ -51,13 +49,12 @@ impl Timer {
     pub fn set_ms(&mut self, ms: f64, callback: impl FnOnce() + 'static) {
         self.at = None;
         let ms = if ms.is_finite() && ms > 0.0 { ms.min(u32::MAX as f64) as u32 } else { 0 };
-        self.timeout = Timeout::new(ms, callback);
+        self.timeout = Some(timeout(ms, callback));
     }
 
     /// The timer fired: forget it, so the next `set` arms a new one.
     pub fn fired(&mut self) {
-        self.timeout = None;
-        self.at = None;
+        self.cancel()
     }
 
     pub fn cancel(&mut self) {
@@ -70,17 +67,25 @@ impl Timer {
     }
 }
 
+/// A one-shot timer for `ms`, cancelled when dropped (the lock wait, say).
+pub(crate) fn after_ms(ms: u32, f: impl FnOnce() + 'static) -> Timeout {
+    timeout(ms, f)
+}
+
 /// An event listener that removes itself on drop.
 pub(crate) struct Listener {
-    target: JsValue,
+    target: EventTarget,
     name: &'static str,
     closure: Callback,
 }
 
 impl Listener {
-    pub fn new(target: &JsValue, name: &'static str, mut f: impl FnMut() + 'static) -> Option<Self> {
-        let closure = callback(move |_, _| f());
-        call(target, "addEventListener", &JsValue::from_str(name), closure.as_ref()).ok()?;
+    pub fn new(target: &EventTarget, name: &'static str, mut f: impl FnMut() + 'static) -> Option<Self> {
+        let closure = callback(move |_| {
+            f();
+            JsValue::UNDEFINED
+        });
+        target.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref()).ok()?;
         Some(Listener { target: target.clone(), name, closure })
     }
 }
@@ -88,11 +93,6 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         let _ =
-            call(&self.target, "removeEventListener", &JsValue::from_str(self.name), self.closure.as_ref());
+            self.target.remove_event_listener_with_callback(self.name, self.closure.as_ref().unchecked_ref());
     }
-}
-
-/// The page's document, when there is one (not in a worker).
-pub(crate) fn document() -> Option<JsValue> {
-    Some(global("document")).filter(|d| d.is_object())
 }

@@ -1,28 +1,32 @@
-// The npm package's JS driver (js/mq.js, class MqttClient) in Node, no browser, no broker: the
-// WebSocket, IndexedDB and Web Locks are the fakes of fakes.mjs (the test plays the broker), the
-// core is pkg/mq_bg.wasm loaded with initSync. Each test is named after the behaviour it holds
-// the driver to; most of them guard a bug a review found.
+// The npm package (`wasm-pack build --target web` of the Rust browser driver, src/wasm/: class
+// MqttClient) in Node, no browser, no broker: the WebSocket, IndexedDB, Web Locks, navigator and
+// document are the fakes of fakes.mjs (the test plays the broker). Each test is named after the
+// behaviour it holds the driver to; most of them guard a bug a review found (first in the old JS
+// driver, js/mq.js); the last ones ("the one driver: ...") hold the driver to what the two old
+// drivers did differently.
 //
 //   node tests/web/driver.mjs [test name substring ...]
-//   MQ_CORE_WASM=pkg/mq_bg.wasm MQ_JS_DIR=js node tests/web/driver.mjs
+//   MQ_PKG_DIR=target/fake-pkg node tests/web/driver.mjs
 //
-// MQ_CORE_WASM: the wasm core (default pkg/mq_bg.wasm in the repository). MQ_JS_DIR: the folder
-// of mq.js and core.js (default js/ in the repository), so a changed copy can be tested (that is
-// how a test is checked to fail without its fix). Waits are bounded (a hang fails the test) and
-// no timing is asserted. Prints `ok name` / `FAIL name: reason` per test, then `test result: ...`
-// (the line scripts/test.sh counts) and `N passed, N failed`; exits 1 if any test failed.
+// MQ_PKG_DIR: the package folder, wasm-pack's output with mq.js (exports the default `init`,
+// `initSync` and `MqttClient`) and mq_bg.wasm (default pkg/ in the repository), so a changed
+// build can be tested (that is how a test is checked to fail without its fix). Waits are bounded
+// (a hang fails the test) and no timing is asserted. Prints `ok name` / `FAIL name: reason` per
+// test, then `test result: ...` (the line scripts/test.sh counts) and `N passed, N failed`;
+// exits 1 if any test failed.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { FakeClock, installFakes, parsePackets, sleep, uncaught } from "./fakes.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-const WASM = process.env.MQ_CORE_WASM ? path.resolve(process.env.MQ_CORE_WASM) : path.join(root, "pkg", "mq_bg.wasm");
-const JS_DIR = process.env.MQ_JS_DIR ? path.resolve(process.env.MQ_JS_DIR) : path.join(root, "js");
+const PKG_DIR = process.env.MQ_PKG_DIR ? path.resolve(process.env.MQ_PKG_DIR) : path.join(root, "pkg");
 const only = process.argv.slice(2);
 
-const mq = await import(pathToFileURL(path.join(JS_DIR, "mq.js")).href);
-mq.initSync(readFileSync(WASM));
+// The fakes are globals before the module runs, as a browser's APIs are.
+installFakes();
+const mq = await import(pathToFileURL(path.join(PKG_DIR, "mq.js")).href);
+mq.initSync({ module: readFileSync(path.join(PKG_DIR, "mq_bg.wasm")) });
 const { MqttClient } = mq;
 
 /** Unhandled promise rejections and uncaught exceptions: each fails the test that was running. */
@@ -62,21 +66,36 @@ function track(promise) {
   );
   return t;
 }
-/** Waits for `promise` to settle: its tracked state; a hang is a failure. */
+/** Calls `f` (an API call that returns a promise): its tracked state, "threw" if the call threw
+ *  synchronously (every method that waits must return a promise, and reject it instead). */
+function attempt(f) {
+  try {
+    return track(f());
+  } catch (e) {
+    return { state: "threw", value: undefined, error: e, promise: undefined };
+  }
+}
+/** Waits for `promise` (a promise, a tracked state or a function making the promise, see
+ *  `attempt`) to settle: its tracked state; a hang is a failure. */
 async function settled(what, promise, ms = WAIT_MS) {
-  const t = promise.state ? promise : track(promise);
+  const t = typeof promise == "function" ? attempt(promise) : promise.state ? promise : track(promise);
   await waitFor(`${what} to settle`, () => t.state != "pending", ms);
   return t;
 }
+const described = (e) => (e && e.code ? `${e.code}: ` : "") + ((e && e.message) || String(e));
 async function resolves(what, promise, ms = WAIT_MS) {
   const t = await settled(what, promise, ms);
+  assert(t.state != "threw", `${what} threw synchronously instead of returning a promise: ${described(t.error)}`);
   assert(t.state == "resolved", `${what} rejected: ${t.error && t.error.code} ${t.error && t.error.message}`);
   return t.value;
 }
+/** `promise` (or `f` making it, see `attempt`) rejects with an Error whose code is `code`. */
 async function rejects(what, promise, code) {
   const t = await settled(what, promise);
+  assert(t.state != "threw", `${what} threw synchronously (${described(t.error)}) instead of returning a promise that rejects with ${code}`);
   assert(t.state == "rejected", `${what} resolved instead of rejecting with ${code}`);
   assertEq(t.error && t.error.code, code, `${what}: the error code (${t.error && t.error.message})`);
+  assert(t.error instanceof Error, `${what}: the rejection is not an Error: ${show(t.error)}`);
   return t.error;
 }
 
@@ -88,6 +107,7 @@ const text = (s) => te.encode(s);
 const dec = (b) => td.decode(b);
 const CONNACK = (sessionPresent = 0, code = 0) => [0x20, 2, sessionPresent, code];
 const PINGRESP = [0xd0, 0];
+const PUBACK = (pkid) => [0x40, 2, pkid >> 8, pkid & 255];
 const T = { CONNECT: 1, PUBLISH: 3, PINGREQ: 12, DISCONNECT: 14 };
 function publishPacket(topic, payload, qos = 0, pkid = 1) {
   const t = text(topic);
@@ -96,11 +116,12 @@ function publishPacket(topic, payload, qos = 0, pkid = 1) {
   body.push(...text(payload));
   return [0x30 | (qos << 1), body.length, ...body];
 }
-/** A PUBLISH packet's { topic, payload } (as text). */
+/** A PUBLISH packet's { topic, payload } (as text), qos and packet id. */
 function publishOf(p) {
   const n = (p.body[0] << 8) | p.body[1];
   const qos = (p.flags >> 1) & 3;
-  return { topic: dec(p.body.subarray(2, 2 + n)), payload: dec(p.body.subarray(2 + n + (qos ? 2 : 0))), qos };
+  const pkid = qos ? (p.body[2 + n] << 8) | p.body[3 + n] : undefined;
+  return { topic: dec(p.body.subarray(2, 2 + n)), payload: dec(p.body.subarray(2 + n + (qos ? 2 : 0))), qos, pkid };
 }
 /** The fields of a CONNECT packet (MQTT 3.1.1, 3.1). */
 function parseConnect(p) {
@@ -128,7 +149,12 @@ function parseConnect(p) {
  *  answers CONNACK. Returns [client, socket]. */
 async function connectClient(env, url, options, sessionPresent = 0) {
   const before = env.sockets.length;
-  const p = MqttClient.connect(url, options);
+  let p;
+  try {
+    p = MqttClient.connect(url, options);
+  } catch (e) {
+    throw new AssertionError(`connect(${show(String(url))}) threw synchronously instead of returning a promise: ${described(e)}`);
+  }
   const ws = await waitFor("the WebSocket", () => env.sockets[before]);
   ws.accept();
   await waitFor("CONNECT", () => ws.sent.length);
@@ -162,7 +188,7 @@ for (const how of ["destroys", "ends"]) {
         return 1;
       },
     };
-    await rejects("the publish", c.publish("t", "x", options), "CLOSED");
+    await rejects("the publish", () => c.publish("t", "x", options), "CLOSED");
     assert(!c.connected, "the client is still connected");
     const s = c.session();
     assertEq([s.inflight.length, s.queued.length], [0, 0], "in flight and queued after the publish");
@@ -177,13 +203,13 @@ for (const how of ["destroys", "ends"]) {
 test("an options getter that throws gives INVALID_ARGUMENT with the thrown error as cause (connect)", async (env) => {
   const boom = new Error("boom");
   const getter = { reconnect: false, get keepalive() { throw boom; } };
-  const e = await rejects("connect with a throwing getter", MqttClient.connect("ws://x", getter), "INVALID_ARGUMENT");
+  const e = await rejectsBeforeOpening(env, "connect with a throwing getter", () => MqttClient.connect("ws://x", getter), "INVALID_ARGUMENT");
   assert(e.cause === boom, `the cause is not the thrown error: ${e.cause}`);
   const willGetter = { reconnect: false, will: { topic: "w", get payload() { throw boom; } } };
-  const w = await rejects("connect with a throwing will getter", MqttClient.connect("ws://x", willGetter), "INVALID_ARGUMENT");
+  const w = await rejectsBeforeOpening(env, "connect with a throwing will getter", () => MqttClient.connect("ws://x", willGetter), "INVALID_ARGUMENT");
   assert(w.cause === boom, "the will getter's error is not the cause");
   const proxy = new Proxy({}, { ownKeys() { throw boom; } });
-  const p = await rejects("connect with a proxy that throws", MqttClient.connect("ws://x", proxy), "INVALID_ARGUMENT");
+  const p = await rejectsBeforeOpening(env, "connect with a proxy that throws", () => MqttClient.connect("ws://x", proxy), "INVALID_ARGUMENT");
   assert(p.cause === boom, "the proxy's error is not the cause");
   assertEq(env.sockets.length, 0, "WebSockets opened");
 });
@@ -191,9 +217,9 @@ test("an options getter that throws gives INVALID_ARGUMENT with the thrown error
 test("an options getter that throws gives INVALID_ARGUMENT with the thrown error as cause (publish)", async (env) => {
   const [c, ws] = await connectClient(env, "ws://getter-throws", { reconnect: false });
   const boom = new Error("boom");
-  const e = await rejects("publish with a throwing getter", c.publish("t", "x", { get qos() { throw boom; } }), "INVALID_ARGUMENT");
+  const e = await rejects("publish with a throwing getter", () => c.publish("t", "x", { get qos() { throw boom; } }), "INVALID_ARGUMENT");
   assert(e.cause === boom, `the cause is not the thrown error: ${e.cause}`);
-  const s = await rejects("subscribe with a throwing getter", c.subscribe("t", { get qos() { throw boom; } }), "INVALID_ARGUMENT");
+  const s = await rejects("subscribe with a throwing getter", () => c.subscribe("t", { get qos() { throw boom; } }), "INVALID_ARGUMENT");
   assert(s.cause === boom, "subscribe: the cause is not the thrown error");
   // Nothing was half done: the client goes on.
   await resolves("a publish afterwards", c.publish("t", "after", { qos: 0 }));
@@ -201,9 +227,9 @@ test("an options getter that throws gives INVALID_ARGUMENT with the thrown error
 });
 
 test("clearSession and storedSession with a client id that is not a string reject INVALID_ARGUMENT", async (env) => {
-  await rejects("clearSession(url, 42)", MqttClient.clearSession("ws://x", 42), "INVALID_ARGUMENT");
-  await rejects("storedSession(url, 42)", MqttClient.storedSession("ws://x", 42), "INVALID_ARGUMENT");
-  await rejects("clearSession(42, id)", MqttClient.clearSession(42, "id"), "INVALID_ARGUMENT");
+  await rejects("clearSession(url, 42)", () => MqttClient.clearSession("ws://x", 42), "INVALID_ARGUMENT");
+  await rejects("storedSession(url, 42)", () => MqttClient.storedSession("ws://x", 42), "INVALID_ARGUMENT");
+  await rejects("clearSession(42, id)", () => MqttClient.clearSession(42, "id"), "INVALID_ARGUMENT");
   assertEq(env.idb.connections.length, 0, "IndexedDB connections opened");
 });
 
@@ -378,6 +404,128 @@ test("a timer callback whose core call throws does not leave the driver stuck", 
   } finally {
     clock.uninstall();
   }
+});
+
+// ---- the one driver: what the two old drivers (js/mq.js and src/wasm/) did differently ----
+
+/** `f()` (a connect) rejects with `code` before opening any WebSocket. A connect that went on
+ *  instead fails the test, and its socket is dropped so it ends. */
+async function rejectsBeforeOpening(env, what, f, code) {
+  const before = env.sockets.length;
+  const t = attempt(f);
+  await waitFor(`${what} to settle or open a WebSocket`, () => t.state != "pending" || env.sockets.length > before);
+  if (t.state == "pending") {
+    for (const ws of env.sockets.slice(before)) ws.drop();
+    throw new AssertionError(`${what} opened a WebSocket (to ${env.sockets[before].url}) instead of rejecting with ${code}`);
+  }
+  return rejects(what, t, code);
+}
+
+test("the one driver: a connect option getter that throws rejects INVALID_ARGUMENT with the thrown error as cause", async (env) => {
+  const boom = new Error("x");
+  const cases = {
+    keepalive: { reconnect: false, get keepalive() { throw boom; } },
+    clientId: { reconnect: false, get clientId() { throw boom; } },
+    "reconnect.minDelay": { reconnect: { get minDelay() { throw boom; } } },
+    "will.topic": { reconnect: false, will: { get topic() { throw boom; }, payload: "p" } },
+  };
+  for (const [name, options] of Object.entries(cases)) {
+    const e = await rejectsBeforeOpening(env, `connect with a throwing ${name} getter`, () => MqttClient.connect("ws://127.0.0.1:1/", options), "INVALID_ARGUMENT");
+    assert(e.cause === boom, `${name}: the cause is not the thrown error: ${show(e.cause)}`);
+  }
+  assertEq(env.sockets.length, 0, "WebSockets opened");
+});
+
+test("the one driver: a publish, subscribe or unsubscribe argument getter that throws rejects INVALID_ARGUMENT with the thrown error as cause", async (env) => {
+  const [c, ws] = await connectClient(env, "ws://127.0.0.1:1/", { reconnect: false });
+  const boom = new Error("x");
+  const throwingSecond = () => {
+    const a = ["a/b"];
+    Object.defineProperty(a, 1, { get() { throw boom; }, enumerable: true });
+    return a;
+  };
+  const cases = {
+    "publish qos": () => c.publish("t", "x", { get qos() { throw boom; } }),
+    "publish retain": () => c.publish("t", "x", { qos: 0, get retain() { throw boom; } }),
+    "subscribe qos": () => c.subscribe("t", { get qos() { throw boom; } }),
+    "subscribe topic array": () => c.subscribe(throwingSecond(), { qos: 0 }),
+    "unsubscribe topic array": () => c.unsubscribe(throwingSecond()),
+  };
+  for (const [name, f] of Object.entries(cases)) {
+    const e = await rejects(`${name} with a throwing getter`, f, "INVALID_ARGUMENT");
+    assert(e.cause === boom, `${name}: the cause is not the thrown error: ${show(e.cause)}`);
+  }
+  // Nothing was half done: nothing went out, and the client goes on.
+  await resolves("a publish afterwards", c.publish("t", "after", { qos: 0 }));
+  assertEq(ws.packets().map((p) => p.type).filter((t) => t != T.CONNECT), [T.PUBLISH], "the packets sent after CONNECT");
+  assertEq(publishOf(ws.packets()[1]).payload, "after", "the PUBLISH sent");
+  assert(c.connected, "the client is no longer connected");
+});
+
+test("the one driver: a URL object as the broker URL is taken as its string form", async (env) => {
+  const href = "ws://127.0.0.1:1/";
+  const clientId = "url-object";
+  let c, ws;
+  try {
+    [c, ws] = await connectClient(env, new URL(href), { clientId, clean: false, reconnect: false });
+  } catch (e) {
+    throw e instanceof AssertionError ? new AssertionError(`connect(new URL(${show(href)})): ${e.message}`) : e;
+  }
+  assertEq(ws.url, href, "the WebSocket's URL");
+  assertEq(ws.protocols, ["mqtt"], "the subprotocols asked for");
+  // The session is stored under the URL's string form.
+  const published = c.publish("t", "via URL", { qos: 1 });
+  const sent = await waitFor("the PUBLISH", () => ws.packets().find((x) => x.type == T.PUBLISH));
+  assert(storedRecords(env, href, clientId).length > 0, "no record stored under the URL's string form before the PUBLISH went out");
+  ws.receive(PUBACK(publishOf(sent).pkid));
+  await resolves("the QoS 1 publish", published);
+  await resolves("end()", c.end());
+});
+
+test("the one driver: a broker URL that is not a string or URL rejects INVALID_ARGUMENT, one that is not ws:// or wss:// INVALID_URL", async (env) => {
+  for (const [shown, url] of [["42", 42], ["{}", {}], ["null", null], ["undefined", undefined], ['["ws://x/"]', ["ws://x/"]]]) {
+    await rejectsBeforeOpening(env, `connect(${shown})`, () => MqttClient.connect(url, { reconnect: false }), "INVALID_ARGUMENT");
+  }
+  for (const [shown, url] of [['"http://127.0.0.1/"', "http://127.0.0.1/"], ['"127.0.0.1"', "127.0.0.1"], ['new URL("http://127.0.0.1/")', new URL("http://127.0.0.1/")]]) {
+    await rejectsBeforeOpening(env, `connect(${shown})`, () => MqttClient.connect(url, { reconnect: false }), "INVALID_URL");
+  }
+  assertEq(env.sockets.length, 0, "WebSockets opened");
+});
+
+test("the one driver: clearSession and storedSession reject bad arguments before touching IndexedDB or the Web Lock", async (env) => {
+  const lockRequests = [];
+  const request = env.locks.request.bind(env.locks);
+  env.locks.request = (name, ...rest) => (lockRequests.push(name), request(name, ...rest));
+  for (const f of ["clearSession", "storedSession"]) {
+    for (const [shown, id] of [["42", 42], ['""', ""], ["undefined", undefined], ["null", null], ["{}", {}]]) {
+      await rejects(`${f}("ws://127.0.0.1:1/", ${shown})`, () => MqttClient[f]("ws://127.0.0.1:1/", id), "INVALID_ARGUMENT");
+    }
+    for (const [shown, url] of [["42", 42], ["{}", {}], ["undefined", undefined]]) {
+      await rejects(`${f}(${shown}, "id")`, () => MqttClient[f](url, "id"), "INVALID_ARGUMENT");
+    }
+    for (const [shown, url] of [['"http://127.0.0.1/"', "http://127.0.0.1/"], ['new URL("http://127.0.0.1/")', new URL("http://127.0.0.1/")]]) {
+      await rejects(`${f}(${shown}, "id")`, () => MqttClient[f](url, "id"), "INVALID_URL");
+    }
+  }
+  assertEq(env.idb.connections.length, 0, "IndexedDB connections opened");
+  assertEq(lockRequests.length, 0, "Web Lock requests");
+});
+
+test("the one driver: clearSession and storedSession take a URL object like its string form", async (env) => {
+  const href = "ws://127.0.0.1:1/";
+  const clientId = "url-object-session";
+  {
+    const [c, ws] = await connectClient(env, href, { clientId, clean: false, reconnect: { minDelay: 1e6 } });
+    ws.drop();
+    await waitFor("the client to see the connection lost", () => !c.connected);
+    c.publish("t", "stored", { qos: 1 }).catch(() => {});
+    await resolves("persisted()", c.persisted());
+    c.destroy();
+  }
+  const view = await resolves("storedSession(new URL(...), id)", () => MqttClient.storedSession(new URL(href), clientId));
+  assertEq(view.queued.map((q) => dec(q.payload)), ["stored"], "the stored session read through a URL object");
+  await resolves("clearSession(new URL(...), id)", () => MqttClient.clearSession(new URL(href), clientId));
+  assertEq(storedRecords(env, href, clientId).length, 0, "records left after clearSession");
 });
 
 // ---- the runner ----

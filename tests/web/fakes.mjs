@@ -1,21 +1,36 @@
-// Fakes of the browser APIs that js/mq.js uses, for tests/web/driver.mjs (Node, no browser, no
-// broker). Each models only what the driver touches:
+// Fakes of the browser APIs the browser driver (src/wasm/, built by wasm-pack) uses, for
+// tests/web/driver.mjs (Node, no browser, no broker). Each models what a
+// driver over web-sys typed bindings touches, and behaves as a browser does there:
 //
-// - WebSocket: `new WebSocket(url, protocol)`, binaryType, readyState, bufferedAmount (always 0:
-//   a frame is on the wire as soon as it is sent), send(), close() and the onopen / onmessage /
-//   onclose handlers. The test plays the network and the broker: accept(), receive(bytes),
-//   drop(code); `sent` holds a copy of every frame the client sent.
-// - IndexedDB: indexedDB.open(name, version) (onupgradeneeded, onsuccess), a connection's
-//   objectStoreNames.contains / createObjectStore / transaction / close / onversionchange, a
-//   transaction's objectStore(name) with put, delete (a key or a range) and getAll(range), its
-//   oncomplete / onerror / onabort, abort() and error, and IDBKeyRange.bound. Keys are ordered as
-//   IndexedDB orders them (numbers < strings < arrays); values are structured clones. A readwrite
-//   transaction applies its requests when it commits: once the task that made it is over, or,
-//   after `hold()`, only when the test calls `commit()` (so a test can keep a write running).
-//   A closed connection refuses new transactions, as a real one does; `closeCalls` counts close().
-// - Web Locks: navigator.locks.request(name, { signal }, callback): exclusive, granted in request
-//   order per name, in a microtask; held until the callback's promise settles; a request still
-//   waiting when its signal aborts rejects with the signal's reason (an AbortError).
+// - Events: `Event` (Node's own), `MessageEvent` (Node's own where it has one), `CloseEvent`
+//   (code, reason, wasClean) and `IDBVersionChangeEvent` (oldVersion, newVersion), installed as
+//   globals, so `instanceof` (web-sys `dyn_into`) holds for every event a fake delivers. Each
+//   event goes to the `on<type>` handler property and to the `addEventListener` listeners.
+// - WebSocket: `new WebSocket(url, protocols)` (a string or a URL; SyntaxError for a URL that is
+//   not ws:, wss:, http: or https:, or has a fragment, as browsers do; `url` is the serialized
+//   URL), binaryType, readyState, bufferedAmount (always 0: a frame is on the wire as soon as it
+//   is sent), protocol ("" until open), send(), close() and the open / message / error / close
+//   events (handler properties and listeners). The test plays the network and the broker:
+//   accept(), receive(bytes), receiveText(string), drop(code); `sent` holds a copy of every
+//   binary frame the client sent, `sentText` its text frames; `protocols` what it asked for.
+// - IndexedDB: indexedDB.open(name, version) (an IDBOpenDBRequest: upgradeneeded, success, error),
+//   a connection (IDBDatabase): objectStoreNames (a DOMStringList: contains, item, length),
+//   createObjectStore, transaction(names, mode), close, onversionchange; a transaction
+//   (IDBTransaction): objectStore(name) (an IDBObjectStore: put, delete with a key or a range,
+//   getAll with a key or a range), complete / error / abort events, abort(), error, mode; and
+//   IDBKeyRange.bound. Keys are ordered as IndexedDB orders them (numbers < strings < arrays);
+//   values are structured clones. A readwrite transaction applies its requests when it commits:
+//   once the task that made it is over, or, after `hold()`, only when the test calls `commit()`
+//   (so a test can keep a write running). A closed connection refuses new transactions, as a real
+//   one does; `closeCalls` counts close().
+// - Web Locks: navigator.locks (a LockManager) .request(name, { signal }, callback): exclusive,
+//   granted in request order per name, in a microtask, the callback given a Lock; held until the
+//   callback's promise settles; a request still waiting when its signal aborts rejects with the
+//   signal's reason (an AbortError).
+// - The page: `window` (globalThis, `instanceof Window`), globalThis.addEventListener /
+//   removeEventListener ("online", "offline"), navigator.onLine, and `document` (hidden,
+//   visibilityState, "visibilitychange" listeners). `env.page.setOnline(bool)` and
+//   `env.page.setHidden(bool)` change them and fire the events a browser fires.
 // - A manual clock (performance.now, setTimeout, clearTimeout): installed only by the test that
 //   needs it, and only `advance()` runs its timers.
 //
@@ -34,14 +49,130 @@ const task = (f) => realSetTimeout(f, 0);
 
 /** Exceptions thrown by the driver's handlers of the events the fakes delivered. */
 export const uncaught = [];
-function dispatch(target, handler, event) {
-  const f = target[handler];
-  if (typeof f != "function") return;
+
+// ---- events ----
+
+/** Node's Event; the event classes of the fakes extend it, and all are globals. */
+const NodeEvent = globalThis.Event;
+
+export class CloseEvent extends NodeEvent {
+  #code;
+  #reason;
+  #wasClean;
+  constructor(type, init = {}) {
+    super(type, init);
+    this.#code = init.code ?? 0;
+    this.#reason = init.reason ?? "";
+    this.#wasClean = init.wasClean ?? false;
+  }
+  get code() {
+    return this.#code;
+  }
+  get reason() {
+    return this.#reason;
+  }
+  get wasClean() {
+    return this.#wasClean;
+  }
+}
+
+/** Node's MessageEvent where it has one, else a MessageEvent with `data`. */
+export const MessageEvent =
+  typeof globalThis.MessageEvent == "function"
+    ? globalThis.MessageEvent
+    : class MessageEvent extends NodeEvent {
+        #data;
+        constructor(type, init = {}) {
+          super(type, init);
+          this.#data = init.data ?? null;
+        }
+        get data() {
+          return this.#data;
+        }
+      };
+
+export class IDBVersionChangeEvent extends NodeEvent {
+  #oldVersion;
+  #newVersion;
+  constructor(type, init = {}) {
+    super(type, init);
+    this.#oldVersion = init.oldVersion ?? 0;
+    this.#newVersion = init.newVersion ?? null;
+  }
+  get oldVersion() {
+    return this.#oldVersion;
+  }
+  get newVersion() {
+    return this.#newVersion;
+  }
+}
+
+/** `target` and `currentTarget` of an event the fakes deliver (a browser's dispatch sets them). */
+function targeted(event, target) {
+  for (const k of ["target", "currentTarget", "srcElement"]) Object.defineProperty(event, k, { value: target, configurable: true });
+  return event;
+}
+
+/** An EventTarget whose `dispatch` runs the `on<type>` handler property, then the listeners, each
+ *  exception recorded in `uncaught`. */
+export class FakeEventTarget {
+  #listeners = new Map();
+  addEventListener(type, listener, options) {
+    if (listener == null) return;
+    const once = typeof options == "object" && options !== null && !!options.once;
+    const l = this.#listeners.get(type) || [];
+    if (!l.some((x) => x.listener === listener)) l.push({ listener, once });
+    this.#listeners.set(type, l);
+    const signal = typeof options == "object" && options && options.signal;
+    if (signal) signal.addEventListener("abort", () => this.removeEventListener(type, listener), { once: true });
+  }
+  removeEventListener(type, listener) {
+    const l = this.#listeners.get(type);
+    if (!l) return;
+    const i = l.findIndex((x) => x.listener === listener);
+    if (i >= 0) l.splice(i, 1);
+  }
+  /** How many listeners of `type` there are (for the tests). */
+  listenerCount(type) {
+    return (this.#listeners.get(type) || []).length;
+  }
+  dispatchEvent(event) {
+    deliver(this, event);
+    return !event.defaultPrevented;
+  }
+  _listeners(type) {
+    return [...(this.#listeners.get(type) || [])];
+  }
+  _forget(type, entry) {
+    const l = this.#listeners.get(type);
+    const i = l ? l.indexOf(entry) : -1;
+    if (i >= 0) l.splice(i, 1);
+  }
+}
+
+function call(f, target, event) {
   try {
-    f.call(target, event);
+    if (typeof f == "function") f.call(target, event);
+    else if (f && typeof f.handleEvent == "function") f.handleEvent(event);
   } catch (e) {
     uncaught.push(e);
   }
+}
+
+/** Delivers `event` at `target`: its `on<type>` handler, then its listeners, in order. */
+function deliver(target, event) {
+  targeted(event, target);
+  call(target["on" + event.type], target, event);
+  if (target instanceof FakeEventTarget) {
+    for (const entry of target._listeners(event.type)) {
+      if (entry.once) target._forget(event.type, entry);
+      call(entry.listener, target, event);
+    }
+  }
+}
+/** `deliver`, under the name the fakes have always used: a plain event of `type` by default. */
+function dispatch(target, type, event = new NodeEvent(type)) {
+  deliver(target, event);
 }
 
 const domError = (name, message) => new DOMException(message, name);
@@ -55,64 +186,121 @@ const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
 
-export class FakeWebSocket {
+/** The URL a WebSocket connects to, as the WebSocket constructor parses it (or a SyntaxError). */
+function webSocketUrl(url) {
+  let u;
+  try {
+    u = new URL(String(url));
+  } catch {
+    throw domError("SyntaxError", "the URL is invalid: " + String(url));
+  }
+  if (u.protocol == "http:") u.protocol = "ws:";
+  else if (u.protocol == "https:") u.protocol = "wss:";
+  if (u.protocol != "ws:" && u.protocol != "wss:") throw domError("SyntaxError", "the URL's scheme must be ws or wss: " + u.href);
+  if (u.hash) throw domError("SyntaxError", "the URL has a fragment: " + u.href);
+  return u.href;
+}
+
+export class FakeWebSocket extends FakeEventTarget {
   static CONNECTING = CONNECTING;
   static OPEN = OPEN;
   static CLOSING = CLOSING;
   static CLOSED = CLOSED;
 
-  constructor(url, protocol) {
-    this.url = String(url);
-    this.protocol = protocol;
-    this.binaryType = "blob";
+  #binaryType = "blob";
+  constructor(url, protocols) {
+    super();
+    this.url = webSocketUrl(url);
+    /** What the client asked for (the constructor's second argument). */
+    this.protocols = protocols === undefined ? [] : [].concat(protocols).map(String);
+    /** The subprotocol the server chose: none until open. */
+    this.protocol = "";
+    this.extensions = "";
     this.readyState = CONNECTING;
     this.bufferedAmount = 0;
     this.onopen = this.onmessage = this.onclose = this.onerror = null;
-    /** Copies of the frames sent, in order. */
+    /** Copies of the binary frames sent, in order. */
     this.sent = [];
+    /** The text frames sent, in order. */
+    this.sentText = [];
     this.closedByClient = false;
+  }
+
+  get CONNECTING() {
+    return CONNECTING;
+  }
+  get OPEN() {
+    return OPEN;
+  }
+  get CLOSING() {
+    return CLOSING;
+  }
+  get CLOSED() {
+    return CLOSED;
+  }
+
+  get binaryType() {
+    return this.#binaryType;
+  }
+  set binaryType(v) {
+    // A browser ignores a value that is not one of the two.
+    if (v === "blob" || v === "arraybuffer") this.#binaryType = v;
   }
 
   send(data) {
     if (this.readyState == CONNECTING) throw domError("InvalidStateError", "the WebSocket is still connecting");
     // A closing or closed socket drops what it is given.
     if (this.readyState != OPEN) return;
+    if (typeof data == "string") return void this.sentText.push(data);
+    if (data instanceof Blob) throw new Error("fake WebSocket: Blob frames are not modelled");
     const view = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
     this.sent.push(view.slice());
   }
 
-  close() {
+  close(code, reason) {
+    if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) throw domError("InvalidAccessError", "invalid close code " + code);
     if (this.readyState >= CLOSING) return;
     const wasOpen = this.readyState == OPEN;
     this.readyState = CLOSING;
     this.closedByClient = true;
     task(() => {
       this.readyState = CLOSED;
-      dispatch(this, "onclose", { code: wasOpen ? 1005 : 1006, reason: "", wasClean: wasOpen });
+      // Closing a socket that never opened fails the connection: error, then close (1006).
+      if (!wasOpen) dispatch(this, "error");
+      dispatch(this, "close", new CloseEvent("close", { code: wasOpen ? (code ?? 1005) : 1006, reason: wasOpen ? (reason ?? "") : "", wasClean: wasOpen }));
     });
   }
 
   // ---- the network's side, driven by the test ----
 
-  /** The server accepted the connection. */
+  /** The server accepted the connection (choosing the first subprotocol asked for). */
   accept() {
     if (this.readyState != CONNECTING) throw new Error("accept(): the socket is not connecting");
     this.readyState = OPEN;
-    dispatch(this, "onopen", {});
+    this.protocol = this.protocols[0] ?? "";
+    dispatch(this, "open");
   }
 
   /** One binary frame from the broker. */
   receive(bytes) {
     if (this.readyState != OPEN) throw new Error("receive(): the socket is not open");
     const buf = Uint8Array.from(bytes).buffer;
-    dispatch(this, "onmessage", { data: this.binaryType == "arraybuffer" ? buf : new Blob([buf]) });
+    dispatch(this, "message", new MessageEvent("message", { data: this.binaryType == "arraybuffer" ? buf : new Blob([buf]) }));
   }
 
-  /** The connection was lost (or refused, before `accept`). */
+  /** One text frame from the server (not MQTT: a broker never sends one). */
+  receiveText(text) {
+    if (this.readyState != OPEN) throw new Error("receiveText(): the socket is not open");
+    dispatch(this, "message", new MessageEvent("message", { data: String(text) }));
+  }
+
+  /** The connection was lost (or refused, before `accept`): for an abnormal closure (1006) an
+   *  error event first, as browsers fire one when the connection fails. */
   drop(code = 1006) {
     if (this.readyState == CLOSED) return;
     this.readyState = CLOSED;
-    dispatch(this, "onclose", { code, reason: "", wasClean: false });
+    if (code == 1006) dispatch(this, "error");
+    dispatch(this, "close", new CloseEvent("close", { code, reason: "", wasClean: false }));
   }
 
   /** Everything sent so far, as MQTT packets: { type, flags, body }. */
@@ -173,13 +361,27 @@ export function compareKeys(a, b) {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export class FakeKeyRange {
-  constructor(lower, upper, lowerOpen, upperOpen) {
+/** Objects a script cannot construct itself (a browser's constructor throws "Illegal constructor"). */
+const INTERNAL = Symbol("internal");
+function internal(token, what) {
+  if (token !== INTERNAL) throw new TypeError("Illegal constructor: " + what);
+}
+
+export class IDBKeyRange {
+  constructor(token, lower, upper, lowerOpen, upperOpen) {
+    internal(token, "IDBKeyRange");
     Object.assign(this, { lower, upper, lowerOpen, upperOpen });
   }
   static bound(lower, upper, lowerOpen = false, upperOpen = false) {
-    if (compareKeys(lower, upper) > 0) throw domError("DataError", "lower is above upper");
-    return new FakeKeyRange(lower, upper, lowerOpen, upperOpen);
+    keyType(lower);
+    keyType(upper);
+    const c = compareKeys(lower, upper);
+    if (c > 0 || (c == 0 && (lowerOpen || upperOpen))) throw domError("DataError", "lower is above upper");
+    return new IDBKeyRange(INTERNAL, clone(lower), clone(upper), !!lowerOpen, !!upperOpen);
+  }
+  static only(key) {
+    keyType(key);
+    return new IDBKeyRange(INTERNAL, clone(key), clone(key), false, false);
   }
   includes(key) {
     const lo = compareKeys(key, this.lower);
@@ -187,17 +389,51 @@ export class FakeKeyRange {
     return (this.lowerOpen ? lo > 0 : lo >= 0) && (this.upperOpen ? hi < 0 : hi <= 0);
   }
 }
-
-class FakeRequest {
-  constructor() {
+export class IDBRequest extends FakeEventTarget {
+  constructor(token, source = null, transaction = null) {
+    internal(token, "IDBRequest");
+    super();
     this.readyState = "pending";
-    this.result = undefined;
-    this.onsuccess = this.onerror = this.onupgradeneeded = null;
+    this.source = source;
+    this.transaction = transaction;
+    this.onsuccess = this.onerror = null;
+    this._result = undefined;
     this._error = null;
+  }
+  get result() {
+    if (this.readyState != "done") throw domError("InvalidStateError", "the request is not done");
+    return this._result;
   }
   get error() {
     if (this.readyState != "done") throw domError("InvalidStateError", "the request is not done");
     return this._error;
+  }
+}
+
+export class IDBOpenDBRequest extends IDBRequest {
+  constructor(token) {
+    super(token);
+    this.onupgradeneeded = this.onblocked = null;
+  }
+}
+
+export class DOMStringList {
+  #names;
+  constructor(token, names) {
+    internal(token, "DOMStringList");
+    this.#names = names;
+  }
+  get length() {
+    return this.#names.length;
+  }
+  item(i) {
+    return this.#names[i] ?? null;
+  }
+  contains(name) {
+    return this.#names.includes(String(name));
+  }
+  [Symbol.iterator]() {
+    return this.#names[Symbol.iterator]();
   }
 }
 
@@ -209,53 +445,143 @@ class Database {
   }
 }
 
-class FakeConnection {
+/** An event at a request that bubbles: the request, its transaction, the transaction's database. */
+function bubble(request, event) {
+  const path = [request, request.transaction, request.transaction && request.transaction.db].filter(Boolean);
+  Object.defineProperty(event, "target", { value: request, configurable: true });
+  for (const t of path) {
+    Object.defineProperty(event, "currentTarget", { value: t, configurable: true });
+    call(t["on" + event.type], t, event);
+    for (const entry of t._listeners(event.type)) {
+      if (entry.once) t._forget(event.type, entry);
+      call(entry.listener, t, event);
+    }
+  }
+}
+
+export class IDBDatabase extends FakeEventTarget {
   #db;
-  constructor(factory, db, name) {
+  constructor(token, factory, db, name) {
+    internal(token, "IDBDatabase");
+    super();
     this.factory = factory;
     this.#db = db;
     this.name = name;
     this.upgrading = false;
     this.closed = false;
     this.closeCalls = 0;
-    this.onversionchange = null;
+    this.onversionchange = this.onclose = this.onabort = this.onerror = null;
   }
   get version() {
     return this.#db.version;
   }
   get objectStoreNames() {
-    const names = [...this.#db.stores.keys()].sort();
-    return { length: names.length, contains: (n) => names.includes(n), item: (i) => names[i] ?? null };
+    return new DOMStringList(INTERNAL, [...this.#db.stores.keys()].sort());
   }
   createObjectStore(name) {
     if (!this.upgrading) throw domError("InvalidStateError", "createObjectStore outside a version change");
     if (this.#db.stores.has(name)) throw domError("ConstraintError", "the object store exists");
-    this.#db.stores.set(name, new Map());
-    return {};
+    const records = new Map();
+    this.#db.stores.set(name, records);
+    return new IDBObjectStore(INTERNAL, name, null, records);
   }
   transaction(names, mode = "readonly") {
+    if (mode !== "readonly" && mode !== "readwrite") throw new TypeError("invalid transaction mode: " + String(mode));
+    if (this.upgrading) throw domError("InvalidStateError", "a version change transaction is running");
     if (this.closed) throw domError("InvalidStateError", "the database connection is closing");
-    names = [].concat(names);
+    names = typeof names == "string" ? [names] : [...names].map(String);
+    if (!names.length) throw domError("InvalidAccessError", "no object store named");
     for (const n of names) if (!this.#db.stores.has(n)) throw domError("NotFoundError", "no object store " + n);
-    return new FakeTransaction(this.factory, this.#db, names, mode);
+    return new IDBTransaction(INTERNAL, this.factory, this, this.#db, names, mode);
   }
   close() {
     this.closeCalls++;
     this.closed = true;
   }
 }
+export class IDBObjectStore {
+  #tx;
+  #records;
+  constructor(token, name, tx, records) {
+    internal(token, "IDBObjectStore");
+    this.name = name;
+    this.#tx = tx;
+    this.#records = records;
+    this.keyPath = null;
+    this.autoIncrement = false;
+  }
+  get transaction() {
+    return this.#tx;
+  }
+  #add(run) {
+    const tx = this.#tx;
+    if (!tx || tx.state != "active") throw domError("TransactionInactiveError", "the transaction is not active");
+    const req = new IDBRequest(INTERNAL, this, tx);
+    tx._requests.push([req, run]);
+    return req;
+  }
+  #writable() {
+    if (this.#tx && this.#tx.mode != "readwrite") throw domError("ReadOnlyError", "a readonly transaction");
+  }
+  #matches(query) {
+    if (query === undefined || query === null) return () => true;
+    if (query instanceof IDBKeyRange) return (k) => query.includes(k);
+    keyType(query);
+    return (k) => compareKeys(k, query) == 0;
+  }
+  put(value, key) {
+    this.#writable();
+    if (key === undefined) throw domError("DataError", "an out-of-line key is required");
+    keyType(key);
+    const record = { key: clone(key), value: clone(value) };
+    const records = this.#records;
+    return this.#add(() => {
+      records.set(JSON.stringify(key), record);
+      return clone(key);
+    });
+  }
+  delete(query) {
+    this.#writable();
+    if (query === undefined || query === null) throw domError("DataError", "delete needs a key or a key range");
+    const match = this.#matches(query);
+    const records = this.#records;
+    return this.#add(() => {
+      for (const [k, r] of records) if (match(r.key)) records.delete(k);
+      return undefined;
+    });
+  }
+  getAll(query, count) {
+    const match = this.#matches(query);
+    const records = this.#records;
+    return this.#add(() => {
+      const all = [...records.values()].filter((r) => match(r.key)).sort((a, b) => compareKeys(a.key, b.key));
+      return (count ? all.slice(0, count) : all).map((r) => clone(r.value));
+    });
+  }
+  get(query) {
+    const match = this.#matches(query);
+    const records = this.#records;
+    return this.#add(() => {
+      const r = [...records.values()].filter((r) => match(r.key)).sort((a, b) => compareKeys(a.key, b.key))[0];
+      return r ? clone(r.value) : undefined;
+    });
+  }
+}
 
-class FakeTransaction {
+export class IDBTransaction extends FakeEventTarget {
   #factory;
   #db;
-  #requests = [];
-  constructor(factory, db, names, mode) {
+  constructor(token, factory, connection, db, names, mode) {
+    internal(token, "IDBTransaction");
+    super();
     this.#factory = factory;
     this.#db = db;
+    this.db = connection;
     this.names = names;
     this.mode = mode;
     this.error = null;
     this.oncomplete = this.onerror = this.onabort = null;
+    this._requests = [];
     // active: requests may be added (until the task that made it ends); then waiting (held by the
     // test), done or aborted.
     this.state = "active";
@@ -267,42 +593,14 @@ class FakeTransaction {
     });
   }
 
+  get objectStoreNames() {
+    return new DOMStringList(INTERNAL, [...this.names].sort());
+  }
+
   objectStore(name) {
+    if (this.state == "done" || this.state == "aborted") throw domError("InvalidStateError", "the transaction is finished");
     if (!this.names.includes(name)) throw domError("NotFoundError", "not in this transaction: " + name);
-    const records = this.#db.stores.get(name);
-    const add = (run) => {
-      if (this.state != "active") throw domError("TransactionInactiveError", "the transaction is not active");
-      const req = new FakeRequest();
-      this.#requests.push([req, run]);
-      return req;
-    };
-    const writable = () => {
-      if (this.mode != "readwrite") throw domError("ReadOnlyError", "a readonly transaction");
-    };
-    return {
-      put: (value, key) => {
-        writable();
-        keyType(key);
-        const record = { key: clone(key), value: clone(value) };
-        return add(() => records.set(JSON.stringify(key), record));
-      },
-      delete: (query) => {
-        writable();
-        if (!(query instanceof FakeKeyRange)) keyType(query);
-        return add(() => {
-          if (query instanceof FakeKeyRange) {
-            for (const [k, r] of records) if (query.includes(r.key)) records.delete(k);
-          } else records.delete(JSON.stringify(query));
-        });
-      },
-      getAll: (query) =>
-        add(() =>
-          [...records.values()]
-            .filter((r) => query === undefined || query === null || (query instanceof FakeKeyRange ? query.includes(r.key) : compareKeys(r.key, query) == 0))
-            .sort((a, b) => compareKeys(a.key, b.key))
-            .map((r) => clone(r.value)),
-        ),
-    };
+    return new IDBObjectStore(INTERNAL, name, this, this.#db.stores.get(name));
   }
 
   abort() {
@@ -310,23 +608,31 @@ class FakeTransaction {
     this.state = "aborted";
     const i = this.#factory.pending.indexOf(this);
     if (i >= 0) this.#factory.pending.splice(i, 1);
-    task(() => dispatch(this, "onabort", {}));
+    // Its requests fail with AbortError (error events that bubble to the transaction and the
+    // database), then the transaction fires abort (its `error` stays null: the script aborted it).
+    task(() => {
+      for (const [req] of this._requests) {
+        req.readyState = "done";
+        req._error = domError("AbortError", "the transaction was aborted");
+        bubble(req, new NodeEvent("error", { bubbles: true, cancelable: true }));
+      }
+      dispatch(this, "abort", new NodeEvent("abort", { bubbles: true }));
+    });
   }
 
   /** Runs the requests in order (a write changes the store only now), then completes. */
   _commit() {
     if (this.state != "waiting") return;
     this.state = "done";
-    for (const [req, run] of this.#requests) {
-      req.result = run();
+    for (const [req, run] of this._requests) {
+      req._result = run();
       req.readyState = "done";
-      dispatch(req, "onsuccess", {});
+      dispatch(req, "success");
     }
-    dispatch(this, "oncomplete", {});
+    dispatch(this, "complete");
   }
 }
-
-export class FakeIndexedDB {
+export class IDBFactory {
   constructor() {
     this.databases = new Map();
     /** Every connection opened, in order. */
@@ -336,27 +642,30 @@ export class FakeIndexedDB {
     this.pending = [];
   }
 
-  open(name, version = 1) {
-    const req = new FakeRequest();
+  open(name, version) {
+    if (version !== undefined && !(Number.isInteger(Number(version)) && Number(version) >= 1)) throw new TypeError("the version must be a positive integer");
+    name = String(name);
+    const req = new IDBOpenDBRequest(INTERNAL);
     task(() => {
       let db = this.databases.get(name);
       if (!db) this.databases.set(name, (db = new Database()));
+      const want = version === undefined ? Math.max(db.version, 1) : Number(version);
       req.readyState = "done";
-      if (version < db.version) {
+      if (want < db.version) {
         req._error = domError("VersionError", "the database is newer");
-        return dispatch(req, "onerror", {});
+        return dispatch(req, "error", new NodeEvent("error", { bubbles: true, cancelable: true }));
       }
-      const conn = new FakeConnection(this, db, name);
+      const conn = new IDBDatabase(INTERNAL, this, db, name);
       this.connections.push(conn);
-      req.result = conn;
-      if (version > db.version) {
+      req._result = conn;
+      if (want > db.version) {
         const oldVersion = db.version;
-        db.version = version;
+        db.version = want;
         conn.upgrading = true;
-        dispatch(req, "onupgradeneeded", { oldVersion, newVersion: version });
+        dispatch(req, "upgradeneeded", new IDBVersionChangeEvent("upgradeneeded", { oldVersion, newVersion: want }));
         conn.upgrading = false;
       }
-      dispatch(req, "onsuccess", {});
+      dispatch(req, "success");
     });
     return req;
   }
@@ -382,16 +691,26 @@ export class FakeIndexedDB {
     return m ? [...m.values()].sort((a, b) => compareKeys(a.key, b.key)) : [];
   }
 }
-
 // ---- Web Locks ----
 
 const abortError = () => domError("AbortError", "the request was aborted");
 
-export class FakeLocks {
+export class Lock {
+  constructor(token, name, mode) {
+    internal(token, "Lock");
+    this.name = name;
+    this.mode = mode;
+  }
+}
+
+export class LockManager {
   #queues = new Map();
 
   request(name, options, callback) {
     if (typeof options == "function") [options, callback] = [{}, options];
+    if (typeof callback != "function") return Promise.reject(new TypeError("the callback must be a function"));
+    name = String(name);
+    if (name.startsWith("-")) return Promise.reject(domError("NotSupportedError", "lock names starting with - are reserved"));
     const signal = options && options.signal;
     return new Promise((resolve, reject) => {
       if (signal && signal.aborted) return reject(signal.reason ?? abortError());
@@ -423,7 +742,7 @@ export class FakeLocks {
       if (entry.signal) entry.signal.removeEventListener("abort", entry.onAbort);
       let held;
       try {
-        held = Promise.resolve(entry.callback({ name, mode: "exclusive" }));
+        held = Promise.resolve(entry.callback(new Lock(INTERNAL, name, "exclusive")));
       } catch (e) {
         held = Promise.reject(e);
       }
@@ -437,6 +756,14 @@ export class FakeLocks {
     });
   }
 
+  /** What is held and what waits, as navigator.locks.query() tells it. */
+  query() {
+    const held = [];
+    const pending = [];
+    for (const [name, q] of this.#queues) for (const e of q) (e.granted ? held : pending).push({ name, mode: "exclusive", clientId: "fake" });
+    return Promise.resolve({ held, pending });
+  }
+
   /** Whether `name` is held, and how many requests wait for it. */
   state(name) {
     const q = this.#queues.get(name) || [];
@@ -444,23 +771,101 @@ export class FakeLocks {
   }
 }
 
+// ---- the page ----
+
+export class Navigator {
+  constructor(token, locks) {
+    internal(token, "Navigator");
+    this.onLine = true;
+    this.locks = locks;
+    this.userAgent = "fake";
+  }
+}
+
+export class Document extends FakeEventTarget {
+  constructor(token) {
+    internal(token, "Document");
+    super();
+    this.hidden = false;
+    this.visibilityState = "visible";
+    this.onvisibilitychange = null;
+  }
+}
+
+/** `globalThis instanceof Window`, as in a page. */
+export const Window = function Window() {
+  throw new TypeError("Illegal constructor: Window");
+};
+Object.defineProperty(Window, Symbol.hasInstance, { value: (o) => o === globalThis });
+
+/** Globals a page has and Node lacks (or has under another implementation), installed once. */
+const GLOBALS = {
+  CloseEvent,
+  MessageEvent,
+  IDBVersionChangeEvent,
+  IDBFactory,
+  IDBRequest,
+  IDBOpenDBRequest,
+  IDBDatabase,
+  IDBTransaction,
+  IDBObjectStore,
+  IDBKeyRange,
+  DOMStringList,
+  Lock,
+  LockManager,
+  Navigator,
+  Document,
+  Window,
+};
+
 // ---- the environment of one test ----
 
-/** Installs a fresh WebSocket, IndexedDB and Web Locks as globals; returns them for the test. */
+/** Installs a fresh WebSocket, IndexedDB, Web Locks, navigator, document and page events as
+ *  globals; returns them for the test: { sockets, idb, locks, page }. `page.setOnline(bool)` and
+ *  `page.setHidden(bool)` change navigator.onLine / document.hidden and fire "online" / "offline"
+ *  at the global object or "visibilitychange" at the document, as a browser does. */
 export function installFakes() {
+  const define = (name, value) => Object.defineProperty(globalThis, name, { value, configurable: true, writable: true, enumerable: false });
+  for (const [name, value] of Object.entries(GLOBALS)) define(name, value);
   const sockets = [];
-  globalThis.WebSocket = class WebSocket extends FakeWebSocket {
-    constructor(url, protocol) {
-      super(url, protocol);
-      sockets.push(this);
-    }
+  define(
+    "WebSocket",
+    class WebSocket extends FakeWebSocket {
+      constructor(url, protocols) {
+        super(url, protocols);
+        sockets.push(this);
+      }
+    },
+  );
+  const idb = new IDBFactory();
+  define("indexedDB", idb);
+  const locks = new LockManager();
+  const navigator = new Navigator(INTERNAL, locks);
+  define("navigator", navigator);
+  const document = new Document(INTERNAL);
+  define("document", document);
+  define("window", globalThis);
+  // The global object's own events ("online", "offline").
+  const events = new FakeEventTarget();
+  define("addEventListener", (type, listener, options) => events.addEventListener(type, listener, options));
+  define("removeEventListener", (type, listener, options) => events.removeEventListener(type, listener, options));
+  define("dispatchEvent", (event) => events.dispatchEvent(event));
+  const page = {
+    events,
+    document,
+    setOnline(online) {
+      if (navigator.onLine === !!online) return;
+      navigator.onLine = !!online;
+      dispatch(events, online ? "online" : "offline");
+    },
+    setHidden(hidden) {
+      if (document.hidden === !!hidden) return;
+      document.hidden = !!hidden;
+      document.visibilityState = hidden ? "hidden" : "visible";
+      dispatch(document, "visibilitychange");
+    },
   };
-  const idb = new FakeIndexedDB();
-  globalThis.indexedDB = idb;
-  globalThis.IDBKeyRange = FakeKeyRange;
-  const locks = new FakeLocks();
-  Object.defineProperty(globalThis, "navigator", { value: { onLine: true, locks }, configurable: true, writable: true });
-  return { sockets, idb, locks };
+  return { sockets, idb, locks, page };
 }
 
 // ---- a manual clock ----
@@ -485,8 +890,11 @@ export class FakeClock {
     globalThis.clearTimeout = (id) => {
       if (!this.#timers.delete(id)) realClearTimeout(id);
     };
-    globalThis.performance = {
-      now: () => {
+    // An object `instanceof Performance`, as the real one is, whose now() reads this clock.
+    const perf = Object.create(typeof Performance == "function" ? Performance.prototype : Object.prototype);
+    Object.defineProperty(perf, "timeOrigin", { value: realPerformance.timeOrigin });
+    Object.defineProperty(perf, "now", {
+      value: () => {
         const e = this.failNext;
         if (e) {
           this.failNext = undefined;
@@ -494,7 +902,8 @@ export class FakeClock {
         }
         return this.now;
       },
-    };
+    });
+    globalThis.performance = perf;
   }
   uninstall() {
     globalThis.setTimeout = realSetTimeout;

@@ -1,6 +1,5 @@
-// The types of the MqttClient API that both browser drivers share: the npm package's
-// (js/mq.js; scripts/build-pkg.sh puts this file at the top of pkg/mq.d.ts) and the Rust one
-// (src/wasm/, which includes it in its wasm-bindgen output as a typescript_custom_section).
+// The types of the MqttClient API beyond the class itself (which wasm-bindgen declares from
+// src/wasm/client.rs): included in the generated mq.d.ts as a typescript_custom_section.
 /** An outgoing QoS 1/2 message in flight. `state` "released": PUBREC came, only PUBREL is left
  *  (no topic or payload then). */
 export interface MqttInflight { id: number; pkid: number; qos: 1 | 2; state: "sent" | "released"; topic?: string; payload?: Uint8Array; retain?: boolean }
