@@ -380,7 +380,10 @@ test("a timer callback whose core call throws does not leave the driver stuck", 
     const boom = new Error("the clock failed");
     clock.failNext = boom;
     await clock.advance(10001);
-    assertEq(clock.errors, [boom], "what the keepalive timer's callback threw");
+    // The driver catches the failed reading (it reads as the last good one) rather than let
+    // the exception unwind through it while its state is borrowed: nothing escapes the timer.
+    assert(clock.failNext === undefined || clock.failNext === null, "the clock was not read");
+    assertEq(clock.errors, [], "what the keepalive timer's callback threw");
     assertEq(pings(), 0, "PINGREQs after the failed timer callback");
     // The next inputs are handled (the core catches up with the keepalive it missed) and arm
     // the timer again.
@@ -398,7 +401,7 @@ test("a timer callback whose core call throws does not leave the driver stuck", 
     }
     await sleep(1);
     assert(c.connected, "the client is no longer connected");
-    assertEq([got, clock.errors.length], [["in hello"], 1], "messages and timer errors");
+    assertEq([got, clock.errors.length], [["in hello"], 0], "messages and timer errors");
     await resolves("end()", c.end());
     assert(ws.packets().some((p) => p.type == T.DISCONNECT), "no DISCONNECT went out");
   } finally {
