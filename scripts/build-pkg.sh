@@ -51,7 +51,9 @@ rm -rf "$OUT/snippets"
 
 # ---- 3. the package's own files ----
 cp pkg-template/README.md pkg-template/LICENSE-MIT pkg-template/LICENSE-APACHE \
-    pkg-template/index.js pkg-template/index.d.ts "$OUT/"
+    pkg-template/index.d.ts "$OUT/"
+scripts/tools/node_modules/.bin/esbuild pkg-template/index.js --minify --format=esm \
+    --log-level=warning --outfile="$OUT/index.js"
 version="$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)"
 node -e '
   const fs = require("fs");

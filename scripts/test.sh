@@ -153,11 +153,20 @@ run_step test-run node tests/web/run.mjs
 # A skipped wasm32 test binary is a failure, whatever wasm-pack's exit code says.
 if grep -q "so skipping" "$LOG_DIR/test-wasm32.log"; then
     echo "==> test-wasm32 FAILED: a test binary was skipped instead of run in Chromium"
-    STEP_STATUS[${#STEP_STATUS[@]} - 1]=1
+    for i in "${!STEP_NAMES[@]}"; do
+        [ "${STEP_NAMES[$i]}" = test-wasm32 ] && STEP_STATUS[i]=1
+    done
 fi
 
 read -r native_pass native_fail < <(totals "$LOG_DIR/test-native.log")
 read -r wasm_pass wasm_fail < <(totals "$LOG_DIR/test-wasm32.log")
+# A wasm-pack test run that compiled to zero tests is a failure too.
+for i in "${!STEP_NAMES[@]}"; do
+    if [ "${STEP_NAMES[$i]}" = test-wasm32 ] && [ "$wasm_pass" -eq 0 ]; then
+        echo "==> test-wasm32 FAILED: wasm-pack test ran no test"
+        STEP_STATUS[i]=1
+    fi
+done
 read -r drivers_pass drivers_fail < <(totals "$LOG_DIR/test-drivers.log")
 read -r wbroker_pass wbroker_fail < <(totals "$LOG_DIR/test-wasm32-broker.log")
 read -r reload_pass reload_fail < <(totals "$LOG_DIR/test-browser-reload.log")

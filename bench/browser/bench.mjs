@@ -1,19 +1,27 @@
-// Browser throughput of mq-wasm against MQTT.js and Paho, in headless Chromium (Playwright),
-// through one rumqttd WebSockets listener on loopback (Mosquitto 2.0's WebSockets listener tops
-// out near 5,000 messages/s here whatever the client, so it cannot show a client's speed).
+// Browser throughput of the npm package mq-wasm against the JS driver it replaced, MQTT.js and
+// Paho, in headless Chromium (Playwright), through one rumqttd WebSockets listener on loopback
+// (Mosquitto 2.0's WebSockets listener tops out near 5,000 messages/s here whatever the client,
+// so it cannot show a client's speed).
 //
-//   cd bench/browser && npm install && node bench.mjs [messages] [rounds]
+//   cd bench/browser && npm install && \
+//     MQ_JS_DRIVER_PKG_DIR=<pkg/ built at 1f99f0a> node bench.mjs [messages] [rounds] [qos list, e.g. 0,1,2]
 //
 // Needs rumqttd on PATH (`cargo install rumqttd --features websocket`) and the package built
-// into ../../pkg (scripts/build-pkg.sh; MQ_PKG_DIR names another; MQ_BASE_PKG_DIR adds a second
-// build, "mq base", to the same rounds). Each round runs every
-// library once per QoS, in turn (so a slow moment of the machine hits all of them), with a
-// publisher and a subscriber connection in one page, 64-byte payloads and a window of 100
-// messages incomplete. Prints messages/s per round, the median, and mq's ratio to each peer
-// (above 1: mq is faster). A benchmark, not a test: nothing here is asserted.
+// into ../../pkg (scripts/build-pkg.sh; MQ_PKG_DIR names another). MQ_JS_DRIVER_PKG_DIR adds a
+// second package, "mq-js-driver" (the hand-written JS driver over the C-ABI core that the Rust
+// driver replaced, scripts/build-pkg.sh of commit 1f99f0a; any other build of the package works
+// too), to the same rounds. Each package is loaded through its own package.json entry.
+//
+// First one warm-up run per library and QoS (not counted: a library's first run is its
+// slowest), then each round runs every library once per QoS, in turn, the order rotated by one
+// each round (so a slow moment of the machine hits all of them, and no library is always
+// first). A publisher and a subscriber connection in one page, 64-byte payloads, a window of 100
+// messages incomplete. Prints messages/s per run, the medians, mq's ratio to each peer (above
+// 1: mq is faster) and the gzip size of what each library ships. A benchmark, not a test:
+// nothing here is asserted; it exits 1 only when messages did not arrive.
 import { chromium } from "playwright-core";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
@@ -24,15 +32,30 @@ import { gzipSync } from "node:zlib";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const N = Number(process.argv[2] || 20000);
 const ROUNDS = Number(process.argv[3] || 5);
+const QOS = (process.argv[4] || "0,1,2").split(",").map(Number);
+const WARMUP = Math.min(N, 2000);
 const WINDOW = 100;
 const pkgDir = path.resolve(process.env.MQ_PKG_DIR || path.join(here, "..", "..", "pkg"));
-// Optional: a second build of the package (another version of mq), run as "mq base" in the same
-// rounds, so two builds are compared under the same machine noise.
-const baseDir = process.env.MQ_BASE_PKG_DIR ? path.resolve(process.env.MQ_BASE_PKG_DIR) : null;
-if (!existsSync(path.join(pkgDir, "mq.js"))) {
-  console.error(`no package in ${pkgDir}: run scripts/build-pkg.sh first`);
+// Optional: the JS driver's package (or any other build of mq-wasm), "mq-js-driver", in the same
+// rounds, so the two are compared under the same machine noise.
+const jsDriverDir = process.env.MQ_JS_DRIVER_PKG_DIR ? path.resolve(process.env.MQ_JS_DRIVER_PKG_DIR) : null;
+if (process.env.MQ_BASE_PKG_DIR) {
+  console.error("MQ_BASE_PKG_DIR is now MQ_JS_DRIVER_PKG_DIR");
   process.exit(2);
 }
+/** The package's entry module (package.json "module" or "main"), and the files it ships that
+ *  a page loads: every .js and .wasm in the folder. */
+function pkgInfo(dir) {
+  if (!existsSync(path.join(dir, "package.json"))) {
+    console.error(`no package in ${dir}: run scripts/build-pkg.sh first`);
+    process.exit(2);
+  }
+  const p = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
+  const entry = path.posix.normalize(p.module || p.main || "mq.js").replace(/^\.\//, "");
+  const shipped = readdirSync(dir).filter((f) => /\.(js|wasm)$/.test(f)).sort();
+  return { dir, entry, shipped, version: p.version };
+}
+const pkgs = { "/pkg/": pkgInfo(pkgDir), ...(jsDriverDir ? { "/js-driver/": pkgInfo(jsDriverDir) } : {}) };
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -104,14 +127,12 @@ const files = {
   "/page.js": [path.join(here, "page.js"), "text/javascript"],
   "/mqtt.esm.js": [path.join(here, "node_modules/mqtt/dist/mqtt.esm.js"), "text/javascript"],
   "/paho.js": [path.join(here, "node_modules/paho-mqtt/paho-mqtt-min.js"), "text/javascript"],
-  "/pkg/mq.js": [path.join(pkgDir, "mq.js"), "text/javascript"],
-  "/pkg/mq_bg.wasm": [path.join(pkgDir, "mq_bg.wasm"), "application/wasm"],
 };
 const server = http.createServer((req, res) => {
   const pathname = new URL(req.url, "http://x").pathname;
   let f = files[pathname];
-  for (const [prefix, root] of [["/pkg/", pkgDir], ["/base/", baseDir]]) {
-    if (f || !root || !pathname.startsWith(prefix)) continue;
+  for (const [prefix, { dir: root }] of Object.entries(pkgs)) {
+    if (f || !pathname.startsWith(prefix)) continue;
     const file = path.resolve(root, "." + path.posix.normalize(pathname.slice(prefix.length - 1)));
     const type = file.endsWith(".wasm") ? "application/wasm" : "text/javascript";
     if (file.startsWith(root + path.sep) && existsSync(file)) f = [file, type];
@@ -128,9 +149,16 @@ await new Promise((r) => server.listen(0, "127.0.0.1", r));
 const origin = `http://127.0.0.1:${server.address().port}`;
 
 const gz = (files) => files.reduce((a, f) => a + gzipSync(readFileSync(f), { level: 9 }).length, 0);
-console.log(`# ${N} messages of 64 B per run, window ${WINDOW}, ${ROUNDS} rounds; broker ${version}, ${url}`);
-console.log(`# sizes (gzip -9): mq-wasm ${gz([files["/pkg/mq.js"][0], files["/pkg/mq_bg.wasm"][0]])} B, ` +
-  `MQTT.js ${gz([files["/mqtt.esm.js"][0]])} B (dist/mqtt.esm.js), Paho ${gz([files["/paho.js"][0]])} B (paho-mqtt-min.js)`);
+const readVersion = (p) => JSON.parse(readFileSync(path.join(here, "node_modules", p, "package.json"), "utf8")).version;
+const browserVersion = () => { try { return execFileSync("/usr/bin/chromium", ["--version"]).toString().trim(); } catch { return "chromium ?"; } };
+console.log(`# ${N} messages of 64 B per run, window ${WINDOW}, ${ROUNDS} rounds after a warm-up run of ${WARMUP}, QoS ${QOS.join("/")}`);
+console.log(`# ${browserVersion()} headless, ${os.cpus().length} cores (${os.cpus()[0]?.model}), load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}; broker ${version}, ${url}`);
+const sizeOf = ({ dir, shipped }) => `${gz(shipped.map((f) => path.join(dir, f)))} B (${shipped.join(" + ")})`;
+console.log(`# sizes (gzip -9): mq ${sizeOf(pkgs["/pkg/"])}` +
+  (jsDriverDir ? `, mq-js-driver ${sizeOf(pkgs["/js-driver/"])}` : "") +
+  `, MQTT.js ${readVersion("mqtt")} ${gz([files["/mqtt.esm.js"][0]])} B (dist/mqtt.esm.js), ` +
+  `Paho ${readVersion("paho-mqtt")} ${gz([files["/paho.js"][0]])} B (paho-mqtt-min.js)`);
+console.log(`# mq: ${pkgDir}` + (jsDriverDir ? `; mq-js-driver: ${jsDriverDir}` : ""));
 
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
@@ -138,7 +166,13 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
 });
-const libs = [["mq", "benchMq"], ...(baseDir ? [["mq base", "benchMqBase"]] : []), ["MQTT.js", "benchMqttJs"], ["Paho", "benchPaho"]];
+// [name, page function, its first argument]
+const libs = [
+  ["mq", "benchMq", "/pkg/" + pkgs["/pkg/"].entry],
+  ...(jsDriverDir ? [["mq-js-driver", "benchMq", "/js-driver/" + pkgs["/js-driver/"].entry]] : []),
+  ["MQTT.js", "benchMqttJs", null],
+  ["Paho", "benchPaho", null],
+];
 const results = {};
 let failed = false;
 try {
@@ -148,20 +182,28 @@ try {
   await page.goto(origin + "/");
   await page.waitForFunction(() => window.benchReady === true);
   let run = 0;
+  const once = async ([name, fn, arg], qos, n) => {
+    run += 1;
+    const tag = `${process.pid}-${run}`;
+    const r = await page.evaluate(([fn, arg, url, tag, n, qos, w]) => window[fn](arg, url, tag, n, qos, w, 120000), [fn, arg, url, tag, n, qos, WINDOW]);
+    if (r.received !== n) {
+      failed = true;
+      console.log(`  ${name} QoS ${qos}: only ${r.received} of ${n} arrived`);
+      return 0;
+    }
+    return Math.round((n / r.ms) * 1000);
+  };
+  for (const qos of QOS) for (const lib of libs) await once(lib, qos, WARMUP);
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const qos of [0, 1]) {
-      for (const [name, fn] of libs) {
-        run += 1;
-        const tag = `${process.pid}-${run}`;
-        const r = await page.evaluate(([fn, url, tag, n, qos, w]) => window[fn](url, tag, n, qos, w, 120000), [fn, url, tag, N, qos, WINDOW]);
-        const rate = r.received === N ? Math.round((N / r.ms) * 1000) : 0;
-        if (r.received !== N) {
-          failed = true;
-          console.log(`  round ${round} QoS ${qos} ${name}: only ${r.received} of ${N} arrived`);
-        }
-        ((results[qos] ??= {})[name] ??= []).push(rate);
-        console.log(`  round ${round} QoS ${qos} ${name.padEnd(8)} ${String(rate).padStart(7)} msg/s`);
+    const order = libs.map((_, i) => libs[(i + round - 1) % libs.length]);
+    for (const qos of QOS) {
+      const line = [];
+      for (const lib of order) {
+        const rate = await once(lib, qos, N);
+        ((results[qos] ??= {})[lib[0]] ??= []).push(rate);
+        line.push(`${lib[0]} ${rate}`);
       }
+      console.log(`  round ${round} QoS ${qos}: ${line.join(", ")} msg/s`);
     }
   }
 } finally {
@@ -170,12 +212,17 @@ try {
   broker.kill();
   rmSync(dir, { recursive: true, force: true });
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log("# median messages/s (publisher to subscriber, both in the page)");
-for (const qos of [0, 1]) {
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : Math.round((s[s.length / 2 - 1] + s[s.length / 2]) / 2);
+};
+const peers = libs.map(([name]) => name).filter((n) => n !== "mq");
+console.log(`# medians of ${ROUNDS} rounds, messages/s (publisher to subscriber, both in the page); ratio above 1: mq is faster`);
+console.log(`| QoS | ${libs.map(([n]) => n).join(" | ")} | ${peers.map((p) => `mq / ${p}`).join(" | ")} |`);
+console.log(`|---|${libs.map(() => "---:").join("|")}|${peers.map(() => "---:").join("|")}|`);
+for (const qos of QOS) {
   const m = Object.fromEntries(libs.map(([name]) => [name, median(results[qos][name])]));
-  const ratio = (peer) => (m[peer] ? (m.mq / m[peer]).toFixed(2) : "n/a");
-  const vsBase = baseDir ? `, mq/mq base ${ratio("mq base")} (base: ${m["mq base"]})` : "";
-  console.log(`QoS ${qos}: mq ${m.mq}, MQTT.js ${m["MQTT.js"]}, Paho ${m.Paho}; mq/MQTT.js ${ratio("MQTT.js")}, mq/Paho ${ratio("Paho")}${vsBase}`);
+  const ratio = (peer) => (m[peer] ? `${(m.mq / m[peer]).toFixed(2)}x` : "n/a");
+  console.log(`| ${qos} | ${libs.map(([n]) => m[n]).join(" | ")} | ${peers.map(ratio).join(" | ")} |`);
 }
 process.exit(failed ? 1 : 0);

@@ -4,13 +4,14 @@
 // every message (or after `limitMs`, with what arrived).
 //
 // Every library gets the same window: at most `window` messages published and not yet
-// complete (QoS 0: handed to the socket; QoS 1: PUBACK) at a time.
-import init, { MqttClient } from "/pkg/mq.js";
+// complete (QoS 0: handed to the socket; QoS 1: PUBACK; QoS 2: PUBCOMP) at a time.
+//
+// mq's packages (the one under test at /pkg/, the JS driver's at /js-driver/) are imported
+// through their package.json entry, as an app would: `import init, { MqttClient } from ...`.
 import mqtt from "/mqtt.esm.js";
 // paho-mqtt.js is a UMD script: loaded by page.html as a classic script, it sets window.Paho.
 
 const payload = new Uint8Array(64).fill(120);
-let mqReady = null;
 
 function finished(n, limitMs) {
   let received = 0;
@@ -54,10 +55,8 @@ async function pump(n, window, publish) {
   });
 }
 
-// `Client`: MqttClient of the package under test, or of a second build of mq served at /base/
-// (MQ_BASE_PKG_DIR: another version, to compare two builds in the same run).
-async function runMq(Client, url, tag, n, qos, window_, limitMs) {
-  const MqttClient = Client;
+// `MqttClient`: the class of one of mq's packages.
+async function runMq(MqttClient, url, tag, n, qos, window_, limitMs) {
   const opts = { clean: true, session: "memory", reconnect: false, maxInflight: window_, maxQueued: n + 10 };
   const sub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-s` });
   const pub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-p` });
@@ -73,19 +72,14 @@ async function runMq(Client, url, tag, n, qos, window_, limitMs) {
   return { ms, received: f.received };
 }
 
-window.benchMq = async (...args) => {
-  mqReady ??= init();
-  await mqReady;
-  return runMq(MqttClient, ...args);
+// The package's module, loaded once per entry URL; init() before the first connect.
+const loaded = new Map();
+window.benchMq = async (entry, ...args) => {
+  if (!loaded.has(entry)) loaded.set(entry, import(entry).then(async (m) => (await m.default(), m.MqttClient)));
+  return runMq(await loaded.get(entry), ...args);
 };
 
-let base = null;
-window.benchMqBase = async (...args) => {
-  base ??= import("/base/mq.js").then(async (m) => (await m.default(), m.MqttClient));
-  return runMq(await base, ...args);
-};
-
-window.benchMqttJs = async (url, tag, n, qos, window_, limitMs) => {
+window.benchMqttJs = async (_, url, tag, n, qos, window_, limitMs) => {
   const connect = (clientId) =>
     new Promise((resolve, reject) => {
       const c = mqtt.connect(url, { clientId, clean: true, protocolVersion: 4, reconnectPeriod: 0 });
@@ -106,7 +100,7 @@ window.benchMqttJs = async (url, tag, n, qos, window_, limitMs) => {
   return { ms, received: f.received };
 };
 
-window.benchPaho = async (url, tag, n, qos, window_, limitMs) => {
+window.benchPaho = async (_, url, tag, n, qos, window_, limitMs) => {
   const connect = (clientId) =>
     new Promise((resolve, reject) => {
       const c = new window.Paho.Client(url.endsWith("/") ? url : url + "/", clientId);
@@ -118,7 +112,8 @@ window.benchPaho = async (url, tag, n, qos, window_, limitMs) => {
   const f = finished(n, limitMs);
   sub.onMessageArrived = () => f.got();
   await new Promise((resolve, reject) => sub.subscribe(topic, { qos, onSuccess: resolve, onFailure: reject }));
-  // Paho reports completion per message through onMessageDelivered (QoS 0: once sent).
+  // Paho reports completion per message through onMessageDelivered (QoS 0: once sent; QoS 1:
+  // PUBACK; QoS 2: PUBCOMP).
   const waiting = [];
   pub.onMessageDelivered = () => {
     const w = waiting.shift();

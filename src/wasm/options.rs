@@ -57,6 +57,25 @@ fn absent(v: &JsValue) -> bool {
     v.is_undefined() || v.is_null()
 }
 
+thread_local! {
+    /// The option names as JS strings, made once (an options object is read on every publish).
+    static KEYS: core::cell::RefCell<Vec<(&'static str, JsValue)>> = const { core::cell::RefCell::new(Vec::new()) };
+}
+
+/// `k` as a JS string, from the cache.
+fn key_js(k: &'static str) -> JsValue {
+    KEYS.try_with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some((_, v)) = c.iter().find(|(n, _)| core::ptr::eq(*n, k)) {
+            return v.clone();
+        }
+        let v = JsValue::from_str(k);
+        c.push((k, v.clone()));
+        v
+    })
+    .unwrap_or_else(|_| JsValue::from_str(k))
+}
+
 /// An options object read once: its known keys' values (a key left out is `undefined`).
 struct Snapshot {
     what: &'static str,
@@ -75,18 +94,18 @@ impl Snapshot {
             return Err(invalid(&cat(&[what, " must be an object"])));
         }
         let o: &Object = v.unchecked_ref();
+        let names: Vec<JsValue> = known.iter().map(|k| key_js(k)).collect();
         let keys = Reflect::own_keys(o).map_err(|e| wrap(ErrorCode::InvalidArgument, what, &e))?;
         for k in keys.iter() {
             // Symbol keys are no options of ours, and harmless.
-            if let Some(k) = k.as_string() {
-                if !known.iter().any(|n| *n == k) {
-                    return Err(invalid(&cat(&[what, ": unknown option \"", &k, "\""])));
-                }
+            if k.is_string() && !names.contains(&k) {
+                let k = k.as_string().unwrap_or_default();
+                return Err(invalid(&cat(&[what, ": unknown option \"", &k, "\""])));
             }
         }
         let mut values = Vec::with_capacity(known.len());
-        for &k in known {
-            let value = Reflect::get(o, &JsValue::from_str(k))
+        for (&k, name) in known.iter().zip(&names) {
+            let value = Reflect::get(o, name)
                 .map_err(|e| wrap(ErrorCode::InvalidArgument, &cat(&[what, ": cannot read ", k]), &e))?;
             values.push((k, value));
         }
