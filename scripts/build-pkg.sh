@@ -42,7 +42,9 @@ rm -f "$OUT/.gitignore"
 wasm="$OUT/mq_bg.wasm"
 strip=(--strip-debug --strip-producers)
 [ "${MQ_PKG_NAMES:-}" = 1 ] && strip=(--strip-producers)
-"$WASM_OPT" -Oz --converge "${strip[@]}" "$wasm" -o "$wasm.opt"
+# --low-memory-unused: Rust's stack sits below the data, so addresses under 1024 are never used
+# (loads and stores fold their offsets; -450 B gzip).
+"$WASM_OPT" -Oz --converge --low-memory-unused "${strip[@]}" "$wasm" -o "$wasm.opt"
 mv "$wasm.opt" "$wasm"
 scripts/tools/node_modules/.bin/esbuild "$OUT/mq.js" --bundle --minify --format=esm --log-level=warning \
     --outfile="$OUT/mq.min.js"
