@@ -43,8 +43,9 @@ wasm="$OUT/mq_bg.wasm"
 strip=(--strip-debug --strip-producers)
 [ "${MQ_PKG_NAMES:-}" = 1 ] && strip=(--strip-producers)
 # --low-memory-unused: Rust's stack sits below the data, so addresses under 1024 are never used
-# (loads and stores fold their offsets; -450 B gzip).
-"$WASM_OPT" -Oz --converge --low-memory-unused "${strip[@]}" "$wasm" -o "$wasm.opt"
+# (loads and stores fold their offsets; -450 B gzip). The target_features section is for tools
+# that link the module; wasm-bindgen has read it, browsers ignore it.
+"$WASM_OPT" -Oz --converge --low-memory-unused --strip-target-features "${strip[@]}" "$wasm" -o "$wasm.opt"
 mv "$wasm.opt" "$wasm"
 scripts/tools/node_modules/.bin/esbuild "$OUT/mq.js" --bundle --minify --format=esm --log-level=warning \
     --outfile="$OUT/mq.min.js"
