@@ -115,7 +115,12 @@ impl Scope {
 
 /// Runs `f` in a microtask, after the current task's synchronous code.
 pub(crate) fn later(f: impl FnOnce() + 'static) {
-    wasm_bindgen_futures::spawn_local(Box::pin(async move { f() }));
+    later_boxed(Box::new(f))
+}
+
+/// `later` over a boxed closure: one future type and one `spawn_local` for every caller.
+fn later_boxed(f: Box<dyn FnOnce()>) {
+    wasm_bindgen_futures::spawn_local(async move { f() });
 }
 
 /// A new promise and its `resolve` and `reject`.
