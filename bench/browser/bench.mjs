@@ -19,9 +19,17 @@
 // messages incomplete. Prints messages/s per run, the medians, mq's ratio to each peer (above
 // 1: mq is faster) and the gzip size of what each library ships. A benchmark, not a test:
 // nothing here is asserted; it exits 1 only when messages did not arrive.
+//
+// MQ_BENCH_PROFILE=<folder>: records a Chromium CPU profile (CDP Profiler, 100 µs sampling) of
+// every counted run of mq and mq-js-driver, writes them there as .cpuprofile (Chrome DevTools
+// opens them) and prints each one's top functions by self time, summed over the rounds. The
+// profiler slows what it watches: a profiled run's figures are not for comparison. Function
+// names in the wasm need a package built with MQ_PKG_NAMES=1 (scripts/build-pkg.sh).
+// MQ_BENCH_FRAMES=1: counts the WebSocket frames (send calls) and bytes each run's client sent
+// (wraps WebSocket.prototype.send, for every library alike) and prints them per run.
 import { chromium } from "playwright-core";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
@@ -150,7 +158,7 @@ const origin = `http://127.0.0.1:${server.address().port}`;
 
 const gz = (files) => files.reduce((a, f) => a + gzipSync(readFileSync(f), { level: 9 }).length, 0);
 const readVersion = (p) => JSON.parse(readFileSync(path.join(here, "node_modules", p, "package.json"), "utf8")).version;
-const browserVersion = () => { try { return execFileSync("/usr/bin/chromium", ["--version"]).toString().trim(); } catch { return "chromium ?"; } };
+const browserVersion = () => { try { return execFileSync("/usr/bin/chromium", ["--version"], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim(); } catch { return "chromium ?"; } };
 console.log(`# ${N} messages of 64 B per run, window ${WINDOW}, ${ROUNDS} rounds after a warm-up run of ${WARMUP}, QoS ${QOS.join("/")}`);
 console.log(`# ${browserVersion()} headless, ${os.cpus().length} cores (${os.cpus()[0]?.model}), load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}; broker ${version}, ${url}`);
 const sizeOf = ({ dir, shipped }) => `${gz(shipped.map((f) => path.join(dir, f)))} B (${shipped.join(" + ")})`;
@@ -174,18 +182,61 @@ const libs = [
   ["Paho", "benchPaho", null],
 ];
 const results = {};
+const profileDir = process.env.MQ_BENCH_PROFILE ? path.resolve(process.env.MQ_BENCH_PROFILE) : null;
+const selfTimes = {}; // "lib QoS q" -> function -> µs of self time
+/** Adds a CDP profile's self time per function (name and script) into `into`. */
+function addSelfTimes(profile, into) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const dt = profile.timeDeltas;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const f = byId.get(profile.samples[i]).callFrame;
+    const script = f.url ? f.url.replace(/^.*\//, "") : "";
+    const key = `${f.functionName || "(anonymous)"}${script ? ` [${script}]` : ""}`;
+    into[key] = (into[key] ?? 0) + (dt[i + 1] ?? 0);
+  }
+}
 let failed = false;
 try {
   const page = await browser.newPage();
   page.on("pageerror", (e) => console.log(`[page error] ${e}`));
   page.on("console", (m) => { if (m.type() === "error") console.log(`[page console] ${m.text()}`); });
+  const frames = process.env.MQ_BENCH_FRAMES === "1";
+  if (frames) {
+    await page.addInitScript(() => {
+      const send = WebSocket.prototype.send;
+      window.sent = { frames: 0, bytes: 0 };
+      WebSocket.prototype.send = function (d) {
+        window.sent.frames += 1;
+        window.sent.bytes += d.byteLength ?? d.size ?? d.length ?? 0;
+        return send.call(this, d);
+      };
+    });
+  }
   await page.goto(origin + "/");
   await page.waitForFunction(() => window.benchReady === true);
   let run = 0;
-  const once = async ([name, fn, arg], qos, n) => {
+  const cdp = profileDir ? await page.context().newCDPSession(page) : null;
+  if (cdp) {
+    mkdirSync(profileDir, { recursive: true });
+    await cdp.send("Profiler.enable");
+    await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
+  }
+  const once = async ([name, fn, arg], qos, n, round) => {
     run += 1;
     const tag = `${process.pid}-${run}`;
+    const profiling = cdp && round && name.startsWith("mq");
+    if (profiling) await cdp.send("Profiler.start");
+    if (frames) await page.evaluate(() => (window.sent = { frames: 0, bytes: 0 }));
     const r = await page.evaluate(([fn, arg, url, tag, n, qos, w]) => window[fn](arg, url, tag, n, qos, w, 120000), [fn, arg, url, tag, n, qos, WINDOW]);
+    if (profiling) {
+      const { profile } = await cdp.send("Profiler.stop");
+      writeFileSync(path.join(profileDir, `${name}-qos${qos}-round${round}.cpuprofile`), JSON.stringify(profile));
+      addSelfTimes(profile, (selfTimes[`${name} QoS ${qos}`] ??= {}));
+    }
+    if (frames) {
+      const f = await page.evaluate(() => window.sent);
+      console.log(`    ${name} QoS ${qos}, ${n} messages: ${f.frames} frames sent, ${f.bytes} B (${(n / f.frames).toFixed(1)} messages a frame)`);
+    }
     if (r.received !== n) {
       failed = true;
       console.log(`  ${name} QoS ${qos}: only ${r.received} of ${n} arrived`);
@@ -199,7 +250,7 @@ try {
     for (const qos of QOS) {
       const line = [];
       for (const lib of order) {
-        const rate = await once(lib, qos, N);
+        const rate = await once(lib, qos, N, round);
         ((results[qos] ??= {})[lib[0]] ??= []).push(rate);
         line.push(`${lib[0]} ${rate}`);
       }
@@ -224,5 +275,12 @@ for (const qos of QOS) {
   const m = Object.fromEntries(libs.map(([name]) => [name, median(results[qos][name])]));
   const ratio = (peer) => (m[peer] ? `${(m.mq / m[peer]).toFixed(2)}x` : "n/a");
   console.log(`| ${qos} | ${libs.map(([n]) => m[n]).join(" | ")} | ${peers.map(ratio).join(" | ")} |`);
+}
+for (const [run, times] of Object.entries(selfTimes)) {
+  const total = Object.values(times).reduce((a, b) => a + b, 0);
+  console.log(`# CPU profile, ${run}: ${(total / 1000).toFixed(0)} ms sampled; top self time`);
+  for (const [f, us] of Object.entries(times).sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    console.log(`  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(1).padStart(8)} ms  ${f}`);
+  }
 }
 process.exit(failed ? 1 : 0);
