@@ -24,7 +24,9 @@
 // every counted run of mq and mq-js-driver, writes them there as .cpuprofile (Chrome DevTools
 // opens them) and prints each one's top functions by self time, summed over the rounds. The
 // profiler slows what it watches: a profiled run's figures are not for comparison. Function
-// names in the wasm need a package built with MQ_PKG_NAMES=1 (scripts/build-pkg.sh).
+// names in the wasm need the names section kept all the way (CARGO_PROFILE_RELEASE_STRIP=none,
+// wasm-bindgen --keep-debug, wasm-opt -g --strip-dwarf: bench/README.md); without it the
+// profile says wasm-function[N].
 // MQ_BENCH_FRAMES=1: counts the WebSocket frames (send calls) and bytes each run's client sent
 // (wraps WebSocket.prototype.send, for every library alike) and prints them per run.
 import { chromium } from "playwright-core";
