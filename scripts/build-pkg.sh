@@ -33,7 +33,9 @@ rm -rf "$OUT"
 
 # ---- 1. wasm-pack ----
 # opt-level "z" ([profile.release] stays "s" for the native tool): smaller than "s" here.
-CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_PANIC=abort \
+names=()
+[ "${MQ_PKG_NAMES:-}" = 1 ] && names=(env CARGO_PROFILE_RELEASE_STRIP=none)
+"${names[@]}" env CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_PANIC=abort \
     wasm-pack build --target web --release --out-dir "$OUT" --out-name mq --no-pack \
     -- --features small-alloc
 rm -f "$OUT/.gitignore"
@@ -41,7 +43,7 @@ rm -f "$OUT/.gitignore"
 # ---- 2. wasm-opt ----
 wasm="$OUT/mq_bg.wasm"
 strip=(--strip-debug --strip-producers)
-[ "${MQ_PKG_NAMES:-}" = 1 ] && strip=(--strip-producers)
+[ "${MQ_PKG_NAMES:-}" = 1 ] && strip=(-g --strip-dwarf --strip-producers)
 # --low-memory-unused: Rust's stack sits below the data, so addresses under 1024 are never used
 # (loads and stores fold their offsets; -450 B gzip). The target_features section is for tools
 # that link the module; wasm-bindgen has read it, browsers ignore it.

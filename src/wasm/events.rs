@@ -103,6 +103,18 @@ impl Listeners {
 
     /// Queues a call of each listener of `name` with `args` (at most 3); an "error" nobody
     /// listens to is still worth a line in the console.
+    /// `emit` of three arguments it may keep: the last listener's call takes them as they are.
+    pub fn emit3(&self, name: &str, args: [JsValue; 3]) {
+        let mut listeners = self.0.iter().filter(|(n, _)| *n == name).peekable();
+        while let Some((_, f)) = listeners.next() {
+            if listeners.peek().is_none() {
+                let _ = QUEUE.try_with(|q| q.borrow_mut().push(Call(f.clone(), args, 3)));
+                return;
+            }
+            queue(f, &args);
+        }
+    }
+
     pub fn emit(&self, name: &str, args: &[JsValue]) {
         let mut any = false;
         for (_, f) in self.0.iter().filter(|(n, _)| *n == name) {
@@ -133,10 +145,11 @@ struct PacketInfo {
     dup: bool,
 }
 
-/// What a `messages()` iterator yields: the payload is the object the listeners get.
+/// What a `messages()` iterator yields: the topic and payload are the objects the listeners get.
 #[derive(Serialize)]
-struct MessageOut<'a> {
-    topic: &'a str,
+struct MessageOut {
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    topic: JsValue,
     #[serde(with = "serde_wasm_bindgen::preserve")]
     payload: JsValue,
     qos: u8,
@@ -165,6 +178,25 @@ impl MessageStreams {
     }
 }
 
+thread_local! {
+    /// The last incoming topic and its JS string: a stream of messages on one topic makes the
+    /// string once (decoding it is a TextDecoder call per message otherwise).
+    static LAST_TOPIC: RefCell<(String, JsValue)> = RefCell::new((String::new(), JsValue::from_str("")));
+}
+
+/// `topic` as a JS string, the last one's again when it is the same.
+fn topic_js(topic: &str) -> JsValue {
+    LAST_TOPIC
+        .try_with(|last| {
+            let mut last = last.borrow_mut();
+            if last.0 != topic {
+                *last = (topic.to_owned(), JsValue::from_str(topic));
+            }
+            last.1.clone()
+        })
+        .unwrap_or_else(|_| JsValue::from_str(topic))
+}
+
 /// An incoming message: queues the "message" listeners' calls and hands it to the streams,
 /// building only what someone reads.
 pub(crate) fn message(listeners: &Listeners, streams: &MessageStreams, p: &crate::codec::Publish) {
@@ -177,9 +209,14 @@ pub(crate) fn message(listeners: &Listeners, streams: &MessageStreams, p: &crate
     let payload = js_sys::Uint8Array::from(p.payload.as_ref());
     if listening {
         let info = to_js(&PacketInfo { qos, retain: p.retain, dup: p.dup });
-        listeners.emit("message", &[topic.into(), payload.clone().into(), info]);
+        listeners.emit3("message", [topic_js(topic), payload.clone().into(), info]);
     }
     if let Some(s) = streams {
-        s.push(&to_js(&MessageOut { topic, payload: payload.into(), qos, retain: p.retain }));
+        s.push(&to_js(&MessageOut {
+            topic: topic_js(topic),
+            payload: payload.into(),
+            qos,
+            retain: p.retain,
+        }));
     }
 }
