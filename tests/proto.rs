@@ -112,7 +112,9 @@ fn connack_refusals_end_the_connection_with_the_code() {
 
 both! {
 fn connack_reports_session_present() {
-    let mut p = Pair::new(config("c"));
+    let mut c = config("c");
+    c.clean_session = false;
+    let mut p = Pair::new(c);
     p.connect(true);
     assert_eq!(p.take_events(), vec![Event::Connected { session_present: true }]);
     assert!(p.client.is_connected());
@@ -425,21 +427,95 @@ fn a_suback_with_the_wrong_number_of_codes_is_a_protocol_error_mqtt_3_8_4_5() {
 }
 
 both! {
-fn acknowledgements_of_unused_ids_are_protocol_errors() {
-    for ack in [Packet::PubAck(5), Packet::PubRec(5), Packet::PubComp(5), Packet::UnsubAck(5),
-                Packet::SubAck(SubAck { pkid: 5, codes: vec![] })] {
+fn an_acknowledgement_for_an_id_with_nothing_in_flight_is_reported_and_ignored() {
+    for ack in [Packet::PubAck(5), Packet::PubComp(5), Packet::UnsubAck(5),
+                Packet::SubAck(SubAck { pkid: 5, codes: vec![SubAckCode::Granted(QoS::AtMostOnce)] })] {
         let mut p = connected_pair("c");
         let name = ack.name();
         p.deliver(ack);
-        let reason = disconnect_reason(&p.take_events());
-        assert_eq!(reason, Some(ConnectionError::Protocol(ProtocolError::UnknownPacketId { packet: name, pkid: 5 })));
+        assert_eq!(p.take_events(), vec![Event::Ignored { packet: name, pkid: 5 }], "{name}");
+        assert!(p.take_sent().is_empty(), "{name}: nothing is answered");
+        // The connection stays up and works.
+        assert!(p.client.is_connected(), "{name}");
+        let id = p.client.publish(p.now, msg("t", "a", QoS::AtLeastOnce)).unwrap();
+        let Packet::Publish(s) = p.take_sent().remove(0) else { panic!("{name}: no PUBLISH") };
+        p.deliver(Packet::PubAck(s.pkid));
+        assert_eq!(p.take_events(), vec![Event::Published { id }], "{name}");
     }
-    // A PUBACK for a QoS 2 message is the wrong acknowledgement.
+    // Several in a row, as a broker that lost track might send them.
+    let mut p = connected_pair("c");
+    for id in [7, 8, 9] {
+        p.deliver(Packet::PubAck(id));
+    }
+    assert_eq!(p.take_events().len(), 3);
+    assert!(p.client.is_connected());
+}
+}
+
+both! {
+/// A PUBREC for an id with nothing in flight still gets its PUBREL, so the broker can finish
+/// the flow it believes in; reported, not an error.
+fn a_pubrec_for_an_id_with_nothing_in_flight_is_answered_with_pubrel() {
+    let mut p = connected_pair("c");
+    p.deliver(Packet::PubRec(5));
+    assert_eq!(p.take_sent(), vec![Packet::PubRel(5)]);
+    assert_eq!(p.take_events(), vec![Event::Ignored { packet: "PUBREC", pkid: 5 }]);
+    assert!(p.client.is_connected());
+}
+}
+
+both! {
+/// [MQTT-4.3.3-2]: PUBCOMP answers a PUBREL whatever its id, one after the other.
+fn pubrels_for_ids_with_nothing_in_flight_are_answered_with_pubcomp_mqtt_4_3_3_2() {
+    let mut p = connected_pair("c");
+    for id in [3, 4, 5] {
+        p.deliver(Packet::PubRel(id));
+    }
+    assert_eq!(p.take_sent(), vec![Packet::PubComp(3), Packet::PubComp(4), Packet::PubComp(5)]);
+    assert!(p.take_events().is_empty());
+    assert!(p.client.is_connected());
+}
+}
+
+both! {
+fn the_wrong_acknowledgement_for_a_message_in_flight_is_a_protocol_error() {
+    // A PUBACK for a QoS 2 message.
     let mut p = connected_pair("c");
     p.client.publish(p.now, msg("t", "a", QoS::ExactlyOnce)).unwrap();
     let Packet::Publish(s) = p.take_sent().remove(0) else { panic!() };
     p.deliver(Packet::PubAck(s.pkid));
-    assert!(matches!(disconnect_reason(&p.take_events()), Some(ConnectionError::Protocol(ProtocolError::UnknownPacketId { .. }))));
+    assert!(matches!(disconnect_reason(&p.take_events()), Some(ConnectionError::Protocol(ProtocolError::UnknownPacketId { packet: "PUBACK", .. }))));
+    // A PUBCOMP before the PUBREC.
+    let mut p = connected_pair("c");
+    p.client.publish(p.now, msg("t", "a", QoS::ExactlyOnce)).unwrap();
+    let Packet::Publish(s) = p.take_sent().remove(0) else { panic!() };
+    p.deliver(Packet::PubComp(s.pkid));
+    assert!(matches!(disconnect_reason(&p.take_events()), Some(ConnectionError::Protocol(ProtocolError::UnknownPacketId { packet: "PUBCOMP", .. }))));
+    // A PUBREC for a QoS 1 message.
+    let mut p = connected_pair("c");
+    p.client.publish(p.now, msg("t", "a", QoS::AtLeastOnce)).unwrap();
+    let Packet::Publish(s) = p.take_sent().remove(0) else { panic!() };
+    p.deliver(Packet::PubRec(s.pkid));
+    assert!(matches!(disconnect_reason(&p.take_events()), Some(ConnectionError::Protocol(ProtocolError::UnknownPacketId { packet: "PUBREC", .. }))));
+}
+}
+
+both! {
+/// [MQTT-3.2.2-1]: a broker that accepts a clean session sets Session Present to 0. One that
+/// says 1 broke the rule (and the client would skip resubscribing): the connection is closed.
+fn a_connack_with_session_present_in_answer_to_a_clean_session_is_a_protocol_error_mqtt_3_2_2_1() {
+    let mut p = Pair::new(config("c"));
+    assert!(p.client.config().clean_session);
+    p.open();
+    p.deliver(Packet::ConnAck(ConnAck { session_present: true, code: ConnectReturnCode::Accepted }));
+    let events = p.take_events();
+    assert!(!events.iter().any(|e| matches!(e, Event::Connected { .. })), "{events:?}");
+    assert_eq!(
+        disconnect_reason(&events),
+        Some(ConnectionError::Protocol(ProtocolError::SessionPresentOnCleanSession))
+    );
+    assert!(!p.client.is_connected());
+    assert_eq!(ConnectionError::Protocol(ProtocolError::SessionPresentOnCleanSession).code(), mq::proto::ErrorCode::ProtocolError);
 }
 }
 
@@ -811,5 +887,29 @@ fn a_qos2_message_handed_over_before_its_pubrec_went_out_is_recorded_as_delivere
     p.deliver(Packet::Publish(again));
     assert!(messages(&p.take_events()).is_empty());
     assert_eq!(p.take_sent(), vec![Packet::PubRec(5)]);
+}
+}
+
+both! {
+/// [MQTT-6.0.0-1]: MQTT over WebSockets goes in binary frames; the browser driver hands a text
+/// frame to the core, which ends the connection as for a malformed packet, keeping the session.
+fn a_websocket_text_frame_ends_the_connection_with_a_protocol_error_mqtt_6_0_0_1() {
+    let mut c = config("c");
+    c.clean_session = false;
+    let mut p = Pair::new(c);
+    p.connect(false);
+    p.take_events();
+    p.client.publish(p.now, msg("t", "kept", QoS::AtLeastOnce)).unwrap();
+    let Packet::Publish(sent) = p.take_sent().remove(0) else { panic!() };
+    p.client.handle_text_frame(p.now);
+    p.pump();
+    assert_eq!(
+        disconnect_reason(&p.take_events()),
+        Some(ConnectionError::Protocol(ProtocolError::TextFrame))
+    );
+    assert!(!p.client.is_connected());
+    // The message in flight is sent again on the next connection.
+    let resent = p.connect(true);
+    assert!(matches!(&resent[..], [Packet::Publish(r)] if r.pkid == sent.pkid && r.dup), "{resent:?}");
 }
 }

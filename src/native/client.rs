@@ -8,6 +8,7 @@ use bytes::Bytes;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -37,6 +38,8 @@ struct Inner {
     cmds: mpsc::UnboundedSender<Command>,
     state: watch::Receiver<State>,
     restored: Mutex<Option<Restored>>,
+    /// Acknowledgements the broker sent for packet ids with nothing in flight (ignored).
+    ignored: Arc<AtomicU64>,
 }
 
 /// Incoming application messages, in order. Ends when the client stops.
@@ -126,11 +129,13 @@ impl Client {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(State::Connecting);
         let (ready_tx, ready_rx) = oneshot::channel();
-        let driver = Driver::new(core, options, store, cmd_rx, msg_tx, done_tx, state_tx, ready_tx);
+        let ignored = Arc::new(AtomicU64::new(0));
+        let driver = Driver::new(core, options, store, cmd_rx, msg_tx, done_tx, state_tx, ready_tx)
+            .counting_ignored(ignored.clone());
         tokio::spawn(driver.run());
         ready_rx.await.unwrap_or(Err(Error::Closed))?;
         let restored = Restored { ids, done: done_rx };
-        let inner = Inner { cmds: cmd_tx, state: state_rx, restored: Mutex::new(Some(restored)) };
+        let inner = Inner { cmds: cmd_tx, state: state_rx, restored: Mutex::new(Some(restored)), ignored };
         Ok((Client { inner: Arc::new(inner) }, Messages(msg_rx)))
     }
 
@@ -225,6 +230,13 @@ impl Client {
             }
             rx.changed().await.map_err(|_| Error::Closed)?;
         }
+    }
+
+    /// How many acknowledgements (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) the broker sent for
+    /// packet identifiers with nothing in flight: each was ignored and the connection stayed up
+    /// (a PUBREC was still answered with PUBREL). Not an error; a number worth logging.
+    pub fn ignored_acks(&self) -> u64 {
+        self.inner.ignored.load(Ordering::Relaxed)
     }
 
     /// The requests restored from the session store and their completions (taken once; `None`

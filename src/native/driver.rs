@@ -12,6 +12,7 @@ use super::{Error, FileStore, Options};
 use crate::codec::{Publish, QoS, SubAckCode};
 use crate::proto::{self, ConnectionError, Event, Instant, Message, RequestId};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -82,6 +83,8 @@ pub(crate) struct Driver {
     /// The store failed: nothing more may be sent.
     fatal: Option<Error>,
     attempt: u32,
+    /// `Client::ignored_acks`.
+    ignored: Arc<AtomicU64>,
 }
 
 /// The origin of the core's instants in this process: the first reading of the clock.
@@ -142,7 +145,14 @@ impl Driver {
             stop: None,
             fatal: None,
             attempt: 0,
+            ignored: Arc::default(),
         }
+    }
+
+    /// Counts ignored acknowledgements (`Event::Ignored`) in `counter`.
+    pub(crate) fn counting_ignored(mut self, counter: Arc<AtomicU64>) -> Driver {
+        self.ignored = counter;
+        self
     }
 
     fn done(&self) -> bool {
@@ -408,6 +418,9 @@ impl Driver {
                 if let Some(Waiter::Unsubscribe(tx)) = self.waiters.remove(&id) {
                     let _ = tx.send(Ok(()));
                 }
+            }
+            Event::Ignored { .. } => {
+                self.ignored.fetch_add(1, Ordering::Relaxed);
             }
         }
     }

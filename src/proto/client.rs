@@ -186,6 +186,13 @@ impl Client {
         self.lose(ConnectionError::TransportClosed);
     }
 
+    /// MQTT over WebSockets: the transport delivered a text frame, which is not MQTT
+    /// [MQTT-6.0.0-1]. The connection ends as for a malformed packet (the driver closes the
+    /// WebSocket once it sees [`Event::Disconnected`]).
+    pub fn handle_text_frame(&mut self, _now: Instant) {
+        self.lose(ConnectionError::Protocol(ProtocolError::TextFrame));
+    }
+
     /// The application has the incoming QoS 2 message with packet id `pkid` (an
     /// [`Event::Message`] the driver handed over; call it for each, after handing it).
     /// `pubrec_sent`: the bytes that came out with it (its PUBREC) went to the transport rather
@@ -537,6 +544,14 @@ impl Client {
         if let Conn::AwaitingConnAck { .. } = self.conn {
             // [MQTT-3.2.0-1]: the first packet from the server is CONNACK.
             return match packet {
+                // [MQTT-3.2.2-1]: a clean session has no session to be present.
+                Packet::ConnAck(ack)
+                    if ack.code == ConnectReturnCode::Accepted
+                        && ack.session_present
+                        && self.config.clean_session =>
+                {
+                    Err(ProtocolError::SessionPresentOnCleanSession)
+                }
                 Packet::ConnAck(ack) if ack.code == ConnectReturnCode::Accepted => {
                     self.on_connack(now, ack.session_present);
                     Ok(())
@@ -681,10 +696,20 @@ impl Client {
         }
     }
 
+    /// An acknowledgement for an id with nothing in flight: reported and ignored.
+    fn ignored(&mut self, packet: &'static str, pkid: u16) {
+        self.events.push_back(Event::Ignored { packet, pkid });
+    }
+
     fn on_puback(&mut self, now: Instant, id: u16) -> Result<(), ProtocolError> {
         match self.session.outgoing.get(&id) {
             Some(Outgoing { state: OutState::Sent(p), .. }) if p.qos == QoS::AtLeastOnce => {}
-            _ => return Err(ProtocolError::UnknownPacketId { packet: "PUBACK", pkid: id }),
+            // In flight, but not a QoS 1 message waiting for PUBACK: the wrong acknowledgement.
+            Some(_) => return Err(ProtocolError::UnknownPacketId { packet: "PUBACK", pkid: id }),
+            None => {
+                self.ignored("PUBACK", id);
+                return Ok(());
+            }
         }
         self.complete_outgoing(now, id);
         Ok(())
@@ -693,7 +718,10 @@ impl Client {
     fn on_pubrec(&mut self, now: Instant, id: u16) -> Result<(), ProtocolError> {
         let order = self.session.next_release_order();
         let Some(o) = self.session.outgoing.get_mut(&id) else {
-            return Err(ProtocolError::UnknownPacketId { packet: "PUBREC", pkid: id });
+            // Nothing in flight: PUBREL all the same, so the broker can finish its side.
+            self.send(now, &Packet::PubRel(id));
+            self.ignored("PUBREC", id);
+            return Ok(());
         };
         match &o.state {
             OutState::Sent(p) if p.qos == QoS::ExactlyOnce => {
@@ -713,7 +741,12 @@ impl Client {
     fn on_pubcomp(&mut self, now: Instant, id: u16) -> Result<(), ProtocolError> {
         match self.session.outgoing.get(&id) {
             Some(Outgoing { state: OutState::Released { .. }, .. }) => {}
-            _ => return Err(ProtocolError::UnknownPacketId { packet: "PUBCOMP", pkid: id }),
+            // In flight, but PUBREC never came: the wrong acknowledgement.
+            Some(_) => return Err(ProtocolError::UnknownPacketId { packet: "PUBCOMP", pkid: id }),
+            None => {
+                self.ignored("PUBCOMP", id);
+                return Ok(());
+            }
         }
         self.complete_outgoing(now, id);
         Ok(())
@@ -729,7 +762,8 @@ impl Client {
 
     fn on_suback(&mut self, now: Instant, pkid: u16, codes: Vec<SubAckCode>) -> Result<(), ProtocolError> {
         let Some(pending) = self.session.subscribing.remove(&pkid) else {
-            return Err(ProtocolError::UnknownPacketId { packet: "SUBACK", pkid });
+            self.ignored("SUBACK", pkid);
+            return Ok(());
         };
         if pending.filters.len() != codes.len() {
             // The connection ends; the SUBSCRIBE stays pending and is sent again on reconnect.
@@ -753,7 +787,8 @@ impl Client {
 
     fn on_unsuback(&mut self, now: Instant, pkid: u16) -> Result<(), ProtocolError> {
         let Some(pending) = self.session.unsubscribing.remove(&pkid) else {
-            return Err(ProtocolError::UnknownPacketId { packet: "UNSUBACK", pkid });
+            self.ignored("UNSUBACK", pkid);
+            return Ok(());
         };
         for f in &pending.filters {
             self.session.remove_subscription(f);

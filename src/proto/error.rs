@@ -18,6 +18,10 @@ pub enum ProtocolError {
     UnknownPacketId { packet: &'static str, pkid: u16 },
     /// A SUBACK whose return codes do not match the SUBSCRIBE's filters one to one [MQTT-3.8.4-5].
     SubAckCountMismatch { expected: usize, got: usize },
+    /// A CONNACK with Session Present set in answer to a clean-session CONNECT [MQTT-3.2.2-1].
+    SessionPresentOnCleanSession,
+    /// MQTT over WebSockets: a text frame, where MQTT is sent in binary frames [MQTT-6.0.0-1].
+    TextFrame,
 }
 
 impl ProtocolError {
@@ -36,6 +40,12 @@ impl ProtocolError {
             }
             ProtocolError::UnknownPacketId { packet, pkid } => {
                 t.s(packet).s(" for packet identifier ").n(*pkid as u64).s(", which is not in use");
+            }
+            ProtocolError::TextFrame => {
+                t.s("a WebSocket text frame: MQTT is sent in binary frames [MQTT-6.0.0-1]");
+            }
+            ProtocolError::SessionPresentOnCleanSession => {
+                t.s("CONNACK with Session Present set in answer to a clean session [MQTT-3.2.2-1]");
             }
             ProtocolError::SubAckCountMismatch { expected, got } => {
                 t.s("SUBACK with ").n(*got as u64).s(" return codes for ").n(*expected as u64);

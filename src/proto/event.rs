@@ -59,4 +59,9 @@ pub enum Event {
     Subscribed { id: RequestId, codes: Vec<SubAckCode> },
     /// UNSUBACK.
     Unsubscribed { id: RequestId },
+    /// An acknowledgement (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) for a packet identifier the
+    /// client has nothing in flight for: ignored, the connection stays up (a late duplicate, or
+    /// a broker that lost track). For a PUBREC the client still answered with PUBREL, so the
+    /// broker can finish its side. A driver reports it (a log line, a counter), never as an error.
+    Ignored { packet: &'static str, pkid: u16 },
 }

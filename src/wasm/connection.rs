@@ -67,13 +67,10 @@ impl Driver {
                 self.schedule_flush();
             }
             SocketEvent::Text => {
-                // [MQTT-6.0.0-1]: MQTT goes in binary frames; a text frame is a malformed packet.
-                self.drop_socket();
-                self.open_timer.cancel();
-                self.core.handle_closed(now());
-                self.pump();
-                let e = js_error(ErrorCode::ProtocolError, "the broker sent a WebSocket text frame");
-                self.connection_ended(e, true);
+                // [MQTT-6.0.0-1]: the core ends the connection with a protocol error; its
+                // Disconnected event closes the socket and reports why.
+                self.core.handle_text_frame(now());
+                self.pump()
             }
             SocketEvent::Closed { code, reason } => {
                 let was_open = self.socket_open;

@@ -600,6 +600,14 @@ impl Driver {
                 }
                 self.complete_restored(id);
             }
+            Event::Ignored { packet, pkid } => {
+                // Not an error: the connection stays up (see proto::Event::Ignored).
+                web_sys::console::warn_3(
+                    &"mq: ignored an acknowledgement for a packet id with nothing in flight:".into(),
+                    &packet.into(),
+                    &pkid.into(),
+                );
+            }
             #[allow(unreachable_patterns)]
             _ => {
                 let e = js_error(ErrorCode::Internal, "unknown event from the session");

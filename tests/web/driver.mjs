@@ -409,6 +409,27 @@ test("a timer callback whose core call throws does not leave the driver stuck", 
   }
 });
 
+// ---- the broker's side of the WebSocket ----
+
+test("the WebSocket asks for the subprotocol mqtt [MQTT-6.0.0-3]", async (env) => {
+  const [c, ws] = await connectClient(env, "ws://subprotocol", { reconnect: false });
+  assertEq(ws.protocols, ["mqtt"], "the subprotocols asked for");
+  await resolves("end()", c.end());
+});
+
+test("a WebSocket text frame from the broker closes the connection with PROTOCOL_ERROR [MQTT-6.0.0-1]", async (env) => {
+  const [c, ws] = await connectClient(env, "ws://text-frame", { reconnect: false });
+  const log = eventLog(c);
+  const got = [];
+  c.on("message", (t) => got.push(t));
+  ws.receiveText("not MQTT");
+  await waitFor("the close", () => log.includes("close"));
+  assertEq(log, ["close", "offline", "error:PROTOCOL_ERROR"], "the events");
+  assert(!c.connected, "the client is still connected");
+  await waitFor("the socket closed by the client", () => ws.closedByClient);
+  assertEq(got, [], "messages");
+});
+
 // ---- the one driver: what the two old drivers (js/mq.js and src/wasm/) did differently ----
 
 /** `f()` (a connect) rejects with `code` before opening any WebSocket. A connect that went on
