@@ -179,25 +179,28 @@ fn tls_flags() {
 }
 
 /// A broker that accepts the connection and then never answers: whatever is published stays in
-/// flight. Serves one connection.
-fn deaf_broker(port: u16) -> std::thread::JoinHandle<()> {
+/// flight. Serves one connection, on the free port it returns (bound here, so no other test can
+/// take it between choosing and binding).
+fn deaf_broker() -> (u16, std::thread::JoinHandle<()>) {
     use std::io::Read;
-    let listener = std::net::TcpListener::bind((HOST, port)).unwrap();
-    std::thread::spawn(move || {
+    let listener = std::net::TcpListener::bind((HOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         drop(listener);
         let mut buf = [0u8; 4096];
         let _ = s.read(&mut buf); // CONNECT
         s.write_all(&[0x20, 0x02, 0x00, 0x00]).unwrap(); // CONNACK, accepted
         while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
-    })
+    });
+    (port, handle)
 }
 
 /// `mq pub --session-dir` killed (SIGKILL) with a QoS 2 message in flight: the next run with the
 /// same session completes it, and the message is delivered exactly once.
 #[test]
 fn a_killed_publisher_completes_its_message_on_the_next_run() {
-    let port = free_port();
+    let (port, deaf) = deaf_broker();
     let p = port.to_string();
     let store = TempDir::new("cli-session");
     let store_arg = store.path().to_str().unwrap().to_owned();
@@ -209,7 +212,6 @@ fn a_killed_publisher_completes_its_message_on_the_next_run() {
         v.extend(["-m".into(), msg.into(), "--session-dir".into(), store_arg.clone(), "-d".into()]);
         v
     };
-    let deaf = deaf_broker(port);
     let mut first = mq().args(args("first")).stderr(Stdio::piped()).spawn().unwrap();
     // Wait until the store holds the in-flight message, then kill the process.
     let log = store.path().join(format!("{HOST}_{port}")).join("killed-pub").join("session.log");
