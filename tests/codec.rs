@@ -9,9 +9,9 @@
 use bytes::Bytes;
 use mq::codec::topic::{matches, try_matches};
 use mq::codec::{
-    decode, decode_slice, parse_header, ByteStr, CodecError, ConnAck, Connect, ConnectReturnCode, Decoder,
-    FixedHeader, LastWill, Packet, Publish, QoS, SubAck, SubAckCode, Subscribe, Unsubscribe, MAX_PACKET_SIZE,
-    MAX_REMAINING_LENGTH,
+    decode, decode_slice, parse_header, ByteStr, CodecError, ConnAck, Connect, ConnectReturnCode, Decoded,
+    Decoder, FixedHeader, LastWill, Packet, Publish, QoS, SkippedPublish, SubAck, SubAckCode, Subscribe,
+    Unsubscribe, MAX_PACKET_SIZE, MAX_REMAINING_LENGTH,
 };
 use serde_json::{Map, Value};
 
@@ -511,3 +511,64 @@ mod rules;
 mod streams;
 #[path = "codec/vectors.rs"]
 mod vectors;
+
+/// `Decoder::next` skips a PUBLISH over the maximum size: out comes what is needed to answer it,
+/// its bytes are discarded as they arrive (never more than its topic buffered), and the packets
+/// after it decode as usual. Any chunking.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn an_oversize_publish_is_skipped_without_buffering_it() {
+    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        let mut big = Publish::new("big/topic", qos, Bytes::from(vec![7u8; 5000]));
+        big.pkid = if qos == QoS::AtMostOnce { 0 } else { 42 };
+        let mut stream = Vec::new();
+        Packet::Publish(big).encode(&mut stream).unwrap();
+        let size = stream.len();
+        Packet::PubRel(9).encode(&mut stream).unwrap();
+        for chunk in [1, 7, 100, size, stream.len()] {
+            let mut d = Decoder::new(1024);
+            let mut out = Vec::new();
+            let mut most = 0;
+            for piece in stream.chunks(chunk) {
+                d.feed(piece);
+                most = most.max(d.buffered());
+                while let Some(x) = d.next().unwrap() {
+                    out.push(x);
+                }
+            }
+            let skipped = SkippedPublish {
+                qos,
+                pkid: if qos == QoS::AtMostOnce { 0 } else { 42 },
+                topic: "big/topic".into(),
+                size,
+            };
+            assert_eq!(
+                out,
+                vec![Decoded::SkippedPublish(skipped), Decoded::Packet(Packet::PubRel(9))],
+                "chunk {chunk}"
+            );
+            // Only what one feed brought is ever held; in small feeds, never more than the topic.
+            if chunk <= 100 {
+                assert!(most < 200, "chunk {chunk}: {most} bytes buffered");
+            }
+        }
+    }
+    // Other packets over the maximum are still errors, and next_packet still refuses a PUBLISH.
+    let mut suback = Vec::new();
+    Packet::SubAck(SubAck { pkid: 1, codes: vec![SubAckCode::Failure; 2000] }).encode(&mut suback).unwrap();
+    let mut d = Decoder::new(1024);
+    d.feed(&suback);
+    assert!(matches!(d.next(), Err(CodecError::PacketTooLarge { .. })));
+    let mut publish = Vec::new();
+    Packet::Publish(Publish::new("t", QoS::AtMostOnce, Bytes::from(vec![0u8; 2000])))
+        .encode(&mut publish)
+        .unwrap();
+    let mut d = Decoder::new(1024);
+    d.feed(&publish);
+    assert!(matches!(d.next_packet(), Err(CodecError::PacketTooLarge { .. })));
+    // A remaining length too short for the topic it announces is malformed, not skipped.
+    let mut d = Decoder::new(16);
+    d.feed(&[0x30, 0x14, 0x00, 0xFF, b'a', b'b']);
+    d.feed(&[0u8; 18]);
+    assert_eq!(d.next(), Err(CodecError::UnexpectedEnd));
+}

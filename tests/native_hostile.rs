@@ -1,10 +1,13 @@
-//! The native client against a scripted broker on an in-memory stream (the `connector` hook): an
-//! acknowledgement for a packet id with nothing in flight is counted and ignored, and the
-//! connection stays up.
+//! The native client against brokers that send what it does not expect: a scripted broker on
+//! an in-memory stream (the `connector` hook) for acknowledgements of ids with nothing in flight,
+//! and Mosquitto for messages larger than the client's maximum packet size on a kept session.
 #![cfg(feature = "native")]
+
+mod native_common;
 
 use mq::codec::QoS;
 use mq::native::{BoxStream, Client, Options, Reconnect, State};
+use native_common::{connect, next, none_within, within, Mosquitto};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -79,4 +82,43 @@ async fn acknowledgements_for_ids_with_nothing_in_flight_are_counted_and_ignored
         .unwrap();
     let _broker = tokio::time::timeout(Duration::from_secs(10), script).await.unwrap().unwrap();
     assert_eq!(c.ignored_acks(), 3);
+}
+
+/// A message larger than `max_packet_size` queued for a kept session, and a retained one: each is
+/// acknowledged, counted and dropped; the connection stays up, and the next connection of the
+/// same session does not get it again (before, the client closed on it and the broker
+/// redelivered it on every reconnect, forever).
+#[tokio::test]
+async fn oversize_messages_on_a_kept_session_are_acknowledged_once_not_looped() {
+    let b = Mosquitto::start();
+    let mut o = b.options("oversize-sub");
+    o.config.clean_session = false;
+    o.config.max_packet_size = 1024;
+    let (sub, _m) = connect(o.clone()).await;
+    within(sub.subscribe("big/q", QoS::AtLeastOnce)).await.unwrap();
+    within(sub.disconnect()).await.unwrap();
+
+    let (publisher, _) = connect(b.options("oversize-pub")).await;
+    let big = "x".repeat(4000);
+    within(publisher.publish("big/q", big.clone(), QoS::AtLeastOnce, false)).await.unwrap();
+    within(publisher.publish("big/q", "small", QoS::AtLeastOnce, false)).await.unwrap();
+    within(publisher.publish("big/r", big.clone(), QoS::AtLeastOnce, true)).await.unwrap();
+
+    // The kept session gets the queued big message, then the small one.
+    let (sub, mut msgs) = connect(o.clone()).await;
+    assert_eq!(&next(&mut msgs).await.payload[..], b"small");
+    assert_eq!(sub.too_large(), 1);
+    // The retained big message, at subscribe time.
+    within(sub.subscribe("big/r", QoS::AtLeastOnce)).await.unwrap();
+    within(publisher.publish("big/q", "after", QoS::AtLeastOnce, false)).await.unwrap();
+    assert_eq!(&next(&mut msgs).await.payload[..], b"after");
+    assert_eq!(sub.too_large(), 2);
+    assert!(matches!(sub.state(), State::Connected { .. }), "{:?}", sub.state());
+    within(sub.disconnect()).await.unwrap();
+
+    // Reconnecting the same session: nothing comes again.
+    let (again, mut msgs) = connect(o).await;
+    assert!(none_within(&mut msgs, 500).await, "a message came again");
+    assert_eq!(again.too_large(), 0);
+    assert!(matches!(again.state(), State::Connected { .. }), "{:?}", again.state());
 }

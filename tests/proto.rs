@@ -552,10 +552,22 @@ fn an_oversize_packet_is_refused_from_its_header() {
     c.max_packet_size = 1024;
     let mut p = Pair::new(c);
     p.connect(false);
-    // A PUBLISH announcing 256 MB: refused after 5 bytes.
-    p.deliver_bytes(&[0x30, 0xFF, 0xFF, 0xFF, 0x7F]);
+    // A SUBACK announcing 256 MB: refused after 5 bytes.
+    p.deliver_bytes(&[0x90, 0xFF, 0xFF, 0xFF, 0x7F]);
     assert!(matches!(disconnect_reason(&p.take_events()),
         Some(ConnectionError::Protocol(ProtocolError::Malformed(mq::codec::CodecError::PacketTooLarge { .. })))));
+    // A PUBLISH announcing 256 MB is skipped as it arrives (see the oversize-PUBLISH test):
+    // nothing is allocated for it, and the connection waits for its bytes.
+    let mut c = config("c");
+    c.max_packet_size = 1024;
+    let mut p = Pair::new(c);
+    p.connect(false);
+    p.take_events();
+    p.deliver_bytes(&[0x30, 0xFF, 0xFF, 0xFF, 0x7F, 0x00, 0x01, b't']);
+    assert_eq!(p.take_events(), vec![Event::TooLarge { topic: "t".into(), qos: QoS::AtMostOnce, size: 268_435_460 }]);
+    p.deliver_bytes(&[0u8; 64 * 1024]);
+    assert!(p.client.is_connected());
+    assert!(p.take_events().is_empty());
 }
 }
 
@@ -911,5 +923,55 @@ fn a_websocket_text_frame_ends_the_connection_with_a_protocol_error_mqtt_6_0_0_1
     // The message in flight is sent again on the next connection.
     let resent = p.connect(true);
     assert!(matches!(&resent[..], [Packet::Publish(r)] if r.pkid == sent.pkid && r.dup), "{resent:?}");
+}
+}
+
+/// Encodes `p` as the broker would send it.
+fn wire(p: Packet) -> Vec<u8> {
+    let mut v = Vec::new();
+    p.encode(&mut v).unwrap();
+    v
+}
+
+both! {
+/// An incoming PUBLISH over `max_packet_size` must not trap a kept session in a loop (closed,
+/// redelivered on every reconnect, forever): it is acknowledged, not delivered, and reported as
+/// `Event::TooLarge`; the connection stays up. QoS 2: PUBREC, then PUBCOMP for the PUBREL, and a
+/// redelivery before the PUBREL is answered again without a second report.
+fn an_oversize_publish_is_acknowledged_reported_and_not_delivered() {
+    let mut c = config("c");
+    c.clean_session = false;
+    c.max_packet_size = 1024;
+    let mut p = Pair::new(c);
+    p.connect(false);
+    p.take_events();
+    let big = |qos, pkid, dup: bool| {
+        let mut m = Publish::new("big/t", qos, payload(&"x".repeat(4000)));
+        m.pkid = pkid;
+        m.dup = dup;
+        m.retain = true;
+        wire(Packet::Publish(m))
+    };
+    let size = big(QoS::AtLeastOnce, 1, false).len();
+    p.deliver_bytes(&big(QoS::AtMostOnce, 0, false));
+    p.deliver_bytes(&big(QoS::AtLeastOnce, 1, false));
+    assert_eq!(p.take_sent(), vec![Packet::PubAck(1)]);
+    let too_large = |qos| Event::TooLarge { topic: "big/t".into(), qos, size: size - if qos == QoS::AtMostOnce { 2 } else { 0 } };
+    assert_eq!(p.take_events(), vec![too_large(QoS::AtMostOnce), too_large(QoS::AtLeastOnce)]);
+    p.deliver_bytes(&big(QoS::ExactlyOnce, 2, false));
+    assert_eq!(p.take_sent(), vec![Packet::PubRec(2)]);
+    assert_eq!(p.take_events(), vec![too_large(QoS::ExactlyOnce)]);
+    // The broker missed our PUBREC and sends it again: PUBREC again, no second report.
+    p.deliver_bytes(&big(QoS::ExactlyOnce, 2, true));
+    assert_eq!(p.take_sent(), vec![Packet::PubRec(2)]);
+    assert!(p.take_events().is_empty());
+    p.deliver(Packet::PubRel(2));
+    assert_eq!(p.take_sent(), vec![Packet::PubComp(2)]);
+    assert!(p.client.is_connected());
+    // A small message after them is delivered as usual.
+    let mut small = Publish::new("small/t", QoS::AtLeastOnce, payload("ok"));
+    small.pkid = 3;
+    p.deliver(Packet::Publish(small.clone()));
+    assert_eq!(p.take_events(), vec![Event::Message(small)]);
 }
 }

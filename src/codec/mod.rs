@@ -395,11 +395,33 @@ pub struct Decoder {
     pos: usize,
     max_packet: usize,
     failed: Option<DecodeError>,
+    /// Bytes of a skipped PUBLISH still to come (see [`Decoder::next`]): discarded by `feed`.
+    skip: usize,
+}
+
+/// What [`Decoder::next`] takes out of the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    Packet(Packet),
+    /// A PUBLISH larger than the maximum packet size: its bytes are discarded as they arrive
+    /// (only its topic is ever buffered), and this is what the receiver needs to answer it.
+    SkippedPublish(SkippedPublish),
+}
+
+/// The header of a PUBLISH the decoder skipped for its size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedPublish {
+    pub qos: QoS,
+    /// 0 for QoS 0.
+    pub pkid: u16,
+    pub topic: alloc::string::String,
+    /// The whole packet's size in bytes.
+    pub size: usize,
 }
 
 impl Decoder {
     pub fn new(max_packet: usize) -> Self {
-        Decoder { buf: BytesMut::new(), pos: 0, max_packet, failed: None }
+        Decoder { buf: BytesMut::new(), pos: 0, max_packet, failed: None, skip: 0 }
     }
 
     /// The configured maximum packet size.
@@ -408,7 +430,12 @@ impl Decoder {
     }
 
     /// Appends bytes from the transport.
-    pub fn feed(&mut self, data: &[u8]) {
+    pub fn feed(&mut self, mut data: &[u8]) {
+        if self.skip > 0 {
+            let n = self.skip.min(data.len());
+            self.skip -= n;
+            data = &data[n..];
+        }
         if self.failed.is_none() {
             self.compact();
             self.buf.extend_from_slice(data);
@@ -425,6 +452,59 @@ impl Decoder {
         self.buf.clear();
         self.pos = 0;
         self.failed = None;
+        self.skip = 0;
+    }
+
+    /// [`next_packet`](Decoder::next_packet), except that a PUBLISH larger than the maximum
+    /// packet size is skipped rather than an error: once its fixed header, topic and packet id
+    /// arrived, it comes out as [`Decoded::SkippedPublish`] and the rest of its bytes are
+    /// discarded as they are fed, never buffered. The topic is buffered (at most 65,537 bytes
+    /// beyond the fixed header, whatever the maximum). Any other oversize packet is an error.
+    pub fn next(&mut self) -> Result<Option<Decoded>, DecodeError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        match self.decode_one() {
+            Ok(p) => Ok(p.map(Decoded::Packet)),
+            Err(CodecError::PacketTooLarge { .. }) if self.buf.get(self.pos).map(|b| b >> 4) == Some(3) => {
+                self.skip_publish().map_err(|e| self.fail(e))
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// Starts skipping the oversize PUBLISH at `pos`, once its topic and packet id are here.
+    #[cold]
+    fn skip_publish(&mut self) -> Result<Option<Decoded>, DecodeError> {
+        let data = &self.buf[self.pos..];
+        // Its real size (a length MQTT cannot encode is still an error).
+        let Some(header) = parse_header(data, MAX_PACKET_SIZE)? else {
+            return Ok(None);
+        };
+        check_flags(&header)?;
+        let qos = QoS::from_u8((header.flags() >> 1) & 3)?;
+        let body = &data[header.header_len..];
+        let Some(len) = body.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else {
+            return Ok(None);
+        };
+        let id_len = if qos == QoS::AtMostOnce { 0 } else { 2 };
+        if 2 + len + id_len > header.remaining {
+            return Err(CodecError::UnexpectedEnd);
+        }
+        let Some(head) = body.get(..2 + len + id_len) else {
+            self.compact();
+            return Ok(None);
+        };
+        let topic = core::str::from_utf8(&head[2..2 + len]).map_err(|_| CodecError::InvalidUtf8)?;
+        let pkid = if id_len == 2 { u16::from_be_bytes([head[2 + len], head[3 + len]]) } else { 0 };
+        let skipped =
+            SkippedPublish { qos, pkid, topic: alloc::string::String::from(topic), size: header.total_len() };
+        // Drop what of it is buffered; the rest is discarded as it comes.
+        let here = data.len().min(header.total_len());
+        self.skip = header.total_len() - here;
+        self.pos += here;
+        self.compact();
+        Ok(Some(Decoded::SkippedPublish(skipped)))
     }
 
     /// The next complete packet, `Ok(None)` when more bytes are needed.

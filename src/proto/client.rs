@@ -6,7 +6,8 @@ use super::{
     StoreOp, StoreRecord, UserError,
 };
 use crate::codec::{
-    CodecError, ConnectReturnCode, Decoder, Packet, Publish, QoS, SubAckCode, Subscribe, Unsubscribe,
+    CodecError, ConnectReturnCode, Decoded, Decoder, Packet, Publish, QoS, SkippedPublish, SubAckCode,
+    Subscribe, Unsubscribe,
 };
 use alloc::collections::VecDeque;
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
@@ -159,14 +160,23 @@ impl Client {
         }
         self.decoder.feed(data);
         loop {
-            match self.decoder.next_packet() {
-                Ok(Some(packet)) => {
+            match self.decoder.next() {
+                Ok(Some(Decoded::Packet(packet))) => {
                     if let Err(e) = self.handle_packet(now, packet) {
                         self.lose(ConnectionError::Protocol(e));
                     }
                     if self.conn == Conn::Offline {
                         return;
                     }
+                }
+                Ok(Some(Decoded::SkippedPublish(s))) => {
+                    if matches!(self.conn, Conn::AwaitingConnAck { .. }) {
+                        // [MQTT-3.2.0-1]: the first packet from the server is CONNACK.
+                        let e =
+                            ProtocolError::UnexpectedPacket { packet: "PUBLISH", state: "awaiting CONNACK" };
+                        return self.lose(ConnectionError::Protocol(e));
+                    }
+                    self.on_oversize_publish(now, s);
                 }
                 Ok(None) => break,
                 Err(e) => return self.lose(ConnectionError::Protocol(ProtocolError::Malformed(e))),
@@ -692,6 +702,30 @@ impl Client {
                     Some(_) => {}
                 }
                 self.send(now, &Packet::PubRec(id));
+            }
+        }
+    }
+
+    /// A PUBLISH larger than `max_packet_size`: acknowledged as received (so a kept session does
+    /// not get it again on every reconnect, forever) but not delivered; the application learns
+    /// of it through [`Event::TooLarge`]. A QoS 2 one is remembered like any other until PUBREL,
+    /// so its redelivery is not reported twice.
+    fn on_oversize_publish(&mut self, now: Instant, s: SkippedPublish) {
+        let report = Event::TooLarge { topic: s.topic, qos: s.qos, size: s.size };
+        match s.qos {
+            QoS::AtMostOnce => self.events.push_back(report),
+            QoS::AtLeastOnce => {
+                self.events.push_back(report);
+                self.send(now, &Packet::PubAck(s.pkid));
+            }
+            QoS::ExactlyOnce => {
+                if !self.session.incoming.contains_key(&s.pkid) {
+                    let record = StoreRecord::Incoming { pkid: s.pkid, delivered: true };
+                    self.store.push_back(StoreOp::Put(record));
+                    self.session.incoming.insert(s.pkid, Incoming::Delivered { marked: true });
+                    self.events.push_back(report);
+                }
+                self.send(now, &Packet::PubRec(s.pkid));
             }
         }
     }

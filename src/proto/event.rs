@@ -2,6 +2,7 @@
 
 use super::ConnectionError;
 use crate::codec::{ByteStr, Publish, QoS, SubAckCode};
+use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
 
@@ -64,4 +65,9 @@ pub enum Event {
     /// a broker that lost track). For a PUBREC the client still answered with PUBREL, so the
     /// broker can finish its side. A driver reports it (a log line, a counter), never as an error.
     Ignored { packet: &'static str, pkid: u16 },
+    /// An incoming PUBLISH larger than `Config::max_packet_size`: its bytes were skipped (never
+    /// buffered past the topic), it was acknowledged (PUBACK, or PUBREC and later PUBCOMP) so
+    /// the broker does not send it again, and it is not delivered. A driver reports it to the
+    /// application as a `TOO_LARGE` error that does not end the connection.
+    TooLarge { topic: String, qos: QoS, size: usize },
 }

@@ -15,7 +15,7 @@ use super::session::Granted;
 use super::socket::Socket;
 use super::timer::{Listener, Timer};
 use super::web::{later, performance_now, Scope};
-use crate::codec::{QoS, SubAckCode};
+use crate::codec::{QoS, SubAckCode, Text};
 use crate::proto::{Client, ConnectionError, ErrorCode, Event, Instant, RequestId, StoreOp};
 use js_sys::{Array, Function};
 use std::cell::RefCell;
@@ -599,6 +599,13 @@ impl Driver {
                     queue(&resolve, &[]);
                 }
                 self.complete_restored(id);
+            }
+            Event::TooLarge { topic, size, .. } => {
+                // Acknowledged and dropped (see proto::Event::TooLarge); the connection stays.
+                let mut m = Text::default();
+                m.s("a message on \"").s(&topic).s("\" of ").n(size as u64);
+                m.s(" bytes is larger than maxPacketSize: acknowledged to the broker and dropped");
+                self.listeners.emit("error", &[js_error(ErrorCode::TooLarge, &m.0)]);
             }
             Event::Ignored { packet, pkid } => {
                 // Not an error: the connection stays up (see proto::Event::Ignored).

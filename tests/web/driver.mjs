@@ -108,7 +108,7 @@ const dec = (b) => td.decode(b);
 const CONNACK = (sessionPresent = 0, code = 0) => [0x20, 2, sessionPresent, code];
 const PINGRESP = [0xd0, 0];
 const PUBACK = (pkid) => [0x40, 2, pkid >> 8, pkid & 255];
-const T = { CONNECT: 1, PUBLISH: 3, PINGREQ: 12, DISCONNECT: 14 };
+const T = { CONNECT: 1, PUBLISH: 3, PUBACK: 4, PINGREQ: 12, DISCONNECT: 14 };
 function publishPacket(topic, payload, qos = 0, pkid = 1) {
   const t = text(topic);
   const body = [t.length >> 8, t.length & 255, ...t];
@@ -428,6 +428,24 @@ test("a WebSocket text frame from the broker closes the connection with PROTOCOL
   assert(!c.connected, "the client is still connected");
   await waitFor("the socket closed by the client", () => ws.closedByClient);
   assertEq(got, [], "messages");
+});
+
+test("a message over maxPacketSize is acknowledged, reported as TOO_LARGE and dropped; the connection stays", async (env) => {
+  const [c, ws] = await connectClient(env, "ws://oversize", { reconnect: false, maxPacketSize: 64 });
+  const log = eventLog(c);
+  const got = [];
+  c.on("message", (t, p) => got.push(`${t} ${dec(p)}`));
+  // A QoS 1 PUBLISH of 200 bytes (a two-byte remaining length), in three frames.
+  const t = text("big/t"), body = [0, t.length, ...t, 0, 5, ...text("y".repeat(200))];
+  const big = [0x32, (body.length & 127) | 128, body.length >> 7, ...body];
+  for (const [a, b] of [[0, 3], [3, 100], [100, big.length]]) ws.receive(big.slice(a, b));
+  await waitFor("the PUBACK", () => ws.packets().some((p) => p.type == T.PUBACK));
+  ws.receive(publishPacket("small/t", "ok", 1, 6));
+  await waitFor("the small message", () => got.length);
+  assertEq(got, ["small/t ok"], "messages");
+  assertEq(log, ["error:TOO_LARGE"], "the events");
+  assert(c.connected, "the client is no longer connected");
+  await resolves("end()", c.end());
 });
 
 // ---- the one driver: what the two old drivers (js/mq.js and src/wasm/) did differently ----
