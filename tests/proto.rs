@@ -975,3 +975,63 @@ fn an_oversize_publish_is_acknowledged_reported_and_not_delivered() {
     assert_eq!(p.take_events(), vec![Event::Message(small)]);
 }
 }
+
+both! {
+/// Issue 13's list of broken brokers: a second CONNACK, a SUBACK return code of 3, a remaining
+/// length claiming 256 MB (not a PUBLISH), packet id 0 [MQTT-2.3.1-1], a reserved packet type
+/// [MQTT-2.2.1], and a frame cut in the middle of a packet. Each ends the connection with a
+/// typed reason (the cut one as a closed transport), nothing panics, and every message in flight
+/// is sent again on the next connection of the kept session.
+fn a_broken_broker_ends_the_connection_with_a_reason_and_keeps_what_is_in_flight() {
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("second CONNACK", vec![0x20, 0x02, 0x00, 0x00]),
+        ("SUBACK return code 3", vec![0x90, 0x03, 0x00, 0x09, 0x03]),
+        ("256 MB remaining length", vec![0x90, 0xFF, 0xFF, 0xFF, 0x7F]),
+        ("packet id 0", vec![0x32, 0x05, 0x00, 0x01, b't', 0x00, 0x00]),
+        ("reserved type 15", vec![0xF0, 0x00]),
+        ("cut mid-packet", vec![0x32, 0x0A, 0x00, 0x01, b't']),
+    ];
+    for (what, bytes) in cases {
+        let mut c = config("c");
+        c.clean_session = false;
+        let mut p = Pair::new(c);
+        p.connect(false);
+        p.take_events();
+        let id1 = p.client.publish(p.now, msg("t/1", "one", QoS::AtLeastOnce)).unwrap();
+        let id2 = p.client.publish(p.now, msg("t/2", "two", QoS::ExactlyOnce)).unwrap();
+        let sent = p.take_sent();
+        assert_eq!(sent.len(), 2, "{what}");
+        p.deliver_bytes(&bytes);
+        if what == "cut mid-packet" {
+            assert!(p.client.is_connected(), "{what}: half a packet is not an error yet");
+            p.cut();
+            assert_eq!(disconnect_reason(&p.take_events()), Some(ConnectionError::TransportClosed), "{what}");
+        } else {
+            match disconnect_reason(&p.take_events()) {
+                Some(ConnectionError::Protocol(_)) => {}
+                other => panic!("{what}: {other:?}"),
+            }
+        }
+        assert!(!p.client.is_connected(), "{what}");
+        // The next connection resends both, with their ids, as duplicates.
+        let resent = p.connect(true);
+        let ids: Vec<(u16, bool)> = resent
+            .iter()
+            .map(|r| match r {
+                Packet::Publish(r) => (r.pkid, r.dup),
+                other => panic!("{what}: {other:?}"),
+            })
+            .collect();
+        let want: Vec<(u16, bool)> = sent
+            .iter()
+            .map(|s| match s {
+                Packet::Publish(s) => (s.pkid, true),
+                other => panic!("{what}: {other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, want, "{what}");
+        let pending = p.client.pending_requests();
+        assert!(pending.contains(&id1) && pending.contains(&id2), "{what}: {pending:?}");
+    }
+}
+}
