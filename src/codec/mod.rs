@@ -395,11 +395,11 @@ pub struct Decoder {
     pos: usize,
     max_packet: usize,
     failed: Option<DecodeError>,
-    /// Bytes of a skipped PUBLISH still to come (see [`Decoder::next`]): discarded by `feed`.
+    /// Bytes of a skipped PUBLISH still to come (see [`Decoder::next_decoded`]): discarded by `feed`.
     skip: usize,
 }
 
-/// What [`Decoder::next`] takes out of the stream.
+/// What [`Decoder::next_decoded`] takes out of the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decoded {
     Packet(Packet),
@@ -460,7 +460,7 @@ impl Decoder {
     /// arrived, it comes out as [`Decoded::SkippedPublish`] and the rest of its bytes are
     /// discarded as they are fed, never buffered. The topic is buffered (at most 65,537 bytes
     /// beyond the fixed header, whatever the maximum). Any other oversize packet is an error.
-    pub fn next(&mut self) -> Result<Option<Decoded>, DecodeError> {
+    pub fn next_decoded(&mut self) -> Result<Option<Decoded>, DecodeError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }

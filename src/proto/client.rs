@@ -160,7 +160,7 @@ impl Client {
         }
         self.decoder.feed(data);
         loop {
-            match self.decoder.next() {
+            match self.decoder.next_decoded() {
                 Ok(Some(Decoded::Packet(packet))) => {
                     if let Err(e) = self.handle_packet(now, packet) {
                         self.lose(ConnectionError::Protocol(e));

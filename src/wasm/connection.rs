@@ -14,6 +14,9 @@ use core::time::Duration;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
+/// The largest piece of a WebSocket frame copied into wasm memory at once.
+const FEED_CHUNK: u32 = 64 * 1024;
+
 /// A connection that lived this long resets the reconnect backoff.
 const STABLE: Duration = Duration::from_secs(30);
 
@@ -62,8 +65,18 @@ impl Driver {
                 self.core.handle_connected(now());
                 self.pump()
             }
-            SocketEvent::Data(bytes) => {
-                self.core.handle_bytes(now(), &bytes);
+            SocketEvent::Data(frame) => {
+                // In pieces of at most 64 KiB through one reused buffer: a large frame (a message
+                // over maxPacketSize that the core skips, say) is never copied whole into wasm.
+                let (len, now) = (frame.length(), now());
+                let mut at = 0;
+                while at < len {
+                    let end = len.min(at + FEED_CHUNK);
+                    self.feed_buf.resize((end - at) as usize, 0);
+                    frame.subarray(at, end).copy_to(&mut self.feed_buf);
+                    self.core.handle_bytes(now, &self.feed_buf);
+                    at = end;
+                }
                 self.schedule_flush();
             }
             SocketEvent::Text => {

@@ -128,6 +128,8 @@ pub(crate) struct Driver {
     pub(super) next_bytes: Vec<u8>,
     pub(super) next_events: Vec<Event>,
     pub(super) send_buf: Vec<u8>,
+    /// Where incoming frames are copied, a piece at a time (see connection.rs).
+    pub(super) feed_buf: Vec<u8>,
     pub(super) flush_scheduled: bool,
     /// `finish` ran: the Web Lock goes once the store writes are done (`unlock_if_idle`).
     pub(super) unlock_pending: bool,
@@ -189,6 +191,7 @@ impl Driver {
             next_bytes: Vec::new(),
             next_events: Vec::new(),
             send_buf: Vec::new(),
+            feed_buf: Vec::new(),
             flush_scheduled: false,
             unlock_pending: false,
             persisted_waiters: Vec::new(),

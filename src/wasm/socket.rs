@@ -12,7 +12,8 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 /// What the socket reports.
 pub(crate) enum SocketEvent {
     Open,
-    Data(Vec<u8>),
+    /// A binary frame, still in JS memory: the driver copies it in pieces.
+    Data(Uint8Array),
     /// A text frame: not MQTT [MQTT-6.0.0-1]; the driver closes the connection.
     Text,
     /// The connection closed (or never opened); `code` and `reason` from the close frame.
@@ -42,7 +43,7 @@ impl Socket {
         let on_message = callback(move |e| {
             let data = e.unchecked_into::<MessageEvent>().data();
             h(match data.dyn_into::<ArrayBuffer>() {
-                Ok(buf) => SocketEvent::Data(Uint8Array::new(&buf).to_vec()),
+                Ok(buf) => SocketEvent::Data(Uint8Array::new(&buf)),
                 Err(_) => SocketEvent::Text,
             });
             JsValue::UNDEFINED
