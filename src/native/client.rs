@@ -1,7 +1,7 @@
 //! The application's handle: commands in, a future per request, a stream of messages out.
 
 use super::driver::{Command, Driver};
-use super::{Error, FileStore, Options};
+use super::{Error, Options};
 use crate::codec::{ByteStr, Publish, QoS, SubAckCode};
 use crate::proto::{self, Message, RequestId};
 use bytes::Bytes;
@@ -105,23 +105,20 @@ impl Restored {
 }
 
 impl Client {
-    /// Connects (restoring the session from `options.session_dir` if it holds one) and returns
-    /// once the broker accepted the connection. A first connection that fails is an error here,
-    /// whatever the reconnect policy; later losses are retried by the policy.
+    /// Connects (restoring the session from `options.session_dir` or `options.store` if it
+    /// holds one) and returns once the broker accepted the connection. A first connection that
+    /// fails is an error here, whatever the reconnect policy; later losses are retried by the
+    /// policy.
     pub async fn connect(options: Options) -> Result<(Client, Messages), Error> {
-        let store = match &options.session_dir {
-            Some(root) => Some(
-                FileStore::open(root, &options.broker_name(), &options.config.client_id)
-                    .map_err(|e| Error::Store(Arc::new(e)))?,
-            ),
-            None => None,
+        let store = options.open_store()?;
+        let records = match &store {
+            Some(s) => s.records()?,
+            None => Vec::new(),
         };
-        let core = match &store {
-            Some(s) if !s.is_empty() => {
-                let records = s.records().map_err(Error::Restore)?;
-                proto::Client::restore(options.config.clone(), records).map_err(Error::Restore)?
-            }
-            _ => proto::Client::new(options.config.clone())?,
+        let core = if records.is_empty() {
+            proto::Client::new(options.config.clone())?
+        } else {
+            proto::Client::restore(options.config.clone(), records).map_err(Error::Restore)?
         };
         let ids = core.pending_requests();
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();

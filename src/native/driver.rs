@@ -1,14 +1,15 @@
 //! The connection task: owns the sans-IO core, the transport, the timer and the session store.
 //!
 //! After every input (bytes, a command, the timer, the transport closing) it drains the core's
-//! outputs in order: `poll_store` (appended to the file store and fsynced *before* anything it
-//! protects is written), `poll_transmit` (queued for the socket), `poll_timeout` (the next
-//! `sleep_until`), `poll_event` (a waiter's oneshot completed, a message pushed to the stream).
+//! outputs in order: `poll_store` (one batch applied to the session store, durable *before*
+//! anything it protects is written), `poll_transmit` (queued for the socket), `poll_timeout`
+//! (the next `sleep_until`), `poll_event` (a waiter's oneshot completed, a message pushed to the
+//! stream).
 
 use super::client::State;
 use super::reconnect::Jitter;
 use super::transport::{self, BoxStream};
-use super::{Error, FileStore, Options};
+use super::{Error, Options, SessionStore};
 use crate::codec::{Publish, QoS, SubAckCode};
 use crate::proto::{self, ConnectionError, Event, Instant, Message, RequestId};
 use std::collections::{HashMap, HashSet};
@@ -66,7 +67,9 @@ enum Stop {
 pub(crate) struct Driver {
     core: proto::Client,
     opts: Options,
-    store: Option<FileStore>,
+    store: Option<Box<dyn SessionStore>>,
+    /// The store operations of one input, applied as one batch.
+    batch: Vec<proto::StoreOp>,
     cmds: mpsc::UnboundedReceiver<Command>,
     messages: mpsc::UnboundedSender<Publish>,
     restored: HashSet<RequestId>,
@@ -120,7 +123,7 @@ impl Driver {
     pub(crate) fn new(
         core: proto::Client,
         opts: Options,
-        store: Option<FileStore>,
+        store: Option<Box<dyn SessionStore>>,
         cmds: mpsc::UnboundedReceiver<Command>,
         messages: mpsc::UnboundedSender<Publish>,
         restored_done: mpsc::UnboundedSender<RequestId>,
@@ -132,6 +135,7 @@ impl Driver {
             core,
             opts,
             store,
+            batch: Vec::new(),
             cmds,
             messages,
             restored,
@@ -354,15 +358,15 @@ impl Driver {
         if self.fatal.is_some() {
             return;
         }
-        let mut staged = false;
         while let Some(op) = self.core.poll_store() {
-            if let Some(store) = &mut self.store {
-                store.stage(&op);
-                staged = true;
+            if self.store.is_some() {
+                self.batch.push(op);
             }
         }
-        if staged {
-            if let Some(Err(e)) = self.store.as_mut().map(FileStore::commit) {
+        if let (Some(store), false) = (&mut self.store, self.batch.is_empty()) {
+            let applied = store.apply(&self.batch);
+            self.batch.clear();
+            if let Err(e) = applied {
                 // What the failed batch protects must not go out.
                 self.core.poll_transmit(&mut Vec::new());
                 self.fatal = Some(Error::Store(Arc::new(e)));

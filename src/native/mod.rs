@@ -1,10 +1,11 @@
 //! The native driver (feature `native`): an async MQTT client on tokio over TCP, TLS (feature
-//! `tls`, rustls) or any stream you bring, with a crash-safe file session store.
+//! `tls`, rustls) or any stream you bring, with a crash-safe file session store or any
+//! [`SessionStore`] you bring.
 //!
 //! ```text
 //!  Client (cloneable handle) ──commands──► driver task ──► proto::Client (sans-IO core)
 //!        ▲  oneshot per request                │  after every input, in order:
-//!        └──────────── completions ────────────┤   poll_store    → FileStore (fsync) first
+//!        └──────────── completions ────────────┤   poll_store    → SessionStore (durable) first
 //!  Messages (stream) ◄──────── messages ───────┤   poll_transmit → socket
 //!                                              │   poll_timeout  → sleep_until
 //!                                              └   poll_event    → waiters, streams
@@ -33,6 +34,7 @@ mod driver;
 mod error;
 mod options;
 mod reconnect;
+mod session_store;
 mod store;
 #[cfg(feature = "tls")]
 mod tls;
@@ -42,6 +44,7 @@ pub use client::{Client, Messages, Pending, Restored, State};
 pub use error::Error;
 pub use options::Options;
 pub use reconnect::Reconnect;
+pub use session_store::{LoadError, MemoryStore, OpenStore, SessionStore};
 pub use store::FileStore;
 #[cfg(feature = "tls")]
 pub use tls::{Roots, TlsOptions};

@@ -1,8 +1,10 @@
 //! What to connect to and how: broker address, URL parsing, session store, transport.
 
+use super::session_store::OpenStore;
 use super::transport::Connector;
-use super::{Error, Reconnect};
+use super::{Error, Reconnect, SessionStore};
 use crate::proto::Config;
+use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -20,8 +22,13 @@ pub struct Options {
     pub tls: Option<super::TlsOptions>,
     pub reconnect: Reconnect,
     /// Keep the session in a directory under this one, named after the broker and the client id
-    /// (see [`FileStore`](super::FileStore)). `None`: the session lives in memory only.
+    /// (see [`FileStore`](super::FileStore)). `None` (and no `store`): the session lives in
+    /// this client only.
     pub session_dir: Option<PathBuf>,
+    /// Keep the session in a store of your own (SQLite, sled, a [`MemoryStore`](super::MemoryStore)
+    /// shared between clients, ...), opened once per `connect`; see [`Options::with_store`].
+    /// Not together with `session_dir`.
+    pub store: Option<OpenStore>,
     /// Bring your own stream instead of TCP (TLS, if set, still goes on top).
     pub connector: Option<Arc<dyn Connector>>,
 }
@@ -34,6 +41,7 @@ impl core::fmt::Debug for Options {
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls.is_some());
         d.field("reconnect", &self.reconnect).field("session_dir", &self.session_dir);
+        d.field("store", &self.store.is_some());
         d.field("connector", &self.connector.is_some()).finish_non_exhaustive()
     }
 }
@@ -49,6 +57,7 @@ impl Options {
             tls: None,
             reconnect: Reconnect::default(),
             session_dir: None,
+            store: None,
             connector: None,
         }
     }
@@ -126,6 +135,33 @@ impl Options {
     pub fn client_id(mut self, id: impl Into<String>) -> Self {
         self.config.client_id = id.into();
         self
+    }
+
+    /// Keeps the session in the store `open` returns, called once per
+    /// [`Client::connect`](super::Client::connect) with these options (their host, port and
+    /// client id name the session). `|_| Ok(memory.clone())` resumes, within this process, the
+    /// session a client stopped with left in a [`MemoryStore`](super::MemoryStore).
+    pub fn with_store<S: SessionStore>(
+        mut self,
+        open: impl Fn(&Options) -> io::Result<S> + Send + Sync + 'static,
+    ) -> Self {
+        self.store = Some(Arc::new(move |o: &Options| Ok(Box::new(open(o)?) as Box<dyn SessionStore>)));
+        self
+    }
+
+    /// Opens the session store the options name, if any.
+    pub(crate) fn open_store(&self) -> Result<Option<Box<dyn SessionStore>>, Error> {
+        let store = |e| Error::Store(Arc::new(e));
+        match (&self.store, &self.session_dir) {
+            (Some(_), Some(_)) => Err(Error::InvalidOptions("both `store` and `session_dir` are set".into())),
+            (Some(open), None) => open(self).map(Some).map_err(store),
+            (None, Some(root)) => {
+                let s = super::FileStore::open(root, &self.broker_name(), &self.config.client_id)
+                    .map_err(store)?;
+                Ok(Some(Box::new(s)))
+            }
+            (None, None) => Ok(None),
+        }
     }
 
     /// The broker's name in file store paths: `host_port`.

@@ -1,17 +1,23 @@
 //! The file session store: an append-only log per (broker, client id), fsynced per batch.
 //!
 //! Layout: `<root>/<broker>/<client id>/session.log`, names percent-encoded to `[A-Za-z0-9._-]`.
-//! Each entry is `len: u32 BE | crc32(body): u32 BE | body`, the body being `P key_len key value`
-//! (put `StoreRecord::to_bytes()` at `StoreKey`'s string) or `D key_len key` (delete).
+//! Each entry is `len: u32 BE | crc32(body): u32 BE | body`, the body one of
+//! - `P key_len key value`: put `StoreRecord::to_bytes()` at `StoreKey`'s string;
+//! - `D key_len key`: delete;
+//! - `B (len: u32 BE | P-or-D body)*`: a batch of several operations, applied all or none.
 //!
-//! Crash safety: a batch (everything the core emitted for one input) is appended with one
-//! `write` and made durable with `fdatasync` *before* the driver sends the bytes it protects. A
-//! process killed mid-append leaves a torn last entry, which fails its length or checksum and is
-//! cut off on the next open: that batch's bytes were never sent, so nothing is lost. Compaction
-//! rewrites the live records into `session.log.tmp`, fsyncs it, renames it over the log and
-//! fsyncs the directory. Credentials are never part of a record.
+//! A batch of one operation is a plain `P` or `D` entry and compaction writes `P` entries only,
+//! so a log written before `B` existed loads unchanged.
+//!
+//! Crash safety: a batch (everything the core emitted for one input) is one entry, appended with
+//! one `write` and made durable with `fdatasync` *before* the driver sends the bytes it protects.
+//! A process killed mid-append leaves a torn last entry, which fails its length or checksum and
+//! is cut off on the next open: the store holds the state before that batch, whose bytes were
+//! never sent. Compaction rewrites the live records into `session.log.tmp`, fsyncs it, renames it
+//! over the log and fsyncs the directory. Credentials are never part of a record.
 
-use crate::proto::{RestoreError, StoreOp, StoreRecord};
+use super::session_store::{LoadError, SessionStore};
+use crate::proto::{StoreOp, StoreRecord};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -22,7 +28,7 @@ const TMP: &str = "session.log.tmp";
 /// Compact when the log is past this size and four times the live records.
 const COMPACT_MIN: u64 = 256 * 1024;
 
-/// A durable session store in a directory.
+/// A durable session store in a directory: a [`SessionStore`] on the file system.
 #[derive(Debug)]
 pub struct FileStore {
     dir: PathBuf,
@@ -31,7 +37,9 @@ pub struct FileStore {
     /// Live records: key string to `StoreRecord::to_bytes()`.
     live: BTreeMap<String, Vec<u8>>,
     live_bytes: u64,
-    staged: Vec<u8>,
+    /// An append or compaction failed: what the log holds past `log_len` is unknown until the
+    /// store is reopened (which reads it back), so no more batches are taken.
+    broken: bool,
 }
 
 impl FileStore {
@@ -55,8 +63,8 @@ impl FileStore {
             log.set_len(good as u64)?;
             log.sync_all()?;
         }
-        let live_bytes = live.iter().map(|(k, v): (&String, &Vec<u8>)| (k.len() + v.len() + 12) as u64).sum();
-        let mut store = FileStore { dir, log, log_len: good as u64, live, live_bytes, staged: Vec::new() };
+        let live_bytes = live.iter().map(|(k, v)| entry_size(k, v)).sum();
+        let mut store = FileStore { dir, log, log_len: good as u64, live, live_bytes, broken: false };
         if store.log_len > COMPACT_MIN && store.log_len > 4 * store.live_bytes {
             store.compact()?;
         }
@@ -68,94 +76,130 @@ impl FileStore {
         &self.dir
     }
 
-    /// The stored records, to pass to `proto::Client::restore`.
-    pub fn records(&self) -> Result<Vec<StoreRecord>, RestoreError> {
-        self.live.values().map(|v| StoreRecord::from_bytes(v)).collect()
+    /// Rewrites the log with only the live records: temp file, fsync, rename, fsync directory.
+    fn compact(&mut self) -> io::Result<()> {
+        let r = self.try_compact();
+        self.broken |= r.is_err();
+        r
     }
 
-    /// Whether no record is stored.
-    pub fn is_empty(&self) -> bool {
-        self.live.is_empty()
-    }
-
-    /// Adds an operation to the current batch (not yet durable).
-    pub fn stage(&mut self, op: &StoreOp) {
-        let (key, value) = match op {
-            StoreOp::Put(r) => (r.key().to_string(), Some(r.to_bytes())),
-            StoreOp::Delete(k) => (k.to_string(), None),
-        };
-        let mut body = Vec::with_capacity(2 + key.len() + value.as_ref().map_or(0, Vec::len));
-        body.push(if value.is_some() { b'P' } else { b'D' });
-        body.push(key.len() as u8);
-        body.extend_from_slice(key.as_bytes());
-        if let Some(v) = &value {
-            body.extend_from_slice(v);
+    fn try_compact(&mut self) -> io::Result<()> {
+        let mut data = Vec::with_capacity(self.live_bytes as usize);
+        for (k, v) in &self.live {
+            frame(&put_body(k, v), &mut data);
         }
-        self.staged.extend_from_slice(&(body.len() as u32).to_be_bytes());
-        self.staged.extend_from_slice(&crc32(&body).to_be_bytes());
-        self.staged.extend_from_slice(&body);
-        match value {
-            Some(v) => {
-                self.live_bytes += (key.len() + v.len() + 12) as u64;
-                if let Some(old) = self.live.insert(key.clone(), v) {
-                    self.live_bytes -= (key.len() + old.len() + 12) as u64;
+        let tmp = self.dir.join(TMP);
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        f.write_all(&data)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, self.dir.join(LOG))?;
+        File::open(&self.dir)?.sync_all()?;
+        self.log = OpenOptions::new().append(true).open(self.dir.join(LOG))?;
+        self.log_len = data.len() as u64;
+        Ok(())
+    }
+}
+
+impl SessionStore for FileStore {
+    fn records(&self) -> Result<Vec<StoreRecord>, LoadError> {
+        Ok(self.live.values().map(|v| StoreRecord::from_bytes(v)).collect::<Result<_, _>>()?)
+    }
+
+    /// One entry for the batch, one append, one `fdatasync`. After an error the store takes no
+    /// more batches; reopening it reads back the state before the batch or after it.
+    fn apply(&mut self, batch: &[StoreOp]) -> io::Result<()> {
+        if self.broken {
+            return Err(io::Error::other("the session store failed earlier; reopen it"));
+        }
+        let ops: Vec<(String, Option<Vec<u8>>)> = batch
+            .iter()
+            .map(|op| match op {
+                StoreOp::Put(r) => (r.key().to_key_string(), Some(r.to_bytes())),
+                StoreOp::Delete(k) => (k.to_key_string(), None),
+            })
+            .collect();
+        let mut entry = Vec::new();
+        match ops.as_slice() {
+            [] => return Ok(()),
+            [(k, v)] => frame(&op_body(k, v.as_deref()), &mut entry),
+            _ => {
+                let mut body = vec![b'B'];
+                for (k, v) in &ops {
+                    let sub = op_body(k, v.as_deref());
+                    body.extend_from_slice(&(sub.len() as u32).to_be_bytes());
+                    body.extend_from_slice(&sub);
                 }
+                frame(&body, &mut entry);
             }
-            None => {
-                if let Some(old) = self.live.remove(&key) {
-                    self.live_bytes -= (key.len() + old.len() + 12) as u64;
+        }
+        if let Err(e) = self.log.write_all(&entry).and_then(|()| self.log.sync_data()) {
+            // Best effort: cut what may have been appended. Whatever stays, a reopen reads
+            // either the whole entry or a torn one it cuts off.
+            let _ = self.log.set_len(self.log_len).and_then(|()| self.log.sync_data());
+            self.broken = true;
+            return Err(e);
+        }
+        self.log_len += entry.len() as u64;
+        for (k, v) in ops {
+            let old = match v {
+                Some(v) => {
+                    self.live_bytes += entry_size(&k, &v);
+                    self.live.insert(k.clone(), v)
                 }
+                None => self.live.remove(&k),
+            };
+            if let Some(old) = old {
+                self.live_bytes -= entry_size(&k, &old);
             }
         }
-    }
-
-    /// Makes the staged batch durable: one append, one `fdatasync`. On error the store must not
-    /// be used for the bytes this batch protects.
-    pub fn commit(&mut self) -> io::Result<()> {
-        if self.staged.is_empty() {
-            return Ok(());
-        }
-        self.log.write_all(&self.staged)?;
-        self.log.sync_data()?;
-        self.log_len += self.staged.len() as u64;
-        self.staged.clear();
         if self.log_len > COMPACT_MIN && self.log_len > 4 * self.live_bytes {
             self.compact()?;
         }
         Ok(())
     }
 
-    /// Deletes every record (durably).
-    pub fn clear(&mut self) -> io::Result<()> {
+    /// An empty log put in place by compaction (temp file, rename): atomic.
+    fn clear(&mut self) -> io::Result<()> {
+        if self.broken {
+            return Err(io::Error::other("the session store failed earlier; reopen it"));
+        }
         self.live.clear();
         self.live_bytes = 0;
-        self.staged.clear();
         self.compact()
     }
+}
 
-    /// Rewrites the log with only the live records: temp file, fsync, rename, fsync directory.
-    fn compact(&mut self) -> io::Result<()> {
-        let live = std::mem::take(&mut self.live);
-        self.live_bytes = 0;
-        self.staged.clear();
-        for (k, v) in &live {
-            let record =
-                StoreRecord::from_bytes(v).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            debug_assert_eq!(&record.key().to_string(), k);
-            self.stage(&StoreOp::Put(record));
+/// The bytes a live record takes in a compacted log.
+fn entry_size(key: &str, value: &[u8]) -> u64 {
+    (key.len() + value.len() + 10) as u64
+}
+
+fn op_body(key: &str, value: Option<&[u8]>) -> Vec<u8> {
+    match value {
+        Some(v) => put_body(key, v),
+        None => {
+            let mut body = vec![b'D', key.len() as u8];
+            body.extend_from_slice(key.as_bytes());
+            body
         }
-        let tmp = self.dir.join(TMP);
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
-        f.write_all(&self.staged)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, self.dir.join(LOG))?;
-        File::open(&self.dir)?.sync_all()?;
-        self.log = OpenOptions::new().append(true).open(self.dir.join(LOG))?;
-        self.log_len = self.staged.len() as u64;
-        self.staged.clear();
-        Ok(())
     }
+}
+
+fn put_body(key: &str, value: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(2 + key.len() + value.len());
+    body.push(b'P');
+    body.push(key.len() as u8);
+    body.extend_from_slice(key.as_bytes());
+    body.extend_from_slice(value);
+    body
+}
+
+/// Appends `len | crc | body`.
+fn frame(body: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&crc32(body).to_be_bytes());
+    out.extend_from_slice(body);
 }
 
 /// Replays log entries into `live`; returns the length of the intact prefix.
@@ -165,23 +209,49 @@ fn replay(data: &[u8], live: &mut BTreeMap<String, Vec<u8>>) -> usize {
         let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
         let sum = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
         let Some(body) = data.get(at + 8..at + 8 + len) else { break };
-        if crc32(body) != sum || body.len() < 2 {
+        if crc32(body) != sum {
             break;
         }
-        let klen = body[1] as usize;
-        let Some(key) = body.get(2..2 + klen).and_then(|k| core::str::from_utf8(k).ok()) else { break };
-        match body[0] {
-            b'P' => {
-                live.insert(key.to_owned(), body[2 + klen..].to_vec());
-            }
-            b'D' => {
-                live.remove(key);
-            }
-            _ => break,
+        let mut ops = Vec::new();
+        let ok = match body.first() {
+            Some(b'B') => parse_batch(&body[1..], &mut ops),
+            _ => parse_op(body).map(|op| ops.push(op)),
+        };
+        if ok.is_none() {
+            break;
+        }
+        for (key, value) in ops {
+            match value {
+                Some(v) => live.insert(key.to_owned(), v.to_vec()),
+                None => live.remove(key),
+            };
         }
         at += 8 + len;
     }
     at
+}
+
+/// The operations of a `B` entry: `(len | P-or-D body)*`.
+fn parse_batch<'a>(mut rest: &'a [u8], ops: &mut Vec<(&'a str, Option<&'a [u8]>)>) -> Option<()> {
+    while !rest.is_empty() {
+        let n = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        ops.push(parse_op(rest.get(4..4 + n)?)?);
+        rest = &rest[4 + n..];
+    }
+    Some(())
+}
+
+/// A `P` or `D` body: the key and, for a put, the value.
+fn parse_op(body: &[u8]) -> Option<(&str, Option<&[u8]>)> {
+    let (&tag, rest) = body.split_first()?;
+    let (&klen, rest) = rest.split_first()?;
+    let key = core::str::from_utf8(rest.get(..klen as usize)?).ok()?;
+    let value = &rest[klen as usize..];
+    match tag {
+        b'P' => Some((key, Some(value))),
+        b'D' => Some((key, None)),
+        _ => None,
+    }
 }
 
 /// A path component for any string: `[A-Za-z0-9_-]` and non-leading `.` kept, the rest `%XX`;
@@ -220,6 +290,19 @@ mod tests {
     #[test]
     fn crc32_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn key_strings_are_the_ones_logs_were_written_with() {
+        use crate::proto::{RequestId, StoreKey};
+        for k in [
+            StoreKey::Outgoing(7),
+            StoreKey::Incoming(65535),
+            StoreKey::Queued(RequestId(42)),
+            StoreKey::Subscriptions,
+        ] {
+            assert_eq!(k.to_key_string(), k.to_string());
+        }
     }
 
     #[test]
