@@ -605,11 +605,9 @@ impl Client {
         if !session_present {
             // The broker has no session: no PUBREL will come for the ids we hold.
             self.forget_incoming();
+            self.resubscribe();
         }
         self.resend_inflight(now);
-        if !session_present && !self.session.subscriptions.is_empty() {
-            self.resubscribe(now);
-        }
         self.drain_queue(now);
     }
 
@@ -664,14 +662,23 @@ impl Client {
 
     /// The broker lost the session: subscribe again to everything granted, batched into as few
     /// SUBSCRIBE packets as fit the broker's size limit of 268,435,455 bytes (practically one).
-    fn resubscribe(&mut self, now: Instant) {
+    /// A resubscription still pending from an earlier connection is replaced, not added to (one
+    /// per reconnect would pile up against a broker that never answers). The packets go out
+    /// with the other pending requests (`resend_inflight`), first: the requests made since
+    /// change what it restores.
+    fn resubscribe(&mut self) {
         const BATCH: usize = 1000;
+        let stale: Vec<u16> =
+            self.session.subscribing.iter().filter(|(_, s)| s.request.is_none()).map(|(&k, _)| k).collect();
+        for pkid in stale {
+            self.session.subscribing.remove(&pkid);
+        }
         let all = self.session.subscriptions.clone();
         for chunk in all.chunks(BATCH) {
             let Some(pkid) = self.session.alloc_pkid() else { return };
-            let filters = chunk.to_vec();
-            self.send(now, &Packet::Subscribe(Subscribe { pkid, filters: filters.clone() }));
-            self.session.subscribing.insert(pkid, PendingSubscribe { request: None, filters });
+            self.session
+                .subscribing
+                .insert(pkid, PendingSubscribe { request: None, filters: chunk.to_vec() });
         }
     }
 
