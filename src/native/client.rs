@@ -38,8 +38,15 @@ struct Inner {
     cmds: mpsc::UnboundedSender<Command>,
     state: watch::Receiver<State>,
     restored: Mutex<Option<Restored>>,
-    /// Acknowledgements the broker sent for packet ids with nothing in flight (ignored).
-    ignored: Arc<AtomicU64>,
+    /// What the driver ignored or dropped and counts (`ignored_acks`, `too_large`).
+    counters: Arc<Counters>,
+}
+
+/// Events the application is told of by a count, not an error.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub ignored_acks: AtomicU64,
+    pub too_large: AtomicU64,
 }
 
 /// Incoming application messages, in order. Ends when the client stops.
@@ -126,13 +133,13 @@ impl Client {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(State::Connecting);
         let (ready_tx, ready_rx) = oneshot::channel();
-        let ignored = Arc::new(AtomicU64::new(0));
+        let counters = Arc::new(Counters::default());
         let driver = Driver::new(core, options, store, cmd_rx, msg_tx, done_tx, state_tx, ready_tx)
-            .counting_ignored(ignored.clone());
+            .counting(counters.clone());
         tokio::spawn(driver.run());
         ready_rx.await.unwrap_or(Err(Error::Closed))?;
         let restored = Restored { ids, done: done_rx };
-        let inner = Inner { cmds: cmd_tx, state: state_rx, restored: Mutex::new(Some(restored)), ignored };
+        let inner = Inner { cmds: cmd_tx, state: state_rx, restored: Mutex::new(Some(restored)), counters };
         Ok((Client { inner: Arc::new(inner) }, Messages(msg_rx)))
     }
 
@@ -233,7 +240,14 @@ impl Client {
     /// packet identifiers with nothing in flight: each was ignored and the connection stayed up
     /// (a PUBREC was still answered with PUBREL). Not an error; a number worth logging.
     pub fn ignored_acks(&self) -> u64 {
-        self.inner.ignored.load(Ordering::Relaxed)
+        self.inner.counters.ignored_acks.load(Ordering::Relaxed)
+    }
+
+    /// How many incoming messages were larger than `Config::max_packet_size`: each was skipped
+    /// without being buffered, acknowledged to the broker (so a kept session does not receive
+    /// it again on every reconnect) and not delivered.
+    pub fn too_large(&self) -> u64 {
+        self.inner.counters.too_large.load(Ordering::Relaxed)
     }
 
     /// The requests restored from the session store and their completions (taken once; `None`

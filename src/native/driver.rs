@@ -6,14 +6,14 @@
 //! (the next `sleep_until`), `poll_event` (a waiter's oneshot completed, a message pushed to the
 //! stream).
 
-use super::client::State;
+use super::client::{Counters, State};
 use super::reconnect::Jitter;
 use super::transport::{self, BoxStream};
 use super::{Error, Options, SessionStore};
 use crate::codec::{Publish, QoS, SubAckCode};
 use crate::proto::{self, ConnectionError, Event, Instant, Message, RequestId};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -86,8 +86,8 @@ pub(crate) struct Driver {
     /// The store failed: nothing more may be sent.
     fatal: Option<Error>,
     attempt: u32,
-    /// `Client::ignored_acks`.
-    ignored: Arc<AtomicU64>,
+    /// `Client::ignored_acks`, `Client::too_large`.
+    counters: Arc<Counters>,
 }
 
 /// The origin of the core's instants in this process: the first reading of the clock.
@@ -149,13 +149,13 @@ impl Driver {
             stop: None,
             fatal: None,
             attempt: 0,
-            ignored: Arc::default(),
+            counters: Arc::default(),
         }
     }
 
-    /// Counts ignored acknowledgements (`Event::Ignored`) in `counter`.
-    pub(crate) fn counting_ignored(mut self, counter: Arc<AtomicU64>) -> Driver {
-        self.ignored = counter;
+    /// Counts ignored acknowledgements and skipped messages in `counters`.
+    pub(crate) fn counting(mut self, counters: Arc<Counters>) -> Driver {
+        self.counters = counters;
         self
     }
 
@@ -424,7 +424,10 @@ impl Driver {
                 }
             }
             Event::Ignored { .. } => {
-                self.ignored.fetch_add(1, Ordering::Relaxed);
+                self.counters.ignored_acks.fetch_add(1, Ordering::Relaxed);
+            }
+            Event::TooLarge { .. } => {
+                self.counters.too_large.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
