@@ -495,14 +495,11 @@ impl Decoder {
             self.compact();
             return Ok(None);
         };
-        // The checks `decode` makes of a PUBLISH's head [MQTT-3.3.2-1, -2, MQTT-2.3.1-1]: the
-        // receiver answers with this packet id and reports this topic.
-        topic::validate_topic_name_bytes(&head[2..2 + len])?;
+        // The checks `decode` makes of a PUBLISH's head (DUP with QoS 0, the topic, packet id
+        // 0 [MQTT-3.3.1-2, MQTT-3.3.2-1, -2, MQTT-2.3.1-1]): the receiver answers with this
+        // packet id and reports this topic.
+        let (_, pkid) = publish::check_head(header.flags(), head)?;
         let topic = core::str::from_utf8(&head[2..2 + len]).map_err(|_| CodecError::InvalidUtf8)?;
-        let pkid = if id_len == 2 { u16::from_be_bytes([head[2 + len], head[3 + len]]) } else { 0 };
-        if id_len == 2 && pkid == 0 {
-            return Err(CodecError::ZeroPacketId);
-        }
         let skipped =
             SkippedPublish { qos, pkid, topic: alloc::string::String::from(topic), size: header.total_len() };
         // Drop what of it is buffered; the rest is discarded as it comes.

@@ -94,6 +94,13 @@ impl Publish {
     }
 }
 
+/// The checks `decode` makes of a PUBLISH's head (flags, topic, packet id), for a PUBLISH
+/// skipped for its size: `head` is its body up to the packet id. Gives QoS and packet id.
+pub(crate) fn check_head(flags: u8, head: &[u8]) -> Result<(QoS, u16), CodecError> {
+    let f = Fields::parse(flags, head)?;
+    Ok((f.qos, f.pkid))
+}
+
 /// The checked fields of a PUBLISH body; the topic is `body[2..2 + topic_len]`, the payload
 /// `body[payload_at..]`.
 struct Fields {
