@@ -20,6 +20,9 @@
 // 1: mq is faster) and the gzip size of what each library ships. A benchmark, not a test:
 // nothing here is asserted; it exits 1 only when messages did not arrive.
 //
+// MQ_BENCH_IDB=1 adds "mq-idb": mq with both sessions in IndexedDB (clean: false, cleared after
+// each run), at the same window. MQ_BENCH_LIBS=mq,mq-idb runs only the libraries named.
+//
 // MQ_BENCH_PROFILE=<folder>: records a Chromium CPU profile (CDP Profiler, 100 µs sampling) of
 // every counted run of mq and mq-js-driver, writes them there as .cpuprofile (Chrome DevTools
 // opens them) and prints each one's top functions by self time, summed over the rounds. The
@@ -177,12 +180,18 @@ const browser = await chromium.launch({
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
 });
 // [name, page function, its first argument]
-const libs = [
+const allLibs = [
   ["mq", "benchMq", "/pkg/" + pkgs["/pkg/"].entry],
+  ["mq-idb", "benchMqIdb", "/pkg/" + pkgs["/pkg/"].entry],
   ...(jsDriverDir ? [["mq-js-driver", "benchMq", "/js-driver/" + pkgs["/js-driver/"].entry]] : []),
   ["MQTT.js", "benchMqttJs", null],
   ["Paho", "benchPaho", null],
 ];
+// MQ_BENCH_LIBS=mq,mq-idb runs only those (default: all but mq-idb, mq with its sessions in
+// IndexedDB, which MQ_BENCH_IDB=1 adds).
+const only = process.env.MQ_BENCH_LIBS ? process.env.MQ_BENCH_LIBS.split(",") : null;
+const libs = allLibs.filter(([name]) =>
+  only ? only.includes(name) : name != "mq-idb" || process.env.MQ_BENCH_IDB === "1");
 const results = {};
 const profileDir = process.env.MQ_BENCH_PROFILE ? path.resolve(process.env.MQ_BENCH_PROFILE) : null;
 const selfTimes = {}; // "lib QoS q" -> function -> µs of self time

@@ -56,8 +56,8 @@ async function pump(n, window, publish) {
 }
 
 // `MqttClient`: the class of one of mq's packages.
-async function runMq(MqttClient, url, tag, n, qos, window_, limitMs) {
-  const opts = { clean: true, session: "memory", reconnect: false, maxInflight: window_, maxQueued: n + 10 };
+async function runMq(MqttClient, url, tag, n, qos, window_, limitMs, session = "memory") {
+  const opts = { clean: session == "memory", session, reconnect: false, maxInflight: window_, maxQueued: n + 10 };
   const sub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-s` });
   const pub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-p` });
   const topic = `bench/${tag}`;
@@ -69,15 +69,21 @@ async function runMq(MqttClient, url, tag, n, qos, window_, limitMs) {
   await f.all;
   const ms = performance.now() - t0;
   await Promise.all([pub.end(), sub.end()]);
+  if (session != "memory") {
+    await Promise.all([MqttClient.clearSession(url, `${tag}-s`), MqttClient.clearSession(url, `${tag}-p`)]);
+  }
   return { ms, received: f.received };
 }
 
 // The package's module, loaded once per entry URL; init() before the first connect.
 const loaded = new Map();
-window.benchMq = async (entry, ...args) => {
+const loadMq = (entry) => {
   if (!loaded.has(entry)) loaded.set(entry, import(entry).then(async (m) => (await m.default(), m.MqttClient)));
-  return runMq(await loaded.get(entry), ...args);
+  return loaded.get(entry);
 };
+window.benchMq = async (entry, ...args) => runMq(await loadMq(entry), ...args);
+// The same with both sessions in IndexedDB (clean: false), cleared after the run.
+window.benchMqIdb = async (entry, ...args) => runMq(await loadMq(entry), ...args, "indexeddb");
 
 window.benchMqttJs = async (_, url, tag, n, qos, window_, limitMs) => {
   const connect = (clientId) =>

@@ -10,7 +10,7 @@
 use super::driver::{now, with, Driver, Shared};
 use super::error::{invalid, js_error, restore_error, user_error};
 use super::events::flush;
-use super::idb::{parse, session_lock, IdbStore};
+use super::idb::{session_lock, IdbStore};
 use super::options::{self, Options, SessionKind};
 use super::session::{restored_info, session_js};
 use super::web::deferred;
@@ -71,7 +71,7 @@ async fn open(url: String, opts: Options) -> Result<Shared, JsValue> {
             };
             store.lock = lock;
             let restored = async {
-                let records = parse(store.load().await?).map_err(|e| restore_error(&e))?;
+                let records = store.load().await?;
                 let restored: Vec<_> = records.iter().filter_map(restored_info).collect();
                 let core = Client::restore(opts.config.clone(), records).map_err(|e| restore_error(&e))?;
                 Ok::<_, JsValue>((core, restored))
@@ -200,11 +200,10 @@ impl MqttClient {
         let args = options::session_id(&url, &client_id);
         spawn_promise(async move {
             let (url, client_id) = args?;
-            let store = IdbStore::open(&url, &client_id).await?;
-            let values = store.load().await;
+            let mut store = IdbStore::open(&url, &client_id).await?;
+            let records = store.load().await;
             store.close();
-            let records = parse(values?).map_err(|e| restore_error(&e))?;
-            Ok(session_js(&records))
+            Ok(session_js(&records?))
         })
     }
 

@@ -59,8 +59,9 @@ impl Driver {
                 self.open_timer.cancel();
                 self.socket_open = true;
                 // Bytes still waiting were meant for a connection that is gone.
-                self.held_bytes.clear();
-                self.next_bytes.clear();
+                for h in &mut self.writes {
+                    h.bytes.clear();
+                }
                 self.send_buf.clear();
                 self.core.handle_connected(now());
                 self.pump()

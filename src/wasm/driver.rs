@@ -4,7 +4,9 @@
 //! drains the core in its order: store ops, then bytes, then events. When a turn produced store
 //! ops, its bytes and events wait until their IndexedDB transaction completed (so an incoming QoS 2
 //! message is delivered only once its packet id is stored, and an outgoing message is stored
-//! before it is sent); later turns queue behind it, in order. Commands only schedule a pump on
+//! before it is sent). A later turn's transaction starts at once (IndexedDB runs them in the
+//! order they were made) and its bytes and events wait behind every earlier one; a turn without
+//! store ops waits behind the last. Commands only schedule a pump on
 //! the microtask queue, so everything issued in one turn of the event loop goes out in one frame.
 
 use super::error::{connection_error, js_error};
@@ -89,6 +91,13 @@ struct ConnectInfo {
     session_present: bool,
 }
 
+/// What a store write in flight holds back until it committed.
+#[derive(Default)]
+pub(super) struct Held {
+    pub bytes: Vec<u8>,
+    pub events: Vec<Event>,
+}
+
 pub(crate) struct Driver {
     pub(super) me: Weak<RefCell<Driver>>,
     pub core: Client,
@@ -120,13 +129,13 @@ pub(crate) struct Driver {
     pub(super) restored: Vec<(RequestId, JsValue)>,
     pub listeners: Listeners,
     pub streams: MessageStreams,
-    // The outbox: bytes and events of the turn whose store write is running, then later turns.
-    pub(super) writing: bool,
-    pub(super) held_bytes: Vec<u8>,
-    pub(super) held_events: Vec<Event>,
-    pub(super) next_ops: Vec<StoreOp>,
-    pub(super) next_bytes: Vec<u8>,
-    pub(super) next_events: Vec<Event>,
+    /// The outbox: the store writes in flight, oldest first, each holding the bytes and events
+    /// of its turn (and of the later turns that made no store ops) until it committed.
+    /// IndexedDB runs readwrite transactions on one store in the order they were made, so a
+    /// turn's write starts at once, without waiting for the ones before it to commit.
+    pub(super) writes: Vec<Held>,
+    /// Store ops made while handing events over (QoS 2 delivery marks), written next.
+    pub(super) marks: Vec<StoreOp>,
     pub(super) send_buf: Vec<u8>,
     /// Where incoming frames are copied, a piece at a time (see connection.rs).
     pub(super) feed_buf: Vec<u8>,
@@ -184,12 +193,8 @@ impl Driver {
             restored: Vec::new(),
             listeners: Listeners::default(),
             streams: MessageStreams::default(),
-            writing: false,
-            held_bytes: Vec::new(),
-            held_events: Vec::new(),
-            next_ops: Vec::new(),
-            next_bytes: Vec::new(),
-            next_events: Vec::new(),
+            writes: Vec::new(),
+            marks: Vec::new(),
             send_buf: Vec::new(),
             feed_buf: Vec::new(),
             flush_scheduled: false,
@@ -306,13 +311,13 @@ impl Driver {
     /// Closes the connection without DISCONNECT (the broker then publishes the will). The stored
     /// session stays as it is, for the next client with the same URL and id.
     pub fn destroy(&mut self) {
-        self.held_bytes.clear();
-        self.next_bytes.clear();
         self.send_buf.clear();
         // Nothing reaches the app after "close". A QoS 2 message among these is in the store as
         // not delivered, and the broker (without its PUBREC) sends it again to the next client.
-        self.held_events.clear();
-        self.next_events.clear();
+        for h in &mut self.writes {
+            h.bytes.clear();
+            h.events.clear();
+        }
         self.drop_socket();
         if self.phase != Phase::Closed {
             self.phase = Phase::Closed;
@@ -352,12 +357,23 @@ impl Driver {
         if self.store.is_none() {
             ops.clear();
         }
-        if self.writing {
-            self.next_ops.extend(ops);
-            self.next_bytes.extend(bytes);
-            self.next_events.extend(events);
-        } else if !ops.is_empty() {
+        if !ops.is_empty() || !self.writes.is_empty() {
+            // A completed publish is reported without waiting for the store: what a write
+            // holds back is what it protects (bytes it must precede, an incoming QoS 2 message
+            // whose id it stores). Were the page to go before the write that forgets the
+            // message commits, the restored session would send it again: a duplicate QoS 1
+            // message, or a PUBREL that the broker answers with PUBCOMP; never a loss.
+            let (done, rest): (Vec<Event>, Vec<Event>) =
+                events.into_iter().partition(|e| matches!(e, Event::Published { .. }));
+            self.handle_events(done);
+            events = rest;
+        }
+        if !ops.is_empty() {
             self.start_write(ops, bytes, events);
+        } else if let Some(last) = self.writes.last_mut() {
+            // Behind the writes in flight, in order.
+            last.bytes.extend(bytes);
+            last.events.extend(events);
         } else {
             self.transmit(bytes);
             self.handle_events(events);
@@ -373,12 +389,18 @@ impl Driver {
             self.handle_events(events);
             return;
         };
-        self.writing = true;
-        self.held_bytes = bytes;
-        self.held_events = events;
+        self.writes.push(Held { bytes, events });
         let w = self.me.clone();
         // The requests are issued now; only their commit is awaited (no driver borrow held).
-        let issued = store.borrow().write(&ops);
+        let mut store = store.borrow_mut();
+        let issued = if store.wants_snapshot() {
+            // The whole session as the core has it (every op so far applied), replacing the log.
+            let all: Vec<StoreOp> = self.core.session_records().into_iter().map(StoreOp::Put).collect();
+            store.write(&all, true)
+        } else {
+            store.write(&ops, false)
+        };
+        drop(store);
         wasm_bindgen_futures::spawn_local(Box::pin(async move {
             let r = match issued {
                 Ok((tx, done)) => JsFuture::from(done).await.map(drop).map_err(|e| write_error(&tx, e)),
@@ -388,25 +410,17 @@ impl Driver {
         }));
     }
 
+    /// The oldest write in flight committed (they complete in the order they were made).
     fn write_done(&mut self, result: Result<(), JsValue>) {
-        self.writing = false;
         if let Err(e) = result {
             // The session on disk is behind; the one in memory is right. Carry on (a reload now
             // may repeat or lose what this write held) and tell the app.
             self.listeners.emit("error", &[e]);
         }
-        let bytes = std::mem::take(&mut self.held_bytes);
-        let events = std::mem::take(&mut self.held_events);
-        self.transmit(bytes);
-        self.handle_events(events);
-        let ops = std::mem::take(&mut self.next_ops);
-        let bytes = std::mem::take(&mut self.next_bytes);
-        let events = std::mem::take(&mut self.next_events);
-        if ops.is_empty() {
-            self.transmit(bytes);
-            self.handle_events(events);
-        } else {
-            self.start_write(ops, bytes, events);
+        if !self.writes.is_empty() {
+            let held = self.writes.remove(0);
+            self.transmit(held.bytes);
+            self.handle_events(held.events);
         }
         self.write_pending();
         self.arm_timer();
@@ -417,7 +431,7 @@ impl Driver {
     /// After `finish`: lets the session's Web Lock go once no write of ours is running or
     /// waiting, so the next client's transactions come after all of ours.
     pub(super) fn unlock_if_idle(&mut self) {
-        if self.unlock_pending && !self.writing && self.next_ops.is_empty() {
+        if self.unlock_pending && self.writes.is_empty() && self.marks.is_empty() {
             self.unlock_pending = false;
             // From now on another client may own the stored session: nothing more is written.
             if let Some(store) = self.store.take() {
@@ -430,7 +444,7 @@ impl Driver {
 
     /// Once nothing waits for IndexedDB: `persisted()` promises resolve and `end()` completes.
     fn settle(&mut self) {
-        if self.writing {
+        if !self.writes.is_empty() {
             return;
         }
         for w in self.persisted_waiters.drain(..) {
@@ -517,7 +531,7 @@ impl Driver {
 
     /// Hands events to the app, right after `transmit` gave the WebSocket the bytes that came
     /// with them. What the core then records about the QoS 2 messages handed over goes into
-    /// `next_ops` (written by `write_pending`): the listeners run in this task, after this
+    /// `marks` (written by `write_pending`): the listeners run in this task, after this
     /// borrow ends, and a transaction opened in this task commits only after it.
     fn handle_events(&mut self, events: Vec<Event>) {
         // Their PUBRECs reached the WebSocket, unless they wait in `send_buf` or the socket is
@@ -535,20 +549,18 @@ impl Driver {
         if marked {
             while let Some(op) = self.core.poll_store() {
                 if self.store.is_some() {
-                    self.next_ops.push(op);
+                    self.marks.push(op);
                 }
             }
         }
     }
 
-    /// Store ops left in `next_ops` while nothing is being written (marks made while handing
-    /// events over): written now, after everything before them.
+    /// The marks made while handing events over: written now, in a transaction after every one
+    /// made before (the core made them after those ops).
     fn write_pending(&mut self) {
-        if !self.writing && !self.next_ops.is_empty() {
-            let ops = std::mem::take(&mut self.next_ops);
-            let bytes = std::mem::take(&mut self.next_bytes);
-            let events = std::mem::take(&mut self.next_events);
-            self.start_write(ops, bytes, events);
+        if !self.marks.is_empty() {
+            let ops = std::mem::take(&mut self.marks);
+            self.start_write(ops, Vec::new(), Vec::new());
         }
     }
 

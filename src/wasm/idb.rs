@@ -1,23 +1,38 @@
 //! Sessions in IndexedDB (web-sys), and the Web Lock that gives one client at a time a session.
 //!
-//! One database (`mq-sessions`), one object store (`records`) with out-of-line compound keys
-//! `[broker URL, client id, StoreKey as string]` and `StoreRecord::to_bytes()` as the value, so a
-//! session is the key range `[url, id, ""]..[url, id, "\u{ffff}"]`. Credentials are not part of
-//! any record. A batch of ops is one `readwrite` transaction whose requests are all issued
-//! before [`IdbStore::write`] returns (no await inside: the transaction would auto-commit), and
-//! the caller awaits its `complete` before sending the bytes it protects.
+//! One database (`mq-sessions`, version 2). A session is a log: the object store `log` holds one
+//! value per write, under the out-of-line key `[broker URL, client id, sequence number]`, so a
+//! session is the key range `[url, id, 0]..[url, id, MAX]`. A value is a batch of the core's
+//! store ops (a put carries `StoreRecord::to_bytes()`, a delete the `StoreKey`), and loading
+//! replays them in order. One put per turn of the event loop, however many messages it carried:
+//! each IndexedDB request costs tens of microseconds of the page's time, so a record per message
+//! made a persisted session several times slower than a memory one. Once the log holds
+//! [`COMPACT_AFTER`] entries the next write is a snapshot of the whole session that replaces
+//! them, in the same transaction. Version 1 kept a record per key in the object store `records`
+//! (`[url, id, StoreKey as string]` -> record bytes): such a session is read as the base of the
+//! log, and the first write after it is a snapshot that deletes it. Credentials are not part of
+//! any record.
+//!
+//! A batch is one `readwrite` transaction whose requests are all issued before
+//! [`IdbStore::write`] returns (no await inside: the transaction would auto-commit), and the
+//! caller awaits its `complete` before sending the bytes it protects.
 
-use super::error::{js_error, wrap};
+use super::error::{js_error, restore_error, wrap};
 use super::web::{callback, deferred, LockOptions, Scope};
-use crate::proto::{ErrorCode, StoreOp, StoreRecord};
+use crate::proto::{ErrorCode, RequestId, StoreKey, StoreOp, StoreRecord};
 use js_sys::{Array, Function, Object, Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, IdbDatabase, IdbKeyRange, IdbRequest, IdbTransaction, IdbTransactionMode};
 
 const DB_NAME: &str = "mq-sessions";
-const DB_VERSION: u32 = 1;
-const STORE: &str = "records";
+const DB_VERSION: u32 = 2;
+/// Version 1's store: one record per key.
+const RECORDS: &str = "records";
+/// The session logs.
+const LOG: &str = "log";
+/// How many log entries a session may have before the next write replaces them by a snapshot.
+const COMPACT_AFTER: u32 = 256;
 
 /// How long a client waits for the session's lock: a page being replaced by its reload, or a
 /// client that `end()` just closed, lets it go within this.
@@ -29,6 +44,11 @@ pub(crate) struct IdbStore {
     client_id: String,
     /// The session's Web Lock (see [`session_lock`]), once the driver owns it.
     pub lock: SessionLock,
+    /// The next write's sequence number, and how many log entries the session has.
+    next_seq: f64,
+    entries: u32,
+    /// Version 1 records of this session exist: the next snapshot deletes them.
+    legacy: bool,
 }
 
 /// A held Web Lock: its `release` (none where the page has no Web Locks).
@@ -127,8 +147,10 @@ impl IdbStore {
         let on_upgrade = callback(move |_| {
             if let Ok(db) = upgrade_req.result() {
                 let db: IdbDatabase = db.unchecked_into();
-                if !db.object_store_names().contains(STORE) {
-                    let _ = db.create_object_store(STORE);
+                for name in [RECORDS, LOG] {
+                    if !db.object_store_names().contains(name) {
+                        let _ = db.create_object_store(name);
+                    }
                 }
             }
             JsValue::UNDEFINED
@@ -147,7 +169,15 @@ impl IdbStore {
             JsValue::UNDEFINED
         });
         db.set_onversionchange(Some(on_change.into_js_value().unchecked_ref()));
-        Ok(IdbStore { db, url: url.to_owned(), client_id: client_id.to_owned(), lock: SessionLock(None) })
+        Ok(IdbStore {
+            db,
+            url: url.to_owned(),
+            client_id: client_id.to_owned(),
+            lock: SessionLock(None),
+            next_seq: 0.0,
+            entries: 0,
+            legacy: false,
+        })
     }
 
     /// Lets the session's Web Lock go (the client using it closed).
@@ -161,53 +191,95 @@ impl IdbStore {
         self.db.close();
     }
 
-    fn key(&self, key: &str) -> JsValue {
-        Array::of3(&self.url.as_str().into(), &self.client_id.as_str().into(), &key.into()).into()
+    fn key(&self, last: &JsValue) -> JsValue {
+        Array::of3(&self.url.as_str().into(), &self.client_id.as_str().into(), last).into()
     }
 
-    fn range(&self) -> Result<JsValue, JsValue> {
-        IdbKeyRange::bound(&self.key(""), &self.key("\u{ffff}")).map(JsValue::from)
+    /// The session's entries of the version 1 store.
+    fn records_range(&self) -> Result<JsValue, JsValue> {
+        IdbKeyRange::bound(&self.key(&"".into()), &self.key(&"\u{ffff}".into())).map(JsValue::from)
     }
 
-    fn transaction(
-        &self,
-        mode: IdbTransactionMode,
-    ) -> Result<(IdbTransaction, web_sys::IdbObjectStore), JsValue> {
-        let tx = self.db.transaction_with_str_and_mode(STORE, mode)?;
-        let store = tx.object_store(STORE)?;
-        Ok((tx, store))
+    /// The session's log entries.
+    fn log_range(&self) -> Result<JsValue, JsValue> {
+        IdbKeyRange::bound(&self.key(&0.into()), &self.key(&f64::MAX.into())).map(JsValue::from)
     }
 
-    /// Every record of this session.
-    pub async fn load(&self) -> Result<Vec<Vec<u8>>, JsValue> {
+    fn transaction(&self, mode: IdbTransactionMode) -> Result<IdbTransaction, JsValue> {
+        let names = Array::of2(&RECORDS.into(), &LOG.into());
+        self.db.transaction_with_str_sequence_and_mode(&names, mode)
+    }
+
+    /// Every record of this session: version 1's records, then the log replayed in order. A
+    /// record or entry that does not parse makes the whole session unusable (`SESSION_CORRUPT`).
+    pub async fn load(&mut self) -> Result<Vec<StoreRecord>, JsValue> {
         const CONTEXT: &str = "cannot read the session from IndexedDB";
-        let req = self
+        let (old, log) = self
             .transaction(IdbTransactionMode::Readonly)
-            .and_then(|(_, store)| store.get_all_with_key(&self.range()?))
+            .and_then(|tx| {
+                let old = tx.object_store(RECORDS)?.get_all_with_key(&self.records_range()?)?;
+                let log = tx.object_store(LOG)?.get_all_with_key(&self.log_range()?)?;
+                Ok((old, log))
+            })
             .map_err(|e| store_failed(CONTEXT, &e))?;
-        JsFuture::from(request_done(&req))
-            .await
-            .map_err(|e| store_failed(CONTEXT, &request_error(&req, e)))?;
-        let values: Array = req.result().map_err(|e| store_failed(CONTEXT, &e))?.unchecked_into();
-        Ok(values.iter().filter_map(|v| v.dyn_into::<Uint8Array>().ok()).map(|a| a.to_vec()).collect())
+        // Both handlers are set before waiting: the second request may finish first.
+        let done = [request_done(&old), request_done(&log)];
+        for (req, done) in [&old, &log].into_iter().zip(done) {
+            JsFuture::from(done).await.map_err(|e| store_failed(CONTEXT, &request_error(req, e)))?;
+        }
+        let values = |req: &IdbRequest| -> Result<Vec<Vec<u8>>, JsValue> {
+            let values: Array = req.result().map_err(|e| store_failed(CONTEXT, &e))?.unchecked_into();
+            Ok(values.iter().filter_map(|v| v.dyn_into::<Uint8Array>().ok()).map(|a| a.to_vec()).collect())
+        };
+        let mut session = Replay::default();
+        let old = values(&old)?;
+        self.legacy = !old.is_empty();
+        for bytes in old {
+            session.put(StoreRecord::from_bytes(&bytes).map_err(|e| restore_error(&e))?);
+        }
+        let log = values(&log)?;
+        self.entries = log.len() as u32;
+        for entry in log {
+            let seq = session.replay(&entry).ok_or_else(corrupt)?;
+            self.next_seq = self.next_seq.max(seq + 1.0);
+        }
+        Ok(session.0.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// Whether the next write should be a snapshot of the whole session (see [`COMPACT_AFTER`]).
+    pub fn wants_snapshot(&self) -> bool {
+        self.legacy || self.entries >= COMPACT_AFTER
     }
 
     /// Applies `ops` in one transaction, all requests issued before this returns (so nothing can
-    /// commit it early); the promise settles once it committed or failed.
-    pub fn write(&self, ops: &[StoreOp]) -> Result<(IdbTransaction, Promise), JsValue> {
+    /// commit it early); the promise settles once it committed or failed. `snapshot`: `ops` are
+    /// the puts of the whole session, replacing the log (and version 1's records).
+    pub fn write(&mut self, ops: &[StoreOp], snapshot: bool) -> Result<(IdbTransaction, Promise), JsValue> {
         let fail = |e: JsValue| store_failed("cannot write the session to IndexedDB", &e);
-        let (tx, store) = self.transaction(IdbTransactionMode::Readwrite).map_err(fail)?;
+        let tx = self.transaction(IdbTransactionMode::Readwrite).map_err(fail)?;
         let done = transaction_done(&tx);
-        let issued = ops.iter().try_for_each(|op| match op {
-            StoreOp::Put(record) => {
-                let value = Uint8Array::from(record.to_bytes().as_slice());
-                store.put_with_key(&value, &self.key(&record.key().to_key_string())).map(drop)
+        let seq = self.next_seq;
+        let issued = (|| {
+            let log = tx.object_store(LOG)?;
+            if snapshot {
+                log.delete(&self.log_range()?)?;
+                if self.legacy {
+                    tx.object_store(RECORDS)?.delete(&self.records_range()?)?;
+                }
             }
-            StoreOp::Delete(key) => store.delete(&self.key(&key.to_key_string())).map(drop),
-        });
+            let value = Uint8Array::from(encode_batch(seq, ops).as_slice());
+            log.put_with_key(&value, &self.key(&seq.into())).map(drop)
+        })();
         if let Err(e) = issued {
             let _ = tx.abort();
             return Err(fail(e));
+        }
+        self.next_seq += 1.0;
+        if snapshot {
+            self.entries = 1;
+            self.legacy = false;
+        } else {
+            self.entries += 1;
         }
         Ok((tx, done))
     }
@@ -217,9 +289,10 @@ impl IdbStore {
         const CONTEXT: &str = "cannot clear the session";
         let done = self
             .transaction(IdbTransactionMode::Readwrite)
-            .and_then(|(tx, store)| {
+            .and_then(|tx| {
                 let done = transaction_done(&tx);
-                store.delete(&self.range()?)?;
+                tx.object_store(RECORDS)?.delete(&self.records_range()?)?;
+                tx.object_store(LOG)?.delete(&self.log_range()?)?;
                 Ok(done)
             })
             .map_err(|e| store_failed(CONTEXT, &e))?;
@@ -227,13 +300,105 @@ impl IdbStore {
     }
 }
 
+fn corrupt() -> JsValue {
+    js_error(ErrorCode::SessionCorrupt, "a stored session log entry does not parse")
+}
+
+/// A log entry: its sequence number (8 bytes, big-endian), then the ops: `P`, the record's
+/// length (4 bytes) and bytes; or `D` and the key (`o` / `i` and a packet id in 2 bytes, `q`
+/// and a request id in 8, or `s`).
+fn encode_batch(seq: f64, ops: &[StoreOp]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(seq as u64).to_be_bytes());
+    for op in ops {
+        match op {
+            StoreOp::Put(record) => {
+                let bytes = record.to_bytes();
+                out.push(b'P');
+                out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+                out.extend_from_slice(&bytes);
+            }
+            StoreOp::Delete(key) => {
+                out.push(b'D');
+                encode_key(&mut out, key);
+            }
+        }
+    }
+    out
+}
+fn encode_key(out: &mut Vec<u8>, key: &StoreKey) {
+    match key {
+        StoreKey::Outgoing(id) => {
+            out.push(b'o');
+            out.extend_from_slice(&id.to_be_bytes());
+        }
+        StoreKey::Incoming(id) => {
+            out.push(b'i');
+            out.extend_from_slice(&id.to_be_bytes());
+        }
+        StoreKey::Queued(r) => {
+            out.push(b'q');
+            out.extend_from_slice(&r.0.to_be_bytes());
+        }
+        StoreKey::Subscriptions => out.push(b's'),
+    }
+}
+
+/// A session rebuilt from its records and log entries: records by key, in key order.
+#[derive(Default)]
+struct Replay(Vec<(StoreKey, StoreRecord)>);
+
+impl Replay {
+    fn put(&mut self, record: StoreRecord) {
+        let key = record.key();
+        match self.0.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(i) => self.0[i].1 = record,
+            Err(i) => self.0.insert(i, (key, record)),
+        }
+    }
+
+    fn delete(&mut self, key: &StoreKey) {
+        if let Ok(i) = self.0.binary_search_by(|(k, _)| k.cmp(key)) {
+            self.0.remove(i);
+        }
+    }
+
+    /// Applies one log entry; its sequence number, or `None` if it does not parse.
+    fn replay(&mut self, entry: &[u8]) -> Option<f64> {
+        let take = |at: &mut usize, n: usize| -> Option<&[u8]> {
+            let b = entry.get(*at..*at + n)?;
+            *at += n;
+            Some(b)
+        };
+        let mut at = 0;
+        let seq = u64::from_be_bytes(take(&mut at, 8)?.try_into().ok()?);
+        while at < entry.len() {
+            match take(&mut at, 1)?[0] {
+                b'P' => {
+                    let len = u32::from_be_bytes(take(&mut at, 4)?.try_into().ok()?) as usize;
+                    self.put(StoreRecord::from_bytes(take(&mut at, len)?).ok()?);
+                }
+                b'D' => {
+                    let key = match take(&mut at, 1)?[0] {
+                        b'o' => StoreKey::Outgoing(u16::from_be_bytes(take(&mut at, 2)?.try_into().ok()?)),
+                        b'i' => StoreKey::Incoming(u16::from_be_bytes(take(&mut at, 2)?.try_into().ok()?)),
+                        b'q' => StoreKey::Queued(RequestId(u64::from_be_bytes(
+                            take(&mut at, 8)?.try_into().ok()?,
+                        ))),
+                        b's' => StoreKey::Subscriptions,
+                        _ => return None,
+                    };
+                    self.delete(&key);
+                }
+                _ => return None,
+            }
+        }
+        Some(seq as f64)
+    }
+}
+
 /// The error of a failed write, from the transaction where it says one.
 pub(crate) fn write_error(tx: &IdbTransaction, e: JsValue) -> JsValue {
     let cause = tx.error().map(JsValue::from).unwrap_or(e);
     store_failed("IndexedDB transaction failed", &cause)
-}
-
-/// Parses loaded values; a record that does not parse makes the whole session unusable.
-pub(crate) fn parse(values: Vec<Vec<u8>>) -> Result<Vec<StoreRecord>, crate::proto::RestoreError> {
-    values.iter().map(|v| StoreRecord::from_bytes(v)).collect()
 }

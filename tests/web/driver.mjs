@@ -170,7 +170,45 @@ function eventLog(c, events = ["connect", "close", "offline", "error", "reconnec
   return log;
 }
 /** The records stored for (url, clientId). */
-const storedRecords = (env, url, clientId) => env.idb.records().filter((r) => r.key[0] === url && r.key[1] === clientId);
+/** The store key of a record's bytes (StoreRecord::to_bytes): "o<pkid>", "i<pkid>", "q<request>", "s". */
+function recordKey(b) {
+  const u16 = (at) => (b[at] << 8) | b[at + 1];
+  const u64 = (at) => new DataView(b.buffer, b.byteOffset + at, 8).getBigUint64(0);
+  switch (String.fromCharCode(b[0])) {
+    case "O": { // request, then the PUBLISH: header, remaining length, topic, packet id
+      let at = 10;
+      while (b[at - 1] & 0x80) at++;
+      return "o" + u16(at + 2 + u16(at));
+    }
+    case "R": return "o" + u16(9);
+    case "I": return "i" + u16(1);
+    case "Q": return "q" + u64(1);
+    case "S": return "s";
+  }
+  throw new Error("unknown record tag " + b[0]);
+}
+/** The records stored for (url, clientId): the version 1 store's, then the log replayed. */
+function storedRecords(env, url, clientId) {
+  const mine = (r) => r.key[0] === url && r.key[1] === clientId;
+  const live = new Map(env.idb.records().filter(mine).map((r) => [recordKey(r.value), r.value]));
+  for (const { value: e } of env.idb.records("mq-sessions", "log").filter(mine)) {
+    const v = new DataView(e.buffer, e.byteOffset, e.byteLength);
+    for (let at = 8; at < e.length;) {
+      if (e[at++] == 0x50) { // P: length, record
+        const len = v.getUint32(at);
+        const rec = e.subarray(at + 4, at + 4 + len);
+        live.set(recordKey(rec), rec);
+        at += 4 + len;
+      } else { // D: the key
+        const k = String.fromCharCode(e[at++]);
+        const n = k == "q" ? 8 : k == "s" ? 0 : 2;
+        live.delete(k + (n == 8 ? v.getBigUint64(at) : n == 2 ? v.getUint16(at) : ""));
+        at += n;
+      }
+    }
+  }
+  return [...live.values()];
+}
 
 // ---- the tests ----
 
