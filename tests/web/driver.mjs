@@ -175,9 +175,10 @@ function recordKey(b) {
   const u16 = (at) => (b[at] << 8) | b[at + 1];
   const u64 = (at) => new DataView(b.buffer, b.byteOffset + at, 8).getBigUint64(0);
   switch (String.fromCharCode(b[0])) {
-    case "O": { // request, then the PUBLISH: header, remaining length, topic, packet id
+    case "O": { // request, then the PUBLISH: header byte, remaining length, topic, packet id
       let at = 10;
-      while (b[at - 1] & 0x80) at++;
+      while (b[at] & 0x80) at++;
+      at++;
       return "o" + u16(at + 2 + u16(at));
     }
     case "R": return "o" + u16(9);
@@ -483,6 +484,35 @@ test("a message over maxPacketSize is acknowledged, reported as TOO_LARGE and dr
   assertEq(got, ["small/t ok"], "messages");
   assertEq(log, ["error:TOO_LARGE"], "the events");
   assert(c.connected, "the client is no longer connected");
+  await resolves("end()", c.end());
+});
+
+test("a session stored by version 1 (a record per key) is resumed, then rewritten as a log", async (env) => {
+  const url = "ws://v1-session", clientId = "v1";
+  // Version 1's layout: the store "records", key [url, client id, StoreKey string], value
+  // StoreRecord::to_bytes(): here a queued QoS 1 message, request 7 (tag Q, the request id, the
+  // QoS, then a QoS 0 PUBLISH of topic "t" and payload "from v1").
+  const publish = [0x30, 2 + 1 + 7, 0, 1, ...text("t"), ...text("from v1")];
+  const record = Uint8Array.from([0x51, 0, 0, 0, 0, 0, 0, 0, 7, 1, ...publish]);
+  await new Promise((resolve, reject) => {
+    const req = indexedDB.open("mq-sessions", 1);
+    req.onupgradeneeded = () => req.result.createObjectStore("records");
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const db = req.result, tx = db.transaction("records", "readwrite");
+      tx.objectStore("records").put(record, [url, clientId, "q00000000000000000007"]);
+      tx.oncomplete = () => (db.close(), resolve());
+      tx.onerror = () => reject(tx.error);
+    };
+  });
+  const [c, ws] = await connectClient(env, url, { clientId, clean: false, reconnect: false }, 1);
+  assertEq(c.restored.map((r) => [r.id, r.qos, r.topic, dec(r.payload)]), [[7, 1, "t", "from v1"]], "restored from version 1");
+  await waitFor("the restored PUBLISH", () => ws.packets().some((p) => p.type == T.PUBLISH && publishOf(p).payload == "from v1"));
+  const sent = ws.packets().find((p) => p.type == T.PUBLISH);
+  ws.receive(PUBACK(publishOf(sent).pkid));
+  await resolves("persisted()", c.persisted());
+  assertEq(env.idb.records("mq-sessions", "records").filter((r) => r.key[1] === clientId).length, 0, "version 1 records left");
+  assertEq(storedRecords(env, url, clientId).map(recordKey), [], "records left once the message completed");
   await resolves("end()", c.end());
 });
 
