@@ -54,7 +54,7 @@ fn record(kind: u64, n: u64) -> StoreRecord {
                 payload: payload.into(),
             },
         },
-        1 => StoreRecord::Released { request: RequestId(n), pkid },
+        1 => StoreRecord::Released { request: RequestId(n), pkid, order: n },
         2 => StoreRecord::Incoming { pkid, delivered: n % 2 == 0 },
         3 => StoreRecord::Queued {
             request: RequestId(n),

@@ -315,7 +315,7 @@ fn reconnect_resends_unacknowledged_publish_with_dup_in_order_mqtt_4_4_0_1() {
     p.take_sent();
     p.cut();
     let resent = p.connect(true);
-    assert_eq!(resent[0], Packet::PubRel(second.pkid), "PUBREL resent [MQTT-4.6.0-3]");
+    assert_eq!(resent[0], Packet::PubRel(second.pkid), "PUBREL resent [MQTT-4.6.0-4]");
     let bodies: Vec<(bool, u16, String)> = resent[1..]
         .iter()
         .map(|x| match x {

@@ -105,8 +105,8 @@
 //! - MQTT-4.6.0-3 — PUBRECs in the order their PUBLISHes came: `pubrecs_go_out_in_the_order_the_publishes_came` (here).
 //! - MQTT-4.6.0-4 — PUBRELs in the order their PUBRECs came: `pubrels_go_out_in_the_order_the_pubrecs_came`,
 //!   `resends_follow_the_original_order_across_the_packet_id_wrap` (here);
-//!   after a restore from the store: `pubrels_resent_after_a_restore_keep_the_pubrec_order` (here,
-//!   ignored: the stored record does not keep the PUBREC order).
+//!   after a restore from the store: `pubrels_resent_after_a_restore_keep_the_pubrec_order` (here;
+//!   `StoreRecord::Released` keeps the PUBREC order since this test found it did not).
 //! - MQTT-4.7.1-1 — no wildcards in a Topic Name: `topics_and_filters_the_client_sends_are_checked` (here).
 //! - MQTT-4.7.1-2 — `#` alone or after `/`, and last: same test (here).
 //! - MQTT-4.7.1-3 — `+` fills a whole level: same test (here).
@@ -1016,18 +1016,16 @@ fn resends_follow_the_original_order_across_the_packet_id_wrap() {
 }
 }
 
-// Outside `both!`: wasm-bindgen-test honours `#[ignore]` only after its own attribute.
+both! {
 /// [MQTT-4.6.0-4]: after a restore from the store (a page reload, a process restart), the
 /// PUBRELs go out in the order their PUBRECs came, as without the restore.
-#[cfg_attr(not(target_arch = "wasm32"), test)]
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-#[ignore = "non-conformance: StoreRecord::Released keeps no PUBREC order, so a restored client resends PUBRELs in publish order (A before E)"]
 fn pubrels_resent_after_a_restore_keep_the_pubrec_order() {
     let c = kept("c");
     let mut p = near_the_wrap(&c);
     let ids = publish_across_the_wrap(&mut p);
     p.reload(c.clone());
     assert_eq!(describe(&p.connect(true)), resent_across_the_wrap(&ids));
+}
 }
 
 both! {

@@ -612,7 +612,7 @@ impl Client {
     }
 
     /// [MQTT-4.4.0-1]: unacknowledged PUBLISH (DUP set [MQTT-3.3.1-1]) and PUBREL again, with
-    /// their packet ids, in their original order [MQTT-4.6.0-1..3]. PUBRELs go first: those
+    /// their packet ids, in their original order [MQTT-4.6.0-1, MQTT-4.6.0-4]. PUBRELs go first: those
     /// messages reached the broker before any still unacknowledged one.
     fn resend_inflight(&mut self, now: Instant) {
         let mut releases: Vec<(u64, u16)> = Vec::new();
@@ -768,7 +768,7 @@ impl Client {
             OutState::Sent(p) if p.qos == QoS::ExactlyOnce => {
                 // [MQTT-4.3.3-1]: after PUBREC the PUBLISH is never sent again.
                 o.state = OutState::Released { order };
-                let record = StoreRecord::Released { request: o.request, pkid: id };
+                let record = StoreRecord::Released { request: o.request, pkid: id, order };
                 self.store.push_back(StoreOp::Put(record));
             }
             // A repeated PUBREC: answering with PUBREL again is harmless.

@@ -22,7 +22,7 @@ pub(crate) enum OutState {
     /// Awaiting PUBACK (QoS 1) or PUBREC (QoS 2); resent with DUP on reconnect.
     Sent(Publish),
     /// QoS 2 past PUBREC, awaiting PUBCOMP; `order` is the PUBREC arrival order, the order in
-    /// which PUBRELs are resent [MQTT-4.6.0-3].
+    /// which PUBRELs are resent [MQTT-4.6.0-4].
     Released { order: u64 },
 }
 
@@ -168,7 +168,9 @@ impl Session {
             let Some(o) = self.outgoing.get(&pkid) else { continue };
             out.push(match &o.state {
                 OutState::Sent(p) => StoreRecord::Outgoing { request: o.request, publish: p.clone() },
-                OutState::Released { .. } => StoreRecord::Released { request: o.request, pkid },
+                OutState::Released { order } => {
+                    StoreRecord::Released { request: o.request, pkid, order: *order }
+                }
             });
         }
         // In packet id order (the map's).
@@ -195,7 +197,6 @@ impl Session {
     pub fn restore(records: impl IntoIterator<Item = StoreRecord>) -> Result<Session, RestoreError> {
         let mut s = Session::new();
         let mut queued = Vec::new();
-        let mut released = Vec::new();
         let mut max_request = 0u64;
         for record in records {
             match record {
@@ -210,9 +211,13 @@ impl Session {
                         return Err(RestoreError::Corrupt("two in-flight records for one packet id"));
                     }
                 }
-                StoreRecord::Released { request, pkid } => {
+                StoreRecord::Released { request, pkid, order } => {
                     max_request = max_request.max(request.0);
-                    released.push((request.0, pkid));
+                    s.next_release = s.next_release.max(order);
+                    let out = Outgoing { request, state: OutState::Released { order } };
+                    if s.outgoing.insert(pkid, out).is_some() {
+                        return Err(RestoreError::Corrupt("two in-flight records for one packet id"));
+                    }
                 }
                 StoreRecord::Incoming { pkid, delivered } => {
                     let state =
@@ -224,15 +229,6 @@ impl Session {
                     queued.push((request, message));
                 }
                 StoreRecord::Subscriptions(subs) => s.subscriptions = subs,
-            }
-        }
-        super::sort_pairs(&mut released);
-        for (request, pkid) in released {
-            let request = RequestId(request);
-            let order = s.next_release_order();
-            let out = Outgoing { request, state: OutState::Released { order } };
-            if s.outgoing.insert(pkid, out).is_some() {
-                return Err(RestoreError::Corrupt("two in-flight records for one packet id"));
             }
         }
         // A sorted Vec rather than a HashSet<RequestId>: one generic map type less in the wasm.

@@ -62,8 +62,10 @@ impl fmt::Display for StoreKey {
 pub enum StoreRecord {
     /// A QoS 1/2 PUBLISH sent and not yet acknowledged (PUBACK / PUBREC).
     Outgoing { request: RequestId, publish: Publish },
-    /// A QoS 2 message past PUBREC: only PUBREL is left to send [MQTT-4.3.3-1].
-    Released { request: RequestId, pkid: u16 },
+    /// A QoS 2 message past PUBREC: only PUBREL is left to send [MQTT-4.3.3-1]. `order`: when
+    /// its PUBREC came, relative to the others; PUBRELs are resent in that order [MQTT-4.6.0-4],
+    /// after a restore too. (A record from before the field reads it as its request id.)
+    Released { request: RequestId, pkid: u16, order: u64 },
     /// An incoming QoS 2 message received, PUBREL not yet seen. `delivered`: the application is
     /// known to have it (see `Client::handle_delivered`); if not, a PUBLISH again from the broker
     /// after a restore is delivered.
@@ -103,10 +105,11 @@ impl StoreRecord {
                 out.extend_from_slice(&request.0.to_be_bytes());
                 encode_publish(publish, &mut out);
             }
-            StoreRecord::Released { request, pkid } => {
+            StoreRecord::Released { request, pkid, order } => {
                 out.push(b'R');
                 out.extend_from_slice(&request.0.to_be_bytes());
                 out.extend_from_slice(&pkid.to_be_bytes());
+                out.extend_from_slice(&order.to_be_bytes());
             }
             StoreRecord::Incoming { pkid, delivered } => {
                 out.push(b'I');
@@ -164,7 +167,14 @@ impl StoreRecord {
                 Ok(StoreRecord::Outgoing { request, publish })
             }
             b'R' => {
-                Ok(StoreRecord::Released { request: RequestId(u64_at(rest)?), pkid: u16_exact(&rest[8..])? })
+                let request = RequestId(u64_at(rest)?);
+                let (pkid, order) = match rest.get(8..) {
+                    // Before `order` existed: the request order, as that client resent them.
+                    Some(b @ [_, _]) => (u16_exact(b)?, request.0),
+                    Some(b) if b.len() == 10 => (u16_exact(&b[..2])?, u64_at(&b[2..])?),
+                    _ => return Err(corrupt("bad released record")),
+                };
+                Ok(StoreRecord::Released { request, pkid, order })
             }
             // Two bytes: a record from before the flag existed; read as delivered, as the client
             // that wrote it treated it (it never delivered a kept id again).
@@ -223,14 +233,20 @@ mod tests {
     #[test]
     fn a_request_id_past_2_pow_53_is_a_corrupt_record() {
         for id in [MAX_REQUEST_ID + 1, u64::MAX] {
-            let r = StoreRecord::Released { request: RequestId(id), pkid: 7 };
+            let r = StoreRecord::Released { request: RequestId(id), pkid: 7, order: 1 };
             assert_eq!(
                 StoreRecord::from_bytes(&r.to_bytes()),
                 Err(RestoreError::Corrupt("request id out of range"))
             );
         }
-        let r = StoreRecord::Released { request: RequestId(MAX_REQUEST_ID), pkid: 7 };
+        let r = StoreRecord::Released { request: RequestId(MAX_REQUEST_ID), pkid: 7, order: 3 };
         assert_eq!(StoreRecord::from_bytes(&r.to_bytes()), Ok(r));
+        // A record written before `order`: the request id stands in for it.
+        let old = [b'R', 0, 0, 0, 0, 0, 0, 0, 9, 0, 7];
+        assert_eq!(
+            StoreRecord::from_bytes(&old),
+            Ok(StoreRecord::Released { request: RequestId(9), pkid: 7, order: 9 })
+        );
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub(crate) fn session_js(records: &[StoreRecord]) -> JsValue {
                 payload: Some(Payload(publish.payload.as_ref())),
                 retain: Some(publish.retain),
             }),
-            StoreRecord::Released { request, pkid } => s.inflight.push(Inflight {
+            StoreRecord::Released { request, pkid, .. } => s.inflight.push(Inflight {
                 id: request.0 as f64,
                 pkid: *pkid,
                 qos: 2,
