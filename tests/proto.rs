@@ -8,43 +8,17 @@ mod common;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use common::{config, payload, Pair};
+use common::{config, disconnect_reason, messages, msg, payload, published as published_ids, Pair};
 use mq::codec::{
     ConnAck, ConnectReturnCode, LastWill, Packet, Publish, QoS, SubAck, SubAckCode, Subscribe, Unsubscribe,
 };
 use mq::proto::{
-    Client, ConnectionError, Event, Message, ProtocolError, RequestId, StoreKey, StoreOp, StoreRecord,
-    UserError,
+    Client, ConnectionError, Event, Message, ProtocolError, StoreKey, StoreOp, StoreRecord, UserError,
 };
 use std::time::Duration;
 
-fn msg(topic: &str, body: &str, qos: QoS) -> Message {
-    Message::new(topic, payload(body), qos)
-}
-
 fn incoming(pkid: u16, qos: QoS, body: &str) -> Publish {
     Publish { dup: false, qos, retain: false, topic: "in/t".into(), pkid, payload: payload(body) }
-}
-
-fn published_ids(events: &[Event]) -> Vec<RequestId> {
-    events.iter().filter_map(|e| if let Event::Published { id } = e { Some(*id) } else { None }).collect()
-}
-
-fn messages(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(p) => Some(String::from_utf8(p.payload.to_vec()).unwrap()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn disconnect_reason(events: &[Event]) -> Option<ConnectionError> {
-    events.iter().find_map(|e| match e {
-        Event::Disconnected { reason } => Some(reason.clone()),
-        _ => None,
-    })
 }
 
 fn connected_pair(id: &str) -> Pair {

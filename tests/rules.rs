@@ -150,18 +150,12 @@ mod common;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use common::{config, payload, Pair};
+use common::{config, disconnect_reason, messages, msg, payload, published, Pair};
 use mq::codec::{ConnAck, ConnectReturnCode, LastWill, Packet, Publish, QoS, SubAck, SubAckCode};
-use mq::proto::{
-    Client, Config, ConnectionError, Event, Message, ProtocolError, RequestId, StoreRecord, UserError,
-};
+use mq::proto::{Client, Config, ConnectionError, Event, ProtocolError, RequestId, StoreRecord, UserError};
 use std::time::Duration;
 
 // ---- helpers ----
-
-fn msg(topic: &str, body: &str, qos: QoS) -> Message {
-    Message::new(topic, payload(body), qos)
-}
 
 fn incoming(pkid: u16, qos: QoS, topic: &str, body: &str) -> Publish {
     Publish { dup: false, qos, retain: false, topic: topic.into(), pkid, payload: payload(body) }
@@ -178,27 +172,6 @@ fn kept(id: &str) -> Config {
     let mut c = config(id);
     c.clean_session = false;
     c
-}
-
-fn disconnect_reason(events: &[Event]) -> Option<ConnectionError> {
-    events.iter().find_map(|e| match e {
-        Event::Disconnected { reason } => Some(reason.clone()),
-        _ => None,
-    })
-}
-
-fn messages(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(p) => Some(String::from_utf8(p.payload.to_vec()).unwrap()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn published(events: &[Event]) -> Vec<RequestId> {
-    events.iter().filter_map(|e| if let Event::Published { id } = e { Some(*id) } else { None }).collect()
 }
 
 fn the_publish(sent: &[Packet]) -> Publish {

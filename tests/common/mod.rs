@@ -3,8 +3,11 @@
 #![allow(dead_code)]
 
 use bytes::Bytes;
+use mq::codec::QoS;
 use mq::codec::{ConnAck, ConnectReturnCode, Decoder, Packet};
-use mq::proto::{Client, Config, Event, Instant, StoreKey, StoreOp, StoreRecord};
+use mq::proto::{
+    Client, Config, ConnectionError, Event, Instant, Message, RequestId, StoreKey, StoreOp, StoreRecord,
+};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -210,4 +213,33 @@ pub fn start() -> Instant {
 
 pub fn payload(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
+}
+
+/// A message to publish: `body` as the payload.
+pub fn msg(topic: &str, body: &str, qos: QoS) -> Message {
+    Message::new(topic, payload(body), qos)
+}
+
+/// Why the connection ended, if one of `events` says it did.
+pub fn disconnect_reason(events: &[Event]) -> Option<ConnectionError> {
+    events.iter().find_map(|e| match e {
+        Event::Disconnected { reason } => Some(reason.clone()),
+        _ => None,
+    })
+}
+
+/// The payloads (as text) of the messages among `events`.
+pub fn messages(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(p) => Some(String::from_utf8(p.payload.to_vec()).unwrap()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The requests `events` say were published.
+pub fn published(events: &[Event]) -> Vec<RequestId> {
+    events.iter().filter_map(|e| if let Event::Published { id } = e { Some(*id) } else { None }).collect()
 }
