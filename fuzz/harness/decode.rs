@@ -46,9 +46,9 @@ pub fn run(data: &[u8]) {
 
 /// `next_decoded` with a maximum of 16 to 79 bytes (the second byte picks it), fed in the same
 /// two chunks: each packet it gives is the one `decode` gives there; each PUBLISH it skips is
-/// the one `decode` gives there (same QoS, packet id, topic and size), or one `decode` cannot
-/// finish; it fails only where `decode` fails or gives a packet other than PUBLISH too large
-/// for it.
+/// the one `decode` gives there (same QoS, packet id, topic; size within the 3 bytes a remaining
+/// length longer than needed may add), or one `decode` cannot finish; it fails only where
+/// `decode` fails or gives a packet other than PUBLISH too large for it.
 fn skipping(data: &[u8], split: usize, outcome: &Outcome) {
     let small = 16 + data.get(1).map_or(0, |b| *b as usize % 64);
     let mut decoder = Decoder::new(small);
@@ -76,7 +76,14 @@ fn skipping(data: &[u8], split: usize, outcome: &Outcome) {
                         None => {}
                         Some(Packet::Publish(p)) => {
                             assert_eq!((s.qos, s.pkid, s.topic.as_str()), (p.qos, p.pkid, p.topic.as_str()));
-                            assert_eq!(Packet::Publish(p.clone()).encoded_len(), Ok(s.size));
+                            // The size on the wire: a remaining length not in its shortest
+                            // form (which decode accepts) takes up to 3 bytes more than ours.
+                            let len = Packet::Publish(p.clone()).encoded_len().unwrap_or(0);
+                            assert!(
+                                (len..=len + 3).contains(&s.size),
+                                "skipped size {} for {len} bytes",
+                                s.size
+                            );
                         }
                         Some(q) => panic!("next_decoded skipped a PUBLISH where decode gives {q:?}"),
                     }
