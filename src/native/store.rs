@@ -17,6 +17,7 @@
 //! over the log and fsyncs the directory. Credentials are never part of a record.
 
 use super::session_store::{LoadError, SessionStore};
+use crate::proto::log::{decode_entry, encode_entry, log_op, op_body, LogOp};
 use crate::proto::{StoreOp, StoreRecord};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -86,7 +87,7 @@ impl FileStore {
     fn try_compact(&mut self) -> io::Result<()> {
         let mut data = Vec::with_capacity(self.live_bytes as usize);
         for (k, v) in &self.live {
-            frame(&put_body(k, v), &mut data);
+            frame(&op_body(k, Some(v)), &mut data);
         }
         let tmp = self.dir.join(TMP);
         let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
@@ -112,27 +113,12 @@ impl SessionStore for FileStore {
         if self.broken {
             return Err(io::Error::other("the session store failed earlier; reopen it"));
         }
-        let ops: Vec<(String, Option<Vec<u8>>)> = batch
-            .iter()
-            .map(|op| match op {
-                StoreOp::Put(r) => (r.key().to_key_string(), Some(r.to_bytes())),
-                StoreOp::Delete(k) => (k.to_key_string(), None),
-            })
-            .collect();
-        let mut entry = Vec::new();
-        match ops.as_slice() {
-            [] => return Ok(()),
-            [(k, v)] => frame(&op_body(k, v.as_deref()), &mut entry),
-            _ => {
-                let mut body = vec![b'B'];
-                for (k, v) in &ops {
-                    let sub = op_body(k, v.as_deref());
-                    body.extend_from_slice(&(sub.len() as u32).to_be_bytes());
-                    body.extend_from_slice(&sub);
-                }
-                frame(&body, &mut entry);
-            }
+        let ops: Vec<LogOp> = batch.iter().map(log_op).collect();
+        if ops.is_empty() {
+            return Ok(());
         }
+        let mut entry = Vec::new();
+        frame(&encode_entry(&ops), &mut entry);
         if let Err(e) = self.log.write_all(&entry).and_then(|()| self.log.sync_data()) {
             // Best effort: cut what may have been appended. Whatever stays, a reopen reads
             // either the whole entry or a torn one it cuts off.
@@ -175,26 +161,6 @@ fn entry_size(key: &str, value: &[u8]) -> u64 {
     (key.len() + value.len() + 10) as u64
 }
 
-fn op_body(key: &str, value: Option<&[u8]>) -> Vec<u8> {
-    match value {
-        Some(v) => put_body(key, v),
-        None => {
-            let mut body = vec![b'D', key.len() as u8];
-            body.extend_from_slice(key.as_bytes());
-            body
-        }
-    }
-}
-
-fn put_body(key: &str, value: &[u8]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(2 + key.len() + value.len());
-    body.push(b'P');
-    body.push(key.len() as u8);
-    body.extend_from_slice(key.as_bytes());
-    body.extend_from_slice(value);
-    body
-}
-
 /// Appends `len | crc | body`.
 fn frame(body: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&(body.len() as u32).to_be_bytes());
@@ -212,14 +178,7 @@ fn replay(data: &[u8], live: &mut BTreeMap<String, Vec<u8>>) -> usize {
         if crc32(body) != sum {
             break;
         }
-        let mut ops = Vec::new();
-        let ok = match body.first() {
-            Some(b'B') => parse_batch(&body[1..], &mut ops),
-            _ => parse_op(body).map(|op| ops.push(op)),
-        };
-        if ok.is_none() {
-            break;
-        }
+        let Some(ops) = decode_entry(body) else { break };
         for (key, value) in ops {
             match value {
                 Some(v) => live.insert(key.to_owned(), v.to_vec()),
@@ -229,29 +188,6 @@ fn replay(data: &[u8], live: &mut BTreeMap<String, Vec<u8>>) -> usize {
         at += 8 + len;
     }
     at
-}
-
-/// The operations of a `B` entry: `(len | P-or-D body)*`.
-fn parse_batch<'a>(mut rest: &'a [u8], ops: &mut Vec<(&'a str, Option<&'a [u8]>)>) -> Option<()> {
-    while !rest.is_empty() {
-        let n = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-        ops.push(parse_op(rest.get(4..4 + n)?)?);
-        rest = &rest[4 + n..];
-    }
-    Some(())
-}
-
-/// A `P` or `D` body: the key and, for a put, the value.
-fn parse_op(body: &[u8]) -> Option<(&str, Option<&[u8]>)> {
-    let (&tag, rest) = body.split_first()?;
-    let (&klen, rest) = rest.split_first()?;
-    let key = core::str::from_utf8(rest.get(..klen as usize)?).ok()?;
-    let value = &rest[klen as usize..];
-    match tag {
-        b'P' => Some((key, Some(value))),
-        b'D' => Some((key, None)),
-        _ => None,
-    }
 }
 
 /// A path component for any string: `[A-Za-z0-9_-]` and non-leading `.` kept, the rest `%XX`;

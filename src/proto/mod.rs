@@ -26,6 +26,7 @@ mod code;
 mod config;
 mod error;
 mod event;
+pub mod log;
 mod session;
 mod store;
 mod time;

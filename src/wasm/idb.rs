@@ -2,9 +2,9 @@
 //!
 //! One database (`mq-sessions`, version 2). A session is a log: the object store `log` holds one
 //! value per write, under the out-of-line key `[broker URL, client id, sequence number]`, so a
-//! session is the key range `[url, id, 0]..[url, id, MAX]`. A value is a batch of the core's
-//! store ops (a put carries `StoreRecord::to_bytes()`, a delete the `StoreKey`), and loading
-//! replays them in order. One put per turn of the event loop, however many messages it carried:
+//! session is the key range `[url, id, 0]..[url, id, MAX]`. A value is the sequence number and a
+//! batch of the core's store ops in `proto::log`'s entry format (the native file store's), and
+//! loading replays them in order. One put per turn of the event loop, however many messages it carried:
 //! each IndexedDB request costs tens of microseconds of the page's time, so a record per message
 //! made a persisted session several times slower than a memory one. Once the log holds
 //! [`COMPACT_AFTER`] entries the next write is a snapshot of the whole session that replaces
@@ -19,7 +19,8 @@
 
 use super::error::{js_error, restore_error, wrap};
 use super::web::{callback, deferred, LockOptions, Scope};
-use crate::proto::{ErrorCode, RequestId, StoreKey, StoreOp, StoreRecord};
+use crate::proto::log::{encode_entry, log_op, LogOp, Replay};
+use crate::proto::{ErrorCode, StoreOp, StoreRecord};
 use js_sys::{Array, Function, Object, Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -235,15 +236,16 @@ impl IdbStore {
         let old = values(&old)?;
         self.legacy = !old.is_empty();
         for bytes in old {
-            session.put(StoreRecord::from_bytes(&bytes).map_err(|e| restore_error(&e))?);
+            session.put(&StoreRecord::from_bytes(&bytes).map_err(|e| restore_error(&e))?);
         }
         let log = values(&log)?;
         self.entries = log.len() as u32;
         for entry in log {
-            let seq = session.replay(&entry).ok_or_else(corrupt)?;
-            self.next_seq = self.next_seq.max(seq + 1.0);
+            let seq = entry.get(..8).and_then(|s| s.try_into().ok()).map(u64::from_be_bytes);
+            let seq = seq.filter(|_| session.apply_entry(&entry[8..]).is_some()).ok_or_else(corrupt)?;
+            self.next_seq = self.next_seq.max(seq as f64 + 1.0);
         }
-        Ok(session.0.into_iter().map(|(_, r)| r).collect())
+        session.records().map_err(|e| restore_error(&e))
     }
 
     /// Whether the next write should be a snapshot of the whole session (see [`COMPACT_AFTER`]).
@@ -304,97 +306,13 @@ fn corrupt() -> JsValue {
     js_error(ErrorCode::SessionCorrupt, "a stored session log entry does not parse")
 }
 
-/// A log entry: its sequence number (8 bytes, big-endian), then the ops: `P`, the record's
-/// length (4 bytes) and bytes; or `D` and the key (`o` / `i` and a packet id in 2 bytes, `q`
-/// and a request id in 8, or `s`).
+/// A log entry: its sequence number (8 bytes, big-endian), then the body of `proto::log`'s
+/// entry for the ops (the native file store's entry format).
 fn encode_batch(seq: f64, ops: &[StoreOp]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&(seq as u64).to_be_bytes());
-    for op in ops {
-        match op {
-            StoreOp::Put(record) => {
-                let bytes = record.to_bytes();
-                out.push(b'P');
-                out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-                out.extend_from_slice(&bytes);
-            }
-            StoreOp::Delete(key) => {
-                out.push(b'D');
-                encode_key(&mut out, key);
-            }
-        }
-    }
+    let ops: Vec<LogOp> = ops.iter().map(log_op).collect();
+    let mut out = (seq as u64).to_be_bytes().to_vec();
+    out.extend_from_slice(&encode_entry(&ops));
     out
-}
-fn encode_key(out: &mut Vec<u8>, key: &StoreKey) {
-    match key {
-        StoreKey::Outgoing(id) => {
-            out.push(b'o');
-            out.extend_from_slice(&id.to_be_bytes());
-        }
-        StoreKey::Incoming(id) => {
-            out.push(b'i');
-            out.extend_from_slice(&id.to_be_bytes());
-        }
-        StoreKey::Queued(r) => {
-            out.push(b'q');
-            out.extend_from_slice(&r.0.to_be_bytes());
-        }
-        StoreKey::Subscriptions => out.push(b's'),
-    }
-}
-
-/// A session rebuilt from its records and log entries: records by key, in key order.
-#[derive(Default)]
-struct Replay(Vec<(StoreKey, StoreRecord)>);
-
-impl Replay {
-    fn put(&mut self, record: StoreRecord) {
-        let key = record.key();
-        match self.0.binary_search_by(|(k, _)| k.cmp(&key)) {
-            Ok(i) => self.0[i].1 = record,
-            Err(i) => self.0.insert(i, (key, record)),
-        }
-    }
-
-    fn delete(&mut self, key: &StoreKey) {
-        if let Ok(i) = self.0.binary_search_by(|(k, _)| k.cmp(key)) {
-            self.0.remove(i);
-        }
-    }
-
-    /// Applies one log entry; its sequence number, or `None` if it does not parse.
-    fn replay(&mut self, entry: &[u8]) -> Option<f64> {
-        let take = |at: &mut usize, n: usize| -> Option<&[u8]> {
-            let b = entry.get(*at..*at + n)?;
-            *at += n;
-            Some(b)
-        };
-        let mut at = 0;
-        let seq = u64::from_be_bytes(take(&mut at, 8)?.try_into().ok()?);
-        while at < entry.len() {
-            match take(&mut at, 1)?[0] {
-                b'P' => {
-                    let len = u32::from_be_bytes(take(&mut at, 4)?.try_into().ok()?) as usize;
-                    self.put(StoreRecord::from_bytes(take(&mut at, len)?).ok()?);
-                }
-                b'D' => {
-                    let key = match take(&mut at, 1)?[0] {
-                        b'o' => StoreKey::Outgoing(u16::from_be_bytes(take(&mut at, 2)?.try_into().ok()?)),
-                        b'i' => StoreKey::Incoming(u16::from_be_bytes(take(&mut at, 2)?.try_into().ok()?)),
-                        b'q' => StoreKey::Queued(RequestId(u64::from_be_bytes(
-                            take(&mut at, 8)?.try_into().ok()?,
-                        ))),
-                        b's' => StoreKey::Subscriptions,
-                        _ => return None,
-                    };
-                    self.delete(&key);
-                }
-                _ => return None,
-            }
-        }
-        Some(seq as f64)
-    }
 }
 
 /// The error of a failed write, from the transaction where it says one.

@@ -169,46 +169,24 @@ function eventLog(c, events = ["connect", "close", "offline", "error", "reconnec
   for (const ev of events) c.on(ev, (x) => log.push(ev + (x && x.code ? ":" + x.code : "")));
   return log;
 }
-/** The records stored for (url, clientId). */
-/** The store key of a record's bytes (StoreRecord::to_bytes): "o<pkid>", "i<pkid>", "q<request>", "s". */
-function recordKey(b) {
-  const u16 = (at) => (b[at] << 8) | b[at + 1];
-  const u64 = (at) => new DataView(b.buffer, b.byteOffset + at, 8).getBigUint64(0);
-  switch (String.fromCharCode(b[0])) {
-    case "O": { // request, then the PUBLISH: header byte, remaining length, topic, packet id
-      let at = 10;
-      while (b[at] & 0x80) at++;
-      at++;
-      return "o" + u16(at + 2 + u16(at));
-    }
-    case "R": return "o" + u16(9);
-    case "I": return "i" + u16(1);
-    case "Q": return "q" + u64(1);
-    case "S": return "s";
-  }
-  throw new Error("unknown record tag " + b[0]);
-}
-/** The records stored for (url, clientId): the version 1 store's, then the log replayed. */
+/** The records stored for (url, clientId): the version 1 store's ([url, id, key] -> record),
+ *  then the log replayed (each value: sequence number, 8 bytes; then one op's body, `P`/`D`, key
+ *  length, key, record; or `B` and `length | body` per op). */
 function storedRecords(env, url, clientId) {
   const mine = (r) => r.key[0] === url && r.key[1] === clientId;
-  const live = new Map(env.idb.records().filter(mine).map((r) => [recordKey(r.value), r.value]));
+  const live = new Map(env.idb.records().filter(mine).map((r) => [r.key[2], r.value]));
+  const op = (b) => {
+    const key = dec(b.subarray(2, 2 + b[1]));
+    if (b[0] == 0x50) live.set(key, b.subarray(2 + b[1]));
+    else live.delete(key);
+  };
   for (const { value: e } of env.idb.records("mq-sessions", "log").filter(mine)) {
-    const v = new DataView(e.buffer, e.byteOffset, e.byteLength);
-    for (let at = 8; at < e.length;) {
-      if (e[at++] == 0x50) { // P: length, record
-        const len = v.getUint32(at);
-        const rec = e.subarray(at + 4, at + 4 + len);
-        live.set(recordKey(rec), rec);
-        at += 4 + len;
-      } else { // D: the key
-        const k = String.fromCharCode(e[at++]);
-        const n = k == "q" ? 8 : k == "s" ? 0 : 2;
-        live.delete(k + (n == 8 ? v.getBigUint64(at) : n == 2 ? v.getUint16(at) : ""));
-        at += n;
-      }
-    }
+    const body = e.subarray(8);
+    if (body[0] != 0x42) { op(body); continue; } // B
+    const v = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    for (let at = 1; at < body.length; at += 4 + v.getUint32(at)) op(body.subarray(at + 4, at + 4 + v.getUint32(at)));
   }
-  return [...live.values()];
+  return [...live.entries()].map(([key, value]) => ({ key, value }));
 }
 
 // ---- the tests ----
@@ -512,7 +490,7 @@ test("a session stored by version 1 (a record per key) is resumed, then rewritte
   ws.receive(PUBACK(publishOf(sent).pkid));
   await resolves("persisted()", c.persisted());
   assertEq(env.idb.records("mq-sessions", "records").filter((r) => r.key[1] === clientId).length, 0, "version 1 records left");
-  assertEq(storedRecords(env, url, clientId).map(recordKey), [], "records left once the message completed");
+  assertEq(storedRecords(env, url, clientId).map((r) => r.key), [], "records left once the message completed");
   await resolves("end()", c.end());
 });
 
