@@ -292,17 +292,24 @@ impl MqttClient {
         }
     }
 
-    /// An async iterator over the messages that arrive from now on.
-    #[wasm_bindgen(unchecked_return_type = "AsyncIterableIterator<MqttMessage>")]
-    pub fn messages(&self) -> JsValue {
-        with(&self.d, |d| {
-            let s = d.streams.add();
+    /// An async iterator over the messages that arrive from now on, holding at most
+    /// `bufferSize` unread (default 1000); `overflow` says what happens past that: "pause" (the
+    /// default: acknowledgements wait until the app reads, so the broker stops sending QoS 1/2
+    /// messages; QoS 0 ones replace the oldest QoS 0) or "dropOldest".
+    #[wasm_bindgen(unchecked_return_type = "MqttMessages")]
+    pub fn messages(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "MqttMessagesOptions")] options: Option<JsValue>,
+    ) -> Result<JsValue, JsValue> {
+        let (size, pause) = options::messages_options(&options.unwrap_or(JsValue::UNDEFINED))?;
+        Ok(with(&self.d, |d| {
+            let s = d.add_stream(size, pause);
             if d.is_closed() {
                 d.streams.close_all();
             }
             Some(s)
         })
-        .unwrap_or(JsValue::UNDEFINED)
+        .unwrap_or(JsValue::UNDEFINED))
     }
 
     /// Sends DISCONNECT and closes. Pending requests reject with CLOSED; a stored session stays.
