@@ -465,6 +465,39 @@ test("a message over maxPacketSize is acknowledged, reported as TOO_LARGE and dr
   await resolves("end()", c.end());
 });
 
+test("a full messages() stream holds back PUBACKs until the app reads; a QoS 0 message that finds it full is dropped", async (env) => {
+  const [c, ws] = await connectClient(env, "ws://pause", { reconnect: false });
+  const it = c.messages({ bufferSize: 2 });
+  const acks = () => ws.packets().filter((p) => p.type == T.PUBACK).map((p) => (p.body[0] << 8) | p.body[1]);
+  ws.receive([...publishPacket("t", "a", 1, 1), ...publishPacket("t", "b", 1, 2)]);
+  await waitFor("two buffered", () => it.buffered == 2);
+  assertEq(acks(), [1, 2], "acknowledged while there was room");
+  ws.receive(publishPacket("t", "c", 1, 3));
+  ws.receive(publishPacket("t", "d", 1, 4));
+  ws.receive(publishPacket("t", "z", 0));
+  await waitFor("the QoS 0 message counted", () => it.dropped == 1);
+  assertEq([it.buffered, acks()], [4, [1, 2]], "held back: buffered, PUBACKs");
+  const read = [];
+  for (let i = 0; i < 2; i++) read.push(dec((await it.next()).value.payload));
+  await sleep(20);
+  assertEq(acks(), [1, 2], "PUBACKs while still full");
+  read.push(dec((await it.next()).value.payload));
+  await waitFor("the held PUBACKs", () => acks().length == 4);
+  assertEq([read, acks()], [["a", "b", "c"], [1, 2, 3, 4]], "read, then PUBACKs in arrival order");
+  assert(c.connected, "the client is no longer connected");
+  await resolves("end()", c.end());
+});
+
+test("a messages() stream with overflow dropOldest never holds acknowledgements back", async (env) => {
+  const [c, ws] = await connectClient(env, "ws://drop-oldest", { reconnect: false });
+  const it = c.messages({ bufferSize: 2, overflow: "dropOldest" });
+  for (let i = 1; i <= 5; i++) ws.receive(publishPacket("t", String(i), 1, i));
+  await waitFor("five PUBACKs", () => ws.packets().filter((p) => p.type == T.PUBACK).length == 5);
+  assertEq([it.buffered, it.dropped], [2, 3], "buffered, dropped");
+  assertEq([dec((await it.next()).value.payload), dec((await it.next()).value.payload)], ["4", "5"], "the newest two");
+  await resolves("end()", c.end());
+});
+
 test("a session stored by version 1 (a record per key) is resumed, then rewritten as a log", async (env) => {
   const url = "ws://v1-session", clientId = "v1";
   // Version 1's layout: the store "records", key [url, client id, StoreKey string], value
