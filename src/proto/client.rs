@@ -65,7 +65,7 @@ pub struct Client {
     acks_held: bool,
     /// Held acknowledgements in the order their PUBLISHes arrived: packet id, and whether it is
     /// a PUBREC (else a PUBACK).
-    held: VecDeque<(u16, bool)>,
+    held: Vec<(u16, bool)>,
     /// The driver stopped reading the transport (see `handle_read_paused`).
     read_paused: bool,
     /// A PINGREQ went out whose PINGRESP may sit in the bytes not read while paused.
@@ -101,7 +101,7 @@ impl Client {
             last_sent: None,
             ping: None,
             acks_held: false,
-            held: VecDeque::new(),
+            held: Vec::new(),
             read_paused: false,
             ping_unread: false,
         }

@@ -30,7 +30,7 @@ impl Client {
         if hold {
             return;
         }
-        while let Some((pkid, pubrec)) = self.held.pop_front() {
+        for (pkid, pubrec) in core::mem::take(&mut self.held) {
             self.send(now, &if pubrec { Packet::PubRec(pkid) } else { Packet::PubAck(pkid) });
         }
     }
@@ -77,7 +77,7 @@ impl Client {
     /// Sends or holds the acknowledgement of an incoming PUBLISH.
     pub(super) fn ack(&mut self, now: Instant, pkid: u16, pubrec: bool) {
         if self.acks_held {
-            self.held.push_back((pkid, pubrec));
+            self.held.push((pkid, pubrec));
         } else {
             self.send(now, &if pubrec { Packet::PubRec(pkid) } else { Packet::PubAck(pkid) });
         }
