@@ -55,9 +55,9 @@ impl Default for MessageBuffer {
 #[non_exhaustive]
 pub enum Overflow {
     /// The driver stops reading the socket until the application takes a message, so TCP pushes
-    /// back on the broker (which holds the rest, within its own limits: Mosquitto keeps 1,000
-    /// QoS 1/2 messages per client past its in-flight window by default, `max_queued_messages`,
-    /// and drops QoS 0 ones it cannot send). Nothing is dropped by the client. What one read of
+    /// back on the broker, which holds the rest within its own limits (Mosquitto keeps at most
+    /// `max_queued_messages` QoS 1/2 messages per client past its in-flight window, 1,000 by
+    /// default, and drops what comes past that). Nothing is dropped by the client. What one read of
     /// the socket (64 KiB) brought waits in the driver on top of `capacity`. Keepalive goes on:
     /// PINGREQ is still sent, and the PINGRESP that cannot be read yet is not awaited.
     #[default]
