@@ -53,5 +53,6 @@ export class Streams {
   /** Whether an iterator with `pause` holds `size` unread messages or more. */
   full() { return this.active() && this.list.some((s) => s.full()); }
   push(m) { for (const s of this.list) s.push(m); }
-  end() { for (const s of this.list.splice(0)) s.end(); }
+  /** The client closed: its driver (and the `drained` callback) may go; what is buffered stays readable. */
+  end() { this.drained = () => {}; for (const s of this.list.splice(0)) s.end(); }
 }

@@ -510,6 +510,17 @@ test("a full messages() stream holds back PUBRECs of an IndexedDB session's QoS 
   await resolves("end()", c.end());
 });
 
+test("a full messages() stream stays readable after the client ended", async (env) => {
+  const [c, ws] = await connectClient(env, "ws://pause-end", { reconnect: false });
+  const it = c.messages({ bufferSize: 1 });
+  for (let i = 1; i <= 3; i++) ws.receive(publishPacket("t", String(i), 1, i));
+  await waitFor("three buffered", () => it.buffered == 3);
+  await resolves("end()", c.end());
+  const read = [];
+  for (let r = await it.next(); !r.done; r = await it.next()) read.push(dec(r.value.payload));
+  assertEq(read, ["1", "2", "3"], "read after end()");
+});
+
 test("a messages() stream with overflow dropOldest never holds acknowledgements back", async (env) => {
   const [c, ws] = await connectClient(env, "ws://drop-oldest", { reconnect: false });
   const it = c.messages({ bufferSize: 2, overflow: "dropOldest" });
