@@ -81,6 +81,12 @@ impl Hub {
         }));
         if let Ok(mut h) = hub.try_borrow_mut() {
             h.me = Rc::downgrade(&hub);
+            // The session's subscriptions: a tab asking for one of them is answered at once.
+            let subs = with(&h.driver, |d| {
+                let s = d.core.subscriptions().iter();
+                s.map(|(f, q)| Sub { filter: f.clone(), qos: *q, granted: Some(*q as u8) }).collect()
+            });
+            h.subs = subs;
             h.listen();
         }
         hub
@@ -143,11 +149,18 @@ impl Hub {
                 self.session_present = sp;
                 e.set_sp(sp);
             }
-            "error" | "failed" => {
-                // An error after which the driver is closed ends every tab.
+            "error" | "first" => {
+                // An error after which the driver is closed ends every tab ("failed"); the
+                // first connection of a leader failing ("first") ends the tabs still connecting.
                 let closed = with(&self.driver, |d| d.is_closed());
                 e.set_error(&arg);
-                e.set_op(if closed || name == "failed" { "failed" } else { "error" });
+                e.set_op(if name == "first" {
+                    "first"
+                } else if closed {
+                    "failed"
+                } else {
+                    "error"
+                });
                 self.broadcast(e);
                 return;
             }

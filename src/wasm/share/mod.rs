@@ -217,7 +217,7 @@ pub(crate) async fn connect(url: String, opts: Options) -> Result<TabRef, JsValu
         &with_tab(&tab, |t| t.opts.config.client_id.clone()),
     );
     let asked = lock(&locks, &session, true, true, None, move |release| match release {
-        Some(release) => lead(&w2, release, true),
+        Some(release) => lead(&w2, release),
         None => act(&w2, |t| t.follow()),
     });
     if !asked {
@@ -229,9 +229,10 @@ pub(crate) async fn connect(url: String, opts: Options) -> Result<TabRef, JsValu
 }
 
 /// This tab takes the lead (the session's lock is ours: `release` lets it go): restore the
-/// session from IndexedDB, start the driver, say so. `first`: at connect (its failure fails
-/// `connect`), otherwise a failover (the driver retries as after any connection loss).
-fn lead(w: &Weak<RefCell<Tab>>, release: Function, first: bool) {
+/// session from IndexedDB, start the driver, say so. While this tab's `connect` is pending, a
+/// failed first connection fails it (and every tab waiting with it); after that (a failover)
+/// the driver retries as after any connection loss.
+fn lead(w: &Weak<RefCell<Tab>>, release: Function) {
     let w = w.clone();
     wasm_bindgen_futures::spawn_local(async move {
         let Some(tab) = w.upgrade() else {
@@ -241,9 +242,9 @@ fn lead(w: &Weak<RefCell<Tab>>, release: Function, first: bool) {
         let ids = with_tab(&tab, |t| {
             t.lock_wait = None;
             t.lonely.cancel();
-            (!t.closed).then(|| (t.url.clone(), t.opts.config.clone()))
+            (!t.closed).then(|| (t.url.clone(), t.opts.config.clone(), t.connect_waiter.is_some()))
         });
-        let Some((url, config)) = ids else {
+        let Some((url, config, first)) = ids else {
             let _ = release.call0(&JsValue::UNDEFINED);
             return;
         };
@@ -298,7 +299,7 @@ fn lead(w: &Weak<RefCell<Tab>>, release: Function, first: bool) {
             if first {
                 let hw = Rc::downgrade(&hub);
                 let reject = function(move |e| {
-                    hub::act(&hw, |h| h.driver_event("failed", e));
+                    hub::act(&hw, |h| h.driver_event("first", e));
                     JsValue::UNDEFINED
                 });
                 d.connect_waiter = Some((wire::noop(), reject));
@@ -328,7 +329,7 @@ impl Tab {
         let name = session_lock_name(&self.url, &self.opts.config.client_id);
         if lock(&locks, &name, false, true, Some(&stop.signal()), move |release| {
             if let Some(release) = release {
-                lead(&w, release, false)
+                lead(&w, release)
             }
         }) {
             self.lock_wait = Some(stop);
@@ -398,6 +399,12 @@ impl Tab {
                     }
                     self.finish(&e, false);
                 }
+                // The leader's first connection failed and it let the lead go: the tabs still
+                // connecting fail with it; a connected tab waits for the next leader.
+                "first" if self.connect_waiter.is_some() || self.hub.is_some() => {
+                    self.finish(&msg.error(), false);
+                }
+                "first" => self.listeners.emit("error", &[msg.error()]),
                 _ => {}
             },
             "ack" if msg.tab_id() == self.id => {
