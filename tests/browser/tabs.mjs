@@ -138,7 +138,57 @@ const matches = (filter, topic) => {
   return f.length === t.length;
 };
 
+/** The options a tab refuses, the pages without BroadcastChannel or Web Locks (they connect
+ *  alone, and say so), and a shared tab meeting a client that does not share. */
+async function edges() {
+  const p = await context.newPage();
+  const warnings = [];
+  p.on("console", (m) => { if (m.type() === "warning") warnings.push(m.text()); });
+  await p.goto(`${server.origin}/`);
+  await p.waitForFunction(() => window.ready === true);
+  const refused = await p.evaluate(async (url) => {
+    const out = [];
+    for (const o of [{ share: "tabs" }, { share: "tabs", clientId: "x", clean: true },
+      { share: "tabs", clientId: "x", session: "memory" }, { share: "windows", clientId: "x" }]) {
+      try { await window.MqttClient.connect(url, o); out.push("connected"); } catch (e) { out.push(e.code); }
+    }
+    return out;
+  }, url);
+  check(refused.every((c) => c === "INVALID_ARGUMENT"), `contradictory share options are INVALID_ARGUMENT (${refused})`);
+  // A client that does not share holds the session: a shared tab gives up, never hangs.
+  const locked = await p.evaluate(async ({ url, id }) => {
+    const solo = await window.MqttClient.connect(url, { clientId: id, clean: false });
+    let code;
+    try { await window.MqttClient.connect(url, { clientId: id, share: "tabs" }); code = "connected"; } catch (e) { code = e.code; }
+    await solo.end();
+    return [solo.role, code];
+  }, { url, id: `${P}-locked` });
+  check(locked[0] === "solo" && locked[1] === "SESSION_LOCKED", `a shared tab meeting a client that does not share: ${locked}`);
+  await p.close();
+  for (const [what, remove] of [["BroadcastChannel", () => { delete window.BroadcastChannel; }],
+    ["Web Locks", () => Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined })]]) {
+    const q = await context.newPage();
+    const warned = [];
+    q.on("console", (m) => { if (m.type() === "warning") warned.push(m.text()); });
+    await q.addInitScript(remove);
+    await q.goto(`${server.origin}/`);
+    await q.waitForFunction(() => window.ready === true);
+    const r = await q.evaluate(async ({ url, id }) => {
+      const c = await window.MqttClient.connect(url, { clientId: id, share: "tabs" });
+      const got = [c.role, c.connected];
+      await c.end();
+      return got;
+    }, { url, id: `${P}-alone-${what.replace(" ", "")}` });
+    check(r[0] === "solo" && r[1] === true && warned.some((w) => w.includes("connects alone")),
+      `without ${what} the tab connects alone and says so (${r}; ${warned.length} warning)`);
+    await q.close();
+  }
+}
+
 try {
+  await edges();
+  total = 0; // the connections counted from here on are the shared one's
+  maxOpen = open;
   // Overlapping subscriptions: a holds P/x/#, b holds P/+/q2 and P/x/q1, c holds P/#.
   const subsA = [[`${P}/x/#`, 2], [`${P}/r/#`, 1]];
   const subsB = [[`${P}/+/q2`, 2], [`${P}/x/q1`, 1], [`${P}/r/#`, 1]];

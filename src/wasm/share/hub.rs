@@ -9,7 +9,7 @@ use super::super::driver::{now, with, Shared};
 use super::super::error::user_error;
 use super::super::events::flush;
 use super::super::session::Granted;
-use super::super::web::Scope;
+use super::super::web::{later, Scope};
 use super::wire::{function, lock, noop, read_numbers, read_strings, Info, Wire};
 use super::{local, TabRef};
 use crate::codec::{ByteStr, QoS};
@@ -347,9 +347,13 @@ impl Hub {
                     act(&w, |h| h.ack(&t, n, "stored", id, &JsValue::UNDEFINED));
                     JsValue::UNDEFINED
                 });
-                with(&self.driver, |d| {
-                    d.track_publish(crate::proto::RequestId(id as u64), done, failed);
-                    d.when_persisted(stored);
+                with(&self.driver, |d| d.track_publish(crate::proto::RequestId(id as u64), done, failed));
+                // After the driver's pump (scheduled first), whose store write holds the message:
+                // "stored" once that write committed, not once every later write did too.
+                let driver = self.driver.clone();
+                later(move || {
+                    with(&driver, |d| d.when_written(stored));
+                    flush();
                 });
             }
             Some(Err(e)) => self.ack(&tab, n, "failed", -1.0, &user_error(&e)),
