@@ -490,8 +490,15 @@ impl Tab {
             }
             self.settle_persisted();
         }
-        if Wire::flag(msg.connected()) && !self.connected {
+        let up = Wire::flag(msg.connected());
+        if up && !self.connected {
             self.on_connect(Wire::flag(msg.sp()));
+        } else if !up && self.connected {
+            // A new leader, not connected yet: the connection this tab knew is gone (its own
+            // watch on the old leader may not have said so yet).
+            self.connected = false;
+            self.listeners.emit("close", &[]);
+            self.listeners.emit("offline", &[]);
         }
     }
 
