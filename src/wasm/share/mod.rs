@@ -202,7 +202,7 @@ pub(crate) async fn connect(url: String, opts: Options) -> Result<TabRef, JsValu
         t._on_channel = Some(on_channel);
         t.connect_waiter = Some((resolve, reject));
     }
-    let _ = TABS.try_with(|l| l.borrow_mut().push(tab.clone()));
+    let _ = TABS.try_with(|l| l.try_borrow_mut().map(|mut l| l.push(tab.clone())));
     // This tab's own lock first (its name is new: granted at once), then the session's.
     let (got, grant, _) = deferred();
     let w2 = w.clone();
@@ -601,7 +601,7 @@ impl Tab {
         self.channel.set_onmessage(None);
         self.channel.close();
         if let Some(me) = self.me.upgrade() {
-            let _ = TABS.try_with(|l| l.borrow_mut().retain(|t| !Rc::ptr_eq(t, &me)));
+            let _ = TABS.try_with(|l| l.try_borrow_mut().map(|mut l| l.retain(|t| !Rc::ptr_eq(t, &me))));
         }
         ended
     }
