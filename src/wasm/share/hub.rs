@@ -289,7 +289,7 @@ impl Hub {
         out
     }
 
-    fn hold(&mut self, tab: &str, filter: &str, qos: QoS) {
+    pub fn hold(&mut self, tab: &str, filter: &str, qos: QoS) {
         match self.holders.iter_mut().find(|(t, f, _)| t == tab && f == filter) {
             Some(h) => h.2 = qos,
             None => self.holders.push((tab.to_owned(), filter.to_owned(), qos)),

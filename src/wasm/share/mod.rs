@@ -283,8 +283,24 @@ fn lead(w: &Weak<RefCell<Tab>>, release: Function) {
             if t.closed {
                 return None;
             }
+            // The tab that connects first on a stored session (the page its reload replaced,
+            // say) takes the session's subscriptions as its own, as a client alone does: the
+            // messages the broker kept for them come right after CONNACK, before any subscribe
+            // call of the app. A failover's leader does not: a dead tab's filters are nobody's.
+            if first {
+                for (f, q) in core.subscriptions() {
+                    if !t.subs.iter().any(|(g, _)| g == f) {
+                        t.subs.push((f.clone(), *q));
+                    }
+                }
+            }
             let driver = Driver::new(t.url.clone(), &t.opts, core, Some(store));
             let hub = Hub::new(&tab, t.id.clone(), driver.clone(), t.channel.clone());
+            if let Ok(mut h) = hub.try_borrow_mut() {
+                for (f, q) in &t.subs {
+                    h.hold(&t.id, f, *q);
+                }
+            }
             t.hub = Some(hub.clone());
             Some((driver, hub))
         });
