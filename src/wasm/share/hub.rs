@@ -3,14 +3,14 @@
 //! the driver's ordinary commands and listeners. It posts each incoming message once on the
 //! channel, keeps which tab holds which filter (the broker sees the union; UNSUBSCRIBE goes out
 //! when no tab holds a filter any more), and learns that a tab is gone when that tab's Web Lock
-//! (`mq-tab-<id>`) is granted to it.
+//! (`mq-tab\n<url>\n<client id>\n<id>`) is granted to it.
 
 use super::super::driver::{now, with, Shared};
 use super::super::error::user_error;
 use super::super::events::flush;
 use super::super::session::Granted;
 use super::super::web::{later, Scope};
-use super::wire::{function, lock, noop, read_numbers, read_strings, Info, Wire};
+use super::wire::{function, held_locks, lock, noop, read_numbers, read_strings, Info, Wire};
 use super::{local, TabRef};
 use crate::codec::{ByteStr, QoS};
 use crate::proto::Message;
@@ -34,6 +34,7 @@ pub(crate) struct Hub {
     me: Weak<RefCell<Hub>>,
     tab: Weak<RefCell<super::Tab>>,
     my_id: String,
+    lock_prefix: String,
     pub driver: Shared,
     channel: BroadcastChannel,
     /// Tabs whose lock we wait for (granted when the tab is gone).
@@ -42,6 +43,11 @@ pub(crate) struct Hub {
     /// (tab, filter, QoS): who holds what.
     holders: Vec<(String, String, QoS)>,
     session_present: bool,
+    /// Tabs that said `hello` to this leader.
+    heard: Vec<String>,
+    /// After a failover: the live tabs of the session not heard yet. Once all have said which
+    /// filters they hold, the session's filters nobody holds (a dead leader's) are unsubscribed.
+    awaiting: Option<Vec<String>>,
     /// This tab is giving the lead up (`end()`, `destroy()`): no more requests, and what the
     /// driver rejects on closing is not reported (the next leader completes it).
     pub leaving: bool,
@@ -66,11 +72,20 @@ fn qos_of(v: JsValue) -> QoS {
 }
 
 impl Hub {
-    pub fn new(tab: &TabRef, my_id: String, driver: Shared, channel: BroadcastChannel) -> HubRef {
+    pub fn new(
+        tab: &TabRef,
+        my_id: String,
+        lock_prefix: String,
+        driver: Shared,
+        channel: BroadcastChannel,
+    ) -> HubRef {
         let hub = Rc::new(RefCell::new(Hub {
             me: Weak::new(),
             tab: Rc::downgrade(tab),
             my_id,
+            lock_prefix,
+            heard: Vec::new(),
+            awaiting: None,
             driver,
             channel,
             watched: Vec::new(),
@@ -205,6 +220,9 @@ impl Hub {
         match msg.kind().as_str() {
             "hello" => {
                 self.watch(&tab);
+                if !self.heard.contains(&tab) {
+                    self.heard.push(tab.clone());
+                }
                 let filters = read_strings(&msg.filters());
                 let qoss = read_numbers(&msg.qoss());
                 let mut missing = Vec::new();
@@ -232,6 +250,7 @@ impl Hub {
                     });
                 }
                 self.announce();
+                self.heard_from(&tab);
             }
             "req" => {
                 let n = Wire::number(msg.n());
@@ -255,7 +274,7 @@ impl Hub {
         let Some(locks) = Scope::get().locks() else { return };
         let w = self.me.clone();
         let gone = id.to_owned();
-        lock(&locks, &super::tab_lock_name(id), false, false, None, move |_| {
+        lock(&locks, &super::tab_lock_name(&self.lock_prefix, id), false, false, None, move |_| {
             act(&w, |h| h.tab_gone(&gone));
         });
     }
@@ -264,11 +283,57 @@ impl Hub {
     /// are unsubscribed.
     fn tab_gone(&mut self, id: &str) {
         self.watched.retain(|t| t != id);
+        self.heard_from(id);
         let filters: Vec<String> =
             self.holders.iter().filter(|(t, _, _)| t == id).map(|(_, f, _)| f.clone()).collect();
         self.holders.retain(|(t, _, _)| t != id);
         let orphans = self.orphans(&filters);
         if !orphans.is_empty() && !self.leaving {
+            with(&self.driver, |d| {
+                if let Ok(id) = d.core.unsubscribe(now(), &orphans) {
+                    d.track_unsubscribe(id, noop(), noop());
+                }
+            });
+        }
+    }
+
+    /// After a failover: lists the session's live tabs (their locks), then waits for each one's
+    /// `hello` (or its end) before dropping the filters no tab holds.
+    pub fn collect_orphans(&self) {
+        let Some(locks) = Scope::get().locks() else { return };
+        let (w, prefix, me) = (self.me.clone(), self.lock_prefix.clone(), self.my_id.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            let Ok(names) = held_locks(&locks).await else { return };
+            let live: Vec<String> = names
+                .iter()
+                .filter_map(|n| n.strip_prefix(prefix.as_str()))
+                .filter(|id| *id != me)
+                .map(str::to_owned)
+                .collect();
+            act(&w, |h| {
+                let awaiting = live.into_iter().filter(|t| !h.heard.contains(t)).collect();
+                h.awaiting = Some(awaiting);
+                h.heard_from("");
+            });
+        });
+    }
+
+    /// Tab `id` said `hello` or is gone: once no live tab is awaited, unsubscribe the orphans.
+    fn heard_from(&mut self, id: &str) {
+        let Some(awaiting) = self.awaiting.as_mut() else { return };
+        awaiting.retain(|t| t != id);
+        if !awaiting.is_empty() || self.leaving {
+            return;
+        }
+        self.awaiting = None;
+        let unheld: Vec<String> = self
+            .subs
+            .iter()
+            .filter(|s| !self.holders.iter().any(|(_, f, _)| *f == s.filter))
+            .map(|s| s.filter.clone())
+            .collect();
+        let orphans = self.orphans(&unheld);
+        if !orphans.is_empty() {
             with(&self.driver, |d| {
                 if let Ok(id) = d.core.unsubscribe(now(), &orphans) {
                     d.track_unsubscribe(id, noop(), noop());

@@ -9,9 +9,9 @@
 //!   goes (closed, reloaded, crashed, discarded: the browser lets its locks go), and then leads.
 //! - Every tab, the leader's too, talks to the leader the same way and gets the same messages:
 //!   incoming messages posted once, each tab keeping those that match its own subscriptions.
-//! - Each tab holds a lock of its own (`mq-tab-<id>`): the leader and the followers wait for each
-//!   other's, so a tab that dies without a word is noticed (its subscriptions dropped, or the
-//!   leader's loss reported as "close" and "offline").
+//! - Each tab holds a lock of its own (`mq-tab\n<url>\n<client id>\n<id>`): the leader and the
+//!   followers wait for each other's, so a tab that dies without a word is noticed (its
+//!   subscriptions dropped, or the leader's loss reported as "close" and "offline").
 //! - A publish is answered twice: `stored` once the leader's session holds it (in IndexedDB,
 //!   with the session's request id), then `done`. After a failover a follower resends what was
 //!   never `stored`; what was is the new leader's to complete (it restored it), and a `stored`
@@ -72,6 +72,8 @@ struct Req {
 pub(crate) struct Tab {
     me: Weak<RefCell<Tab>>,
     id: String,
+    /// Of this session's tab locks (see `tab_lock_prefix`).
+    lock_prefix: String,
     url: String,
     opts: Options,
     channel: BroadcastChannel,
@@ -89,7 +91,7 @@ pub(crate) struct Tab {
     hub: Option<HubRef>,
     connect_waiter: Option<(Function, Function)>,
     persisted_waiters: Vec<Function>,
-    /// This tab's own lock (`mq-tab-<id>`): its `release`.
+    /// This tab's own lock (`mq-tab\n<url>\n<client id>\n<id>`): its `release`.
     tab_lock: Option<Function>,
     /// The queued request for the session's lock (a follower's).
     lock_wait: Option<AbortController>,
@@ -102,8 +104,19 @@ pub(crate) fn available() -> bool {
     Scope::get().locks().is_some() && BroadcastChannel::new("mq-probe").map(|c| c.close()).is_ok()
 }
 
-pub(crate) fn tab_lock_name(id: &str) -> String {
-    let mut n = String::from("mq-tab-");
+/// The names of the tabs' own locks of one shared session: `mq-tab\n<url>\n<client id>\n` and
+/// the tab's id (so a leader can list the tabs of its session: `LockManager.query`).
+fn tab_lock_prefix(url: &str, client_id: &str) -> String {
+    let mut n = String::from("mq-tab\n");
+    n.push_str(url);
+    n.push('\n');
+    n.push_str(client_id);
+    n.push('\n');
+    n
+}
+
+pub(crate) fn tab_lock_name(prefix: &str, id: &str) -> String {
+    let mut n = String::from(prefix);
     n.push_str(id);
     n
 }
@@ -160,9 +173,12 @@ pub(crate) async fn connect(url: String, opts: Options) -> Result<TabRef, JsValu
     name.push_str(&opts.config.client_id);
     let channel = BroadcastChannel::new(&name)?;
     let id = random_id();
+    let lock_prefix = tab_lock_prefix(&url, &opts.config.client_id);
+    let own_lock = tab_lock_name(&lock_prefix, &id);
     let tab = Rc::new(RefCell::new(Tab {
         me: Weak::new(),
         id: id.clone(),
+        lock_prefix,
         url,
         opts,
         channel: channel.clone(),
@@ -206,7 +222,7 @@ pub(crate) async fn connect(url: String, opts: Options) -> Result<TabRef, JsValu
     // This tab's own lock first (its name is new: granted at once), then the session's.
     let (got, grant, _) = deferred();
     let w2 = w.clone();
-    lock(&locks, &tab_lock_name(&id), false, true, None, move |release| {
+    lock(&locks, &own_lock, false, true, None, move |release| {
         act(&w2, |t| t.tab_lock = release);
         let _ = grant.call0(&JsValue::UNDEFINED);
     });
@@ -295,7 +311,7 @@ fn lead(w: &Weak<RefCell<Tab>>, release: Function) {
                 }
             }
             let driver = Driver::new(t.url.clone(), &t.opts, core, Some(store));
-            let hub = Hub::new(&tab, t.id.clone(), driver.clone(), t.channel.clone());
+            let hub = Hub::new(&tab, t.id.clone(), t.lock_prefix.clone(), driver.clone(), t.channel.clone());
             if let Ok(mut h) = hub.try_borrow_mut() {
                 for (f, q) in &t.subs {
                     h.hold(&t.id, f, *q);
@@ -329,6 +345,9 @@ fn lead(w: &Weak<RefCell<Tab>>, release: Function) {
             with_tab(&tab, |t| t.finish(&e, false));
         } else if let Ok(h) = hub.try_borrow() {
             h.announce();
+            if !first {
+                h.collect_orphans();
+            }
         }
         flush();
     });
@@ -458,15 +477,19 @@ impl Tab {
             }
             "msg" => {
                 let Some(topic) = msg.topic().as_string() else { return };
-                if !self.subs.iter().any(|(f, _)| matches(f, &topic)) {
+                // The highest QoS of this tab's matching filters bounds the message's, as the
+                // broker's delivery to a client of its own would.
+                let Some(max) = self.subs.iter().filter(|(f, _)| matches(f, &topic)).map(|(_, q)| *q).max()
+                else {
                     return;
-                }
+                };
                 let payload = msg.payload().dyn_into::<Uint8Array>().map(|a| a.to_vec()).unwrap_or_default();
                 let qos = match Wire::number(msg.qos()) as u8 {
                     2 => QoS::ExactlyOnce,
                     1 => QoS::AtLeastOnce,
                     _ => QoS::AtMostOnce,
-                };
+                }
+                .min(max);
                 let mut p = Publish::new(ByteStr::from(topic), qos, payload);
                 p.retain = Wire::flag(msg.retain());
                 p.dup = Wire::flag(msg.dup());
@@ -530,7 +553,7 @@ impl Tab {
     fn watch_leader(&self, leader: &str) {
         let Some(locks) = Scope::get().locks() else { return };
         let (w, gone) = (self.me.clone(), leader.to_owned());
-        lock(&locks, &tab_lock_name(leader), false, false, None, move |_| {
+        lock(&locks, &tab_lock_name(&self.lock_prefix, leader), false, false, None, move |_| {
             act(&w, |t| {
                 if t.leader.as_deref() == Some(gone.as_str()) {
                     t.leader = None;

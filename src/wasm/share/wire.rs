@@ -120,6 +120,28 @@ extern "C" {
     pub fn return_code(this: &Info) -> Result<JsValue, JsValue>;
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// `navigator.locks.query()`: a snapshot of the origin's locks.
+    #[wasm_bindgen(method, catch, js_name = query)]
+    fn query(this: &LockManager) -> Result<js_sys::Promise, JsValue>;
+    /// A `LockManagerSnapshot` (`held`) or a `LockInfo` (`name`).
+    #[wasm_bindgen(extends = Object)]
+    type LockSnapshot;
+    #[wasm_bindgen(method, getter)]
+    fn held(this: &LockSnapshot) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn name(this: &LockSnapshot) -> JsValue;
+}
+
+/// The names of the locks held now, in this origin.
+pub(crate) async fn held_locks(locks: &LockManager) -> Result<Vec<String>, JsValue> {
+    let snapshot = wasm_bindgen_futures::JsFuture::from(locks.query()?).await?;
+    let held = snapshot.unchecked_ref::<LockSnapshot>().held();
+    let Some(held) = held.dyn_ref::<Array>() else { return Ok(Vec::new()) };
+    Ok(held.iter().filter_map(|l| l.unchecked_ref::<LockSnapshot>().name().as_string()).collect())
+}
+
 impl Wire {
     /// An empty message of kind `k`.
     pub fn new(k: &str) -> Wire {
