@@ -63,10 +63,15 @@ enum Inner {
 /// Connects as `share` says, or alone; sharing without Web Locks or `BroadcastChannel` is
 /// today's client, with a console warning (and `role` "solo").
 async fn open_any(url: String, opts: Options) -> Result<Inner, JsValue> {
-    if opts.share {
-        if share::available() {
-            return Ok(Inner::Tabs(share::connect(url, opts).await?));
+    let opts = if opts.share && share::available() {
+        match share::connect(url.clone(), opts).await? {
+            Ok(tab) => return Ok(Inner::Tabs(tab)),
+            Err(opts) => opts,
         }
+    } else {
+        opts
+    };
+    if opts.share {
         web_sys::console::warn_1(
             &"mq: share: \"tabs\" needs Web Locks and BroadcastChannel; this tab connects alone".into(),
         );

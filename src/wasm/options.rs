@@ -45,6 +45,7 @@ impl Backoff {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Options {
     pub config: Config,
     pub session: SessionKind,

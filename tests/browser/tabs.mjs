@@ -165,8 +165,11 @@ async function edges() {
   }, { url, id: `${P}-locked` });
   check(locked[0] === "solo" && locked[1] === "SESSION_LOCKED", `a shared tab meeting a client that does not share: ${locked}`);
   await p.close();
-  for (const [what, remove] of [["BroadcastChannel", () => { delete window.BroadcastChannel; }],
-    ["Web Locks", () => Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined })]]) {
+  for (const [what, remove] of [["no BroadcastChannel", () => { delete window.BroadcastChannel; }],
+    ["no Web Locks", () => Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined })],
+    ["Web Locks that refuse requests", () => {
+      LockManager.prototype.request = function () { return Promise.reject(new DOMException("refused", "SecurityError")); };
+    }]]) {
     const q = await context.newPage();
     const warned = [];
     q.on("console", (m) => { if (m.type() === "warning") warned.push(m.text()); });
@@ -178,9 +181,9 @@ async function edges() {
       const got = [c.role, c.connected];
       await c.end();
       return got;
-    }, { url, id: `${P}-alone-${what.replace(" ", "")}` });
+    }, { url, id: `${P}-alone-${what.replaceAll(" ", "")}` });
     check(r[0] === "solo" && r[1] === true && warned.some((w) => w.includes("connects alone")),
-      `without ${what} the tab connects alone and says so (${r}; ${warned.length} warning)`);
+      `${what}: the tab connects alone and says so (${r}; ${warned.length} warning)`);
     await q.close();
   }
 }

@@ -274,8 +274,10 @@ impl Hub {
         let Some(locks) = Scope::get().locks() else { return };
         let w = self.me.clone();
         let gone = id.to_owned();
-        lock(&locks, &super::tab_lock_name(&self.lock_prefix, id), false, false, None, move |_| {
-            act(&w, |h| h.tab_gone(&gone));
+        lock(&locks, &super::tab_lock_name(&self.lock_prefix, id), false, false, None, move |granted| {
+            if granted.is_some() {
+                act(&w, |h| h.tab_gone(&gone));
+            }
         });
     }
 

@@ -165,7 +165,8 @@ fn random_id() -> String {
 
 /// Connects as one tab of a shared connection: resolves once the shared connection is up
 /// (CONNACK 0), whichever tab leads.
-pub(crate) async fn connect(url: String, opts: Options) -> Result<TabRef, JsValue> {
+/// `Err(options)`: this page's Web Locks refuse requests: connect alone.
+pub(crate) async fn connect(url: String, opts: Options) -> Result<Result<TabRef, Options>, JsValue> {
     let locks = Scope::get().locks().ok_or_else(|| js_error(ErrorCode::Internal, "no Web Locks"))?;
     let mut name = String::from("mq-tabs\n");
     name.push_str(&url);
@@ -222,11 +223,24 @@ pub(crate) async fn connect(url: String, opts: Options) -> Result<TabRef, JsValu
     // This tab's own lock first (its name is new: granted at once), then the session's.
     let (got, grant, _) = deferred();
     let w2 = w.clone();
-    lock(&locks, &own_lock, false, true, None, move |release| {
+    let asked = lock(&locks, &own_lock, false, true, None, move |release| {
         act(&w2, |t| t.tab_lock = release);
         let _ = grant.call0(&JsValue::UNDEFINED);
     });
-    JsFuture::from(got).await?;
+    if asked {
+        JsFuture::from(got).await?;
+    }
+    if with_tab(&tab, |t| t.tab_lock.is_none()) {
+        // A lock manager that refuses requests (an opaque origin, say): this tab cannot share.
+        let e = js_error(ErrorCode::Closed, "Web Locks refused a request");
+        let opts = with_tab(&tab, |t| {
+            t.connect_waiter = None; // nobody awaits it on this path
+            t.finish(&e, false);
+            Some(t.opts.clone())
+        });
+        flush();
+        return opts.map(Err).ok_or(e);
+    }
     let w2 = w.clone();
     let session = session_lock_name(
         &with_tab(&tab, |t| t.url.clone()),
@@ -241,7 +255,7 @@ pub(crate) async fn connect(url: String, opts: Options) -> Result<TabRef, JsValu
         flush();
     }
     JsFuture::from(connected).await?;
-    Ok(tab)
+    Ok(Ok(tab))
 }
 
 /// This tab takes the lead (the session's lock is ours: `release` lets it go): restore the
@@ -553,7 +567,10 @@ impl Tab {
     fn watch_leader(&self, leader: &str) {
         let Some(locks) = Scope::get().locks() else { return };
         let (w, gone) = (self.me.clone(), leader.to_owned());
-        lock(&locks, &tab_lock_name(&self.lock_prefix, leader), false, false, None, move |_| {
+        lock(&locks, &tab_lock_name(&self.lock_prefix, leader), false, false, None, move |granted| {
+            if granted.is_none() {
+                return;
+            }
             act(&w, |t| {
                 if t.leader.as_deref() == Some(gone.as_str()) {
                     t.leader = None;

@@ -20,6 +20,8 @@ use super::super::error::{error_code, js_error};
 use super::super::web::{callback, deferred, LockManager, LockOptions};
 use crate::proto::ErrorCode;
 use js_sys::{Array, Function, Object};
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::AbortSignal;
@@ -234,8 +236,8 @@ pub(crate) fn read_numbers(v: &JsValue) -> Vec<f64> {
 
 /// A Web Lock request: `on_grant(Some(release))` once lock `name` is ours (held until
 /// `release` is called, when `hold`; let go at once otherwise, with `release` a no-op), or
-/// `on_grant(None)` when `if_available` and another holds it. A request aborted through
-/// `signal` never calls back. Returns false when the request could not be made.
+/// `on_grant(None)` when `if_available` and another holds it, or when the request failed or
+/// was aborted through `signal`. Returns false when the request could not be made.
 pub(crate) fn lock(
     locks: &LockManager,
     name: &str,
@@ -251,9 +253,14 @@ pub(crate) fn lock(
     if let Some(s) = signal {
         options.set_signal(s);
     }
-    let mut on_grant = Some(on_grant);
+    // Called once: by the grant, or (`None`) by a request that fails before it (no lock
+    // manager for this document, say) or is aborted.
+    type Grant = Box<dyn FnOnce(Option<Function>)>;
+    let slot: Rc<RefCell<Option<Grant>>> = Rc::new(RefCell::new(Some(Box::new(on_grant))));
+    let take = |slot: &Rc<RefCell<Option<Grant>>>| slot.try_borrow_mut().ok().and_then(|mut s| s.take());
+    let granted = slot.clone();
     let cb = callback(move |lock| {
-        let Some(f) = on_grant.take() else { return JsValue::UNDEFINED };
+        let Some(f) = take(&granted) else { return JsValue::UNDEFINED };
         if lock.is_null() || lock.is_undefined() {
             f(None);
             return JsValue::UNDEFINED;
@@ -269,9 +276,12 @@ pub(crate) fn lock(
     });
     match locks.request_with_options_and_callback(name, &options, cb.as_ref().unchecked_ref()) {
         Ok(p) => {
-            // An aborted request rejects; that is expected, not an unhandled rejection.
             wasm_bindgen_futures::spawn_local(async move {
-                let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+                if wasm_bindgen_futures::JsFuture::from(p).await.is_err() {
+                    if let Some(f) = take(&slot) {
+                        f(None);
+                    }
+                }
             });
             // The closure must outlive the request; JS's garbage collector frees it afterwards.
             drop(cb.into_js_value());
