@@ -96,6 +96,8 @@ async function connect({ auto = false } = {}) {
   localStorage.setItem(SETTINGS, JSON.stringify(s));
   localStorage.setItem(AUTO, "1");
   const options = { clientId: s.clientId, clean: s.clean, keepalive: s.keepalive, reconnect: { minDelay: 1000, maxDelay: 10000 } };
+  // A kept session is shared by every tab of the dashboard with this client id: one connection.
+  if (!s.clean) options.share = "tabs";
   if (s.username) options.username = s.username;
   if ($("password").value) options.password = $("password").value;
   connecting = true;
@@ -123,21 +125,36 @@ async function connect({ auto = false } = {}) {
   client = c;
   wire(c);
   setState("connected");
-  log(`connected to ${s.url}`, "good");
+  log(`connected to ${s.url}${shareNote(c)}`, "good");
   const restored = c.restored;
   if (restored.length) log(`session restored from IndexedDB: ${restored.length} pending request(s) resumed`, "good");
   subscriptions.clear();
-  for (const { topic, qos } of c.session().subscriptions) subscriptions.set(topic, qos);
+  // A tab sharing the connection gets the messages of its own subscriptions: it takes the
+  // session's (no SUBSCRIBE goes out for a filter the session already has).
+  const session = c.role === "follower" ? await MqttClient.storedSession(s.url, s.clientId).catch(() => null) : c.session();
+  for (const { topic, qos } of session ? session.subscriptions : []) subscriptions.set(topic, qos);
+  if (c.role === "leader" || c.role === "follower") {
+    for (const [topic, qos] of subscriptions) {
+      if (qos !== 128) await c.subscribe(topic, { qos }).catch((e) => log(`subscribe ${topic} failed: ${describe(e)}`, "error"));
+    }
+  }
   if (subscriptions.size) log(`subscriptions restored: ${[...subscriptions.keys()].join(", ")}`);
   renderSubscriptions();
   refreshSession();
+}
+
+/** How this tab holds its connection, for the log. */
+function shareNote(c) {
+  if (c.role === "leader") return " (this tab holds the connection the dashboard's tabs share)";
+  if (c.role === "follower") return " (through another tab's connection: this tab follows)";
+  return "";
 }
 
 function wire(c) {
   c.on("message", (topic, payload, { qos, retain, dup }) => addMessage({ t: Date.now(), topic, payload, qos, retain, dup }));
   c.on("connect", ({ sessionPresent }) => {
     setState("connected");
-    log(`connected again (session present: ${sessionPresent})`, "good");
+    log(`connected again (session present: ${sessionPresent})${shareNote(c)}`, "good");
     refreshSession();
   });
   c.on("reconnect", () => {
@@ -305,6 +322,15 @@ function renderSession(session, source) {
 
 function refreshSession() {
   if (!client) return;
+  if (client.role === "follower") {
+    // The leader tab holds the session: show what IndexedDB has.
+    const { url, clientId } = readForm();
+    const c = client;
+    MqttClient.storedSession(url, clientId).then((stored) => {
+      if (client === c) renderSession(stored, "(IndexedDB: mq-sessions, held by the leader tab)");
+    }, () => {});
+    return;
+  }
   const clean = $("clean").checked;
   renderSession(client.session(), clean ? "(in memory: clean session)" : "(IndexedDB: mq-sessions)");
 }

@@ -13,6 +13,7 @@ use super::events::flush;
 use super::idb::{session_lock, IdbStore};
 use super::options::{self, Options, SessionKind};
 use super::session::{restored_info, session_js};
+use super::share;
 use super::web::deferred;
 use crate::codec::ByteStr;
 use crate::proto::{Client, ErrorCode, Message, RequestId};
@@ -50,7 +51,32 @@ fn spawn_promise(f: impl Future<Output = JsResult> + 'static) -> Promise {
 /// An MQTT 3.1.1 client over a WebSocket.
 #[wasm_bindgen]
 pub struct MqttClient {
-    d: Shared,
+    d: Inner,
+}
+
+/// A client of its own, or one tab of a connection the tabs share (`share: "tabs"`).
+enum Inner {
+    Solo(Shared),
+    Tabs(share::TabRef),
+}
+
+/// Connects as `share` says, or alone; sharing without Web Locks or `BroadcastChannel` is
+/// today's client, with a console warning (and `role` "solo").
+async fn open_any(url: String, opts: Options) -> Result<Inner, JsValue> {
+    let opts = if opts.share && share::available() {
+        match share::connect(url.clone(), opts).await? {
+            Ok(tab) => return Ok(Inner::Tabs(tab)),
+            Err(opts) => opts,
+        }
+    } else {
+        opts
+    };
+    if opts.share {
+        web_sys::console::warn_1(
+            &"mq: share: \"tabs\" needs Web Locks and BroadcastChannel; this tab connects alone".into(),
+        );
+    }
+    Ok(Inner::Solo(open(url, opts).await?))
 }
 
 /// Connects: (IndexedDB sessions) the session's lock and its stored records, then the driver
@@ -135,12 +161,15 @@ impl MqttClient {
     pub async fn open(url: JsValue, options: JsValue) -> Result<MqttClient, JsValue> {
         install_panic_hook();
         let (url, opts) = connect_args(&url, &options)?;
-        Ok(MqttClient { d: open(url, opts).await? })
+        Ok(MqttClient { d: open_any(url, opts).await? })
     }
 
-    fn command(&self, f: impl FnOnce(&mut Driver, Function, Function) -> Result<(), JsValue>) -> Promise {
+    fn command(
+        d: &Shared,
+        f: impl FnOnce(&mut Driver, Function, Function) -> Result<(), JsValue>,
+    ) -> Promise {
         let (promise, resolve, reject) = deferred();
-        let result = with(&self.d, |d| {
+        let result = with(d, |d| {
             if d.is_closed() {
                 return Some(Err(js_error(ErrorCode::Closed, "the client is closed")));
             }
@@ -165,7 +194,7 @@ impl MqttClient {
         let args = connect_args(&url, &options.unwrap_or(JsValue::UNDEFINED));
         spawn_promise(async move {
             let (url, opts) = args?;
-            Ok(MqttClient { d: open(url, opts).await? }.into())
+            Ok(MqttClient { d: open_any(url, opts).await? }.into())
         })
     }
 
@@ -223,7 +252,11 @@ impl MqttClient {
             let (qos, retain) = options::publish_options(&options.unwrap_or(JsValue::UNDEFINED))?;
             Ok(Message::new(ByteStr::from(topic), payload, qos).retain(retain))
         });
-        self.command(|d, resolve, reject| {
+        let d = match &self.d {
+            Inner::Tabs(t) => return share::publish(t, message),
+            Inner::Solo(d) => d,
+        };
+        Self::command(d, |d, resolve, reject| {
             let id = d.core.publish(now(), message?).map_err(|e| user_error(&e))?;
             d.track_publish(id, resolve, reject);
             Ok(())
@@ -241,7 +274,11 @@ impl MqttClient {
         let parsed = options::topics(&topics).and_then(|filters| {
             Ok((filters, options::subscribe_qos(&options.unwrap_or(JsValue::UNDEFINED))?))
         });
-        self.command(|d, resolve, reject| {
+        let d = match &self.d {
+            Inner::Tabs(t) => return share::subscribe(t, parsed),
+            Inner::Solo(d) => d,
+        };
+        Self::command(d, |d, resolve, reject| {
             let (filters, qos) = parsed?;
             let pairs: Vec<(&str, _)> = filters.iter().map(|f| (f.as_str(), qos)).collect();
             let id = d.core.subscribe(now(), &pairs).map_err(|e| user_error(&e))?;
@@ -257,7 +294,11 @@ impl MqttClient {
     ) -> Promise {
         // Read before the driver is borrowed (see `publish`).
         let filters = options::topics(&topics);
-        self.command(|d, resolve, reject| {
+        let d = match &self.d {
+            Inner::Tabs(t) => return share::unsubscribe(t, filters),
+            Inner::Solo(d) => d,
+        };
+        Self::command(d, |d, resolve, reject| {
             let filters = filters?;
             let id = d.core.unsubscribe(now(), &filters).map_err(|e| user_error(&e))?;
             d.track_unsubscribe(id, resolve, reject);
@@ -277,7 +318,10 @@ impl MqttClient {
         let name = event.as_string().and_then(|e| super::events::Listeners::name(&e));
         let name = name.ok_or_else(|| invalid("unknown event (see MqttEventName)"))?;
         let handler = handler.dyn_into::<Function>().map_err(|_| invalid("handler must be a function"))?;
-        with(&self.d, |d| d.listeners.on(name, &handler));
+        match &self.d {
+            Inner::Solo(d) => with(d, |d| d.listeners.on(name, &handler)),
+            Inner::Tabs(t) => share::with_tab(t, |t| t.listeners.on(name, &handler)),
+        }
         Ok(())
     }
 
@@ -288,7 +332,10 @@ impl MqttClient {
         #[wasm_bindgen(unchecked_param_type = "Function")] handler: JsValue,
     ) {
         if let (Some(event), Some(handler)) = (event.as_string(), handler.dyn_ref::<Function>()) {
-            with(&self.d, |d| d.listeners.off(&event, handler));
+            match &self.d {
+                Inner::Solo(d) => with(d, |d| d.listeners.off(&event, handler)),
+                Inner::Tabs(t) => share::with_tab(t, |t| t.listeners.off(&event, handler)),
+            }
         }
     }
 
@@ -302,7 +349,11 @@ impl MqttClient {
         #[wasm_bindgen(unchecked_optional_param_type = "MqttMessagesOptions")] options: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
         let (size, pause) = options::messages_options(&options.unwrap_or(JsValue::UNDEFINED))?;
-        Ok(with(&self.d, |d| {
+        let d = match &self.d {
+            Inner::Tabs(t) => return Ok(share::messages(t, size, pause)),
+            Inner::Solo(d) => d,
+        };
+        Ok(with(d, |d| {
             let s = d.add_stream(size, pause);
             if d.is_closed() {
                 d.streams.close_all();
@@ -315,8 +366,12 @@ impl MqttClient {
     /// Sends DISCONNECT and closes. Pending requests reject with CLOSED; a stored session stays.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn end(&self) -> Promise {
+        let d = match &self.d {
+            Inner::Tabs(t) => return share::end(t, true),
+            Inner::Solo(d) => d,
+        };
         let (promise, resolve, _) = deferred();
-        with(&self.d, |d| d.end(resolve));
+        with(d, |d| d.end(resolve));
         flush();
         promise
     }
@@ -324,15 +379,22 @@ impl MqttClient {
     /// Closes without DISCONNECT, like a crash: the broker publishes the will, and the stored
     /// session is resumed by the next client with the same URL and id.
     pub fn destroy(&self) {
-        with(&self.d, |d| d.destroy());
+        match &self.d {
+            Inner::Solo(d) => with(d, |d| d.destroy()),
+            Inner::Tabs(t) => drop(share::end(t, false)),
+        }
         flush();
     }
 
     /// Resolves once everything issued so far is stored (IndexedDB sessions).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn persisted(&self) -> Promise {
+        let d = match &self.d {
+            Inner::Tabs(t) => return share::persisted(t),
+            Inner::Solo(d) => d,
+        };
         let (promise, resolve, _) = deferred();
-        let closed = with(&self.d, |d| {
+        let closed = with(d, |d| {
             if d.is_closed() {
                 Some(resolve.clone())
             } else {
@@ -348,30 +410,57 @@ impl MqttClient {
 
     #[wasm_bindgen(getter)]
     pub fn connected(&self) -> bool {
-        with(&self.d, |d| d.core.is_connected() && !d.is_closed())
+        match &self.d {
+            Inner::Solo(d) => with(d, |d| d.core.is_connected() && !d.is_closed()),
+            Inner::Tabs(t) => share::connected(t),
+        }
     }
 
     #[wasm_bindgen(getter, js_name = clientId)]
     pub fn client_id(&self) -> String {
-        with(&self.d, |d| d.core.config().client_id.clone())
+        match &self.d {
+            Inner::Solo(d) => with(d, |d| d.core.config().client_id.clone()),
+            Inner::Tabs(t) => share::client_id(t),
+        }
+    }
+
+    /// `share: "tabs"`: "leader" (this tab holds the connection) or "follower" ("closed" once
+    /// ended); "solo" for a client of its own.
+    #[wasm_bindgen(getter, unchecked_return_type = "MqttRole")]
+    pub fn role(&self) -> String {
+        match &self.d {
+            Inner::Solo(_) => "solo".to_owned(),
+            Inner::Tabs(t) => share::role(t),
+        }
     }
 
     /// Requests restored from IndexedDB that have not completed yet.
     #[wasm_bindgen(getter, unchecked_return_type = "MqttRestored[]")]
     pub fn restored(&self) -> js_sys::Array {
-        with(&self.d, |d| Some(d.restored())).unwrap_or_default()
+        match &self.d {
+            Inner::Solo(d) => with(d, |d| Some(d.restored())).unwrap_or_default(),
+            Inner::Tabs(t) => share::restored(t),
+        }
     }
 
     /// The session as it stands: in-flight and queued messages, incoming QoS 2 packet ids and
     /// subscriptions (for an IndexedDB session, what the store holds once `persisted()` resolved).
     #[wasm_bindgen(unchecked_return_type = "MqttSession")]
     pub fn session(&self) -> JsValue {
-        with(&self.d, |d| Some(session_js(&d.core.session_records()))).unwrap_or(JsValue::UNDEFINED)
+        match &self.d {
+            Inner::Solo(d) => {
+                with(d, |d| Some(session_js(&d.core.session_records()))).unwrap_or(JsValue::UNDEFINED)
+            }
+            Inner::Tabs(t) => share::session(t),
+        }
     }
 
     /// Bytes waiting to go out (in the WebSocket and in the client).
     #[wasm_bindgen(getter, js_name = bufferedAmount)]
     pub fn buffered_amount(&self) -> f64 {
-        with(&self.d, |d| d.buffered_amount())
+        match &self.d {
+            Inner::Solo(d) => with(d, |d| d.buffered_amount()),
+            Inner::Tabs(t) => share::buffered_amount(t),
+        }
     }
 }

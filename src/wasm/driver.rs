@@ -96,6 +96,8 @@ struct ConnectInfo {
 pub(super) struct Held {
     pub bytes: Vec<u8>,
     pub events: Vec<Event>,
+    /// Called once this write committed (`when_written`).
+    pub waiters: Vec<Function>,
 }
 
 pub(crate) struct Driver {
@@ -296,6 +298,15 @@ impl Driver {
         self.schedule_flush();
     }
 
+    /// Calls `f` once the store writes made so far committed (at once when there are none):
+    /// after a command's pump, once what it stored is in IndexedDB (wasm/share/).
+    pub fn when_written(&mut self, f: Function) {
+        match self.writes.last_mut() {
+            Some(last) => last.waiters.push(f),
+            None => queue(&f, &[]),
+        }
+    }
+
     /// DISCONNECT, then close; `resolve` once done.
     pub fn end(&mut self, resolve: Function) {
         self.end_waiters.push(resolve);
@@ -389,7 +400,7 @@ impl Driver {
             self.handle_events(events);
             return;
         };
-        self.writes.push(Held { bytes, events });
+        self.writes.push(Held { bytes, events, waiters: Vec::new() });
         let w = self.me.clone();
         // The requests are issued now; only their commit is awaited (no driver borrow held).
         let mut store = store.borrow_mut();
@@ -412,6 +423,7 @@ impl Driver {
 
     /// The oldest write in flight committed (they complete in the order they were made).
     fn write_done(&mut self, result: Result<(), JsValue>) {
+        let stored = result.is_ok();
         if let Err(e) = result {
             // The session on disk is behind; the one in memory is right. Carry on (a reload now
             // may repeat or lose what this write held) and tell the app.
@@ -419,6 +431,11 @@ impl Driver {
         }
         if !self.writes.is_empty() {
             let held = self.writes.remove(0);
+            if stored {
+                for w in &held.waiters {
+                    queue(w, &[]);
+                }
+            }
             self.transmit(held.bytes);
             self.handle_events(held.events);
         }

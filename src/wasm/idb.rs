@@ -57,6 +57,11 @@ pub(crate) struct IdbStore {
 pub(crate) struct SessionLock(Option<Function>);
 
 impl SessionLock {
+    /// A lock taken elsewhere (wasm/share/), let go by calling `release`.
+    pub fn held(release: Function) -> SessionLock {
+        SessionLock(Some(release))
+    }
+
     /// Lets the lock go (once).
     pub fn release(&mut self) {
         if let Some(f) = self.0.take() {
@@ -94,6 +99,15 @@ fn request_error(req: &IdbRequest, e: JsValue) -> JsValue {
     }
 }
 
+/// The name of the Web Lock of the session of (`url`, `client_id`).
+pub(crate) fn session_lock_name(url: &str, client_id: &str) -> String {
+    let mut name = String::from("mq-session\n");
+    name.push_str(url);
+    name.push('\n');
+    name.push_str(client_id);
+    name
+}
+
 /// Takes the Web Lock of the session of (`url`, `client_id`) for as long as one client uses it:
 /// two clients on one stored session (two tabs, say) would overwrite each other's records, and
 /// at the broker the second connection would keep throwing the first off. Fails with
@@ -101,10 +115,7 @@ fn request_error(req: &IdbRequest, e: JsValue) -> JsValue {
 /// [`LOCK_WAIT_MS`]. Without Web Locks (or if the request fails otherwise) it goes on unguarded.
 pub(crate) async fn session_lock(url: &str, client_id: &str) -> Result<SessionLock, JsValue> {
     let Some(locks) = Scope::get().locks() else { return Ok(SessionLock(None)) };
-    let mut name = String::from("mq-session\n");
-    name.push_str(url);
-    name.push('\n');
-    name.push_str(client_id);
+    let name = session_lock_name(url, client_id);
     let Ok(stop) = AbortController::new() else { return Ok(SessionLock(None)) };
     let options: LockOptions = Object::new().unchecked_into();
     options.set_signal(&stop.signal());

@@ -23,6 +23,7 @@ mod events;
 mod idb;
 mod options;
 mod session;
+mod share;
 mod socket;
 mod timer;
 mod web;

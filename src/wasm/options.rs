@@ -45,12 +45,15 @@ impl Backoff {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Options {
     pub config: Config,
     pub session: SessionKind,
     pub reconnect: Option<Backoff>,
     /// Also bounds the time for the WebSocket to open.
     pub connect_timeout_ms: f64,
+    /// `share: "tabs"`: one connection for every tab of the origin (see wasm/share/).
+    pub share: bool,
 }
 
 fn absent(v: &JsValue) -> bool {
@@ -309,6 +312,7 @@ const CONNECT_KEYS: &[&str] = &[
     "maxInflight",
     "maxQueued",
     "maxPacketSize",
+    "share",
 ];
 
 pub(crate) fn connect_options(v: &JsValue) -> Result<Options, JsValue> {
@@ -348,6 +352,24 @@ pub(crate) fn connect_options(v: &JsValue) -> Result<Options, JsValue> {
             retain: w.bool("retain")?.unwrap_or(false),
         });
     }
+    let share = match s.string("share")?.as_deref() {
+        None => false,
+        Some("tabs") => true,
+        Some(_) => return Err(invalid("share must be \"tabs\"")),
+    };
+    if share {
+        // The tabs share one stored session: it must outlive each of them.
+        if s.raw("clientId").is_undefined() || s.raw("clientId").is_null() {
+            return Err(invalid("share: \"tabs\" needs a clientId (the tabs share its session)"));
+        }
+        if s.bool("clean")? == Some(true) {
+            return Err(invalid("share: \"tabs\" needs a kept session: clean must be false"));
+        }
+        if s.string("session")?.as_deref() == Some("memory") {
+            return Err(invalid("share: \"tabs\" needs session: \"indexeddb\""));
+        }
+        config.clean_session = false;
+    }
     let session = match s.string("session")?.as_deref() {
         None if config.clean_session => SessionKind::Memory,
         None => SessionKind::IndexedDb,
@@ -372,7 +394,7 @@ pub(crate) fn connect_options(v: &JsValue) -> Result<Options, JsValue> {
         Some(Backoff { min_ms, max_ms })
     };
     config.validate().map_err(|e| super::error::user_error(&e))?;
-    Ok(Options { config, session, reconnect, connect_timeout_ms })
+    Ok(Options { config, session, reconnect, connect_timeout_ms, share })
 }
 
 #[cfg(test)]

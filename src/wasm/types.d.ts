@@ -33,7 +33,16 @@ export interface MqttConnectOptions {
     maxQueued?: number;
     /** Largest packet accepted from the broker, in bytes (default 1048576). */
     maxPacketSize?: number;
+    /** "tabs": every tab of the origin connecting with this URL and clientId shares one
+     *  WebSocket and one session (a leader tab holds it, the others follow over a
+     *  BroadcastChannel; see `role`). Needs clientId; implies clean: false and session
+     *  "indexeddb" (clean: true or session "memory" with it are INVALID_ARGUMENT). Without Web
+     *  Locks or BroadcastChannel the tab connects alone (a console warning; `role` "solo"). */
+    share?: "tabs";
 }
+/** `client.role`: "solo" (a client of its own), "leader" (this tab holds the shared
+ *  connection), "follower" (another tab does), "closed" (a shared client after end/destroy). */
+export type MqttRole = "solo" | "leader" | "follower" | "closed";
 export interface MqttPublishOptions { qos?: 0 | 1 | 2; retain?: boolean }
 export interface MqttSubscribeOptions { qos?: 0 | 1 | 2 }
 /** One granted filter; qos 128 means the broker refused it. */

@@ -48,6 +48,9 @@ extern "C" {
     pub(crate) type LockOptions;
     #[wasm_bindgen(method, setter, js_name = signal)]
     pub(crate) fn set_signal(this: &LockOptions, signal: &AbortSignal);
+    /// `ifAvailable`: the callback gets `null` at once rather than waiting for the lock.
+    #[wasm_bindgen(method, setter, js_name = ifAvailable)]
+    pub(crate) fn set_if_available(this: &LockOptions, if_available: bool);
 }
 
 /// The one closure type handed to JS: one argument (the event, the lock...), one result

@@ -14,7 +14,10 @@ const broker = params.get("broker");
 const prefix = params.get("prefix");
 const n = Number(params.get("n"));
 const reloadAt = Number(params.get("reloadAt"));
-const key = (k) => `${mode}:${k}`;
+// ?share=1: the same with share: "tabs" (one tab: it leads, and after the reload leads again).
+const share = params.get("share") === "1";
+const ns = share ? `${mode}-shared` : mode;
+const key = (k) => `${ns}:${k}`;
 
 window.mqLog = [];
 const log = (...a) => window.mqLog.push(a.join(" "));
@@ -24,8 +27,9 @@ async function main() {
   const loads = Number(localStorage.getItem(key("loads")) || "0") + 1;
   localStorage.setItem(key("loads"), String(loads));
   const client = await MqttClient.connect(broker, {
-    clientId: `${prefix}-${mode}`,
+    clientId: `${prefix}-${ns}`,
     clean: false,
+    ...(share ? { share: "tabs" } : {}),
     maxInflight: 1,
     reconnect: { minDelay: 100, maxDelay: 1000 },
   });

@@ -82,10 +82,10 @@ async function waitUntil(what, f, seconds = 60) {
   return false;
 }
 
-async function openPage(mode, reloadAt) {
+async function openPage(mode, reloadAt, share = false) {
   const page = await browser.newPage();
   page.on("pageerror", (e) => console.log(`[page error] ${e}`));
-  const q = new URLSearchParams({ mode, broker, prefix, n: String(N), reloadAt: String(reloadAt) });
+  const q = new URLSearchParams({ mode, broker, prefix, n: String(N), reloadAt: String(reloadAt), share: share ? "1" : "0" });
   await page.goto(`${origin}/?${q}`);
   return page;
 }
@@ -104,16 +104,17 @@ function countBy(items) {
 }
 
 // ---- incoming: mosquitto_pub -> page ----
-async function incoming() {
-  console.log("# incoming QoS 1 and QoS 2 streams, page reloaded mid-stream");
-  const page = await openPage("in", Math.floor(N / 2));
-  await waitUntil("page subscribed", async () => (await pageState(page, "in")).ready);
+async function incoming(share = false) {
+  const ns = share ? "in-shared" : "in";
+  console.log(`# incoming QoS 1 and QoS 2 streams, page reloaded mid-stream${share ? " (share: \"tabs\")" : ""}`);
+  const page = await openPage("in", Math.floor(N / 2), share);
+  await waitUntil("page subscribed", async () => (await pageState(page, ns)).ready);
   const pubs = [1, 2].map((qos) => {
     const p = spawn("mosquitto_pub", ["-h", "127.0.0.1", "-p", tcpPort, "-q", String(qos), "-t", `${prefix}/in/q${qos}`, "-l"],
       { stdio: ["pipe", "inherit", "inherit"] });
     return { p, exit: new Promise((resolve) => p.on("exit", resolve)) };
   });
-  const got = () => evaluate(page, () => JSON.parse(localStorage.getItem("in:got") || "[]"));
+  const got = () => evaluate(page, (ns) => JSON.parse(localStorage.getItem(`${ns}:got`) || "[]"), ns);
   const distinct = (g) => new Set(g.map(([t, p]) => `${t} ${p}`)).size;
   // Paced by the page: at most WINDOW messages ahead of what it recorded, so when it reloads
   // (after N/2 of 2N) most of the stream is still to come, whatever the speeds.
@@ -130,7 +131,7 @@ async function incoming() {
   const codes = await Promise.all(pubs.map(({ exit }) => exit));
   check(codes.every((c) => c === 0), "mosquitto_pub published both streams");
   await waitUntil("all messages delivered", async () => distinct(await got()) >= 2 * N);
-  const state = await pageState(page, "in");
+  const state = await pageState(page, ns);
   check(state.loads === 2, `the page was reloaded once mid-stream (loads: ${state.loads})`);
   const g = await got();
   for (const qos of [1, 2]) {
@@ -205,6 +206,7 @@ async function outgoing() {
 
 try {
   await incoming();
+  await incoming(true);
   await outgoing();
 } catch (e) {
   console.log(`FAIL ${e.stack || e}`);

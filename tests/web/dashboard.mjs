@@ -111,6 +111,21 @@ try {
   check((await page.textContent("#log")).includes("subscriptions restored"), "the log says the subscriptions were restored");
   check((await page.textContent("#session-source")).includes("IndexedDB"), "the session panel shows the IndexedDB session");
 
+  // ---- a second tab: it follows the first one's connection (share: "tabs") ----
+  const second = await context.newPage();
+  second.on("pageerror", (e) => errors.push(`second tab: ${e}`));
+  await second.goto(`${origin}/`);
+  await waitUntil("the second tab is connected", async () => (await second.getAttribute("#state", "data-state")) === "connected");
+  check((await page.textContent("#log")).includes("holds the connection"), "the first tab holds the shared connection");
+  check((await second.textContent("#log")).includes("this tab follows"), "the second tab follows it");
+  check(await second.evaluate(() => window.mqDashboard.client.role) === "follower", "the second tab's client is a follower");
+  execFileSync("mosquitto_pub", ["-h", "127.0.0.1", "-p", tcpPort, "-q", "1", "-t", `${prefix}/tabs`, "-m", "both tabs"]);
+  for (const [name, p] of [["first", page], ["second", second]]) {
+    await waitUntil(`the ${name} tab got a message through the one connection`, async () =>
+      (await p.$$eval("#messages tbody tr", (rows) => rows.map((r) => r.innerText))).some((t) => t.includes(`${prefix}/tabs`)));
+  }
+  await second.close();
+
   // ---- broker down: publishes wait in the offline queue, stored in IndexedDB ----
   await brokerControl("stop");
   await waitUntil("the page noticed the broker is gone", async () => ["offline", "reconnecting"].includes(await state()));

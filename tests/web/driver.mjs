@@ -564,6 +564,83 @@ test("a session stored by version 1 (a record per key) is resumed, then rewritte
 
 /** `f()` (a connect) rejects with `code` before opening any WebSocket. A connect that went on
  *  instead fails the test, and its socket is dropped so it ends. */
+// ---- share: "tabs" (two clients of one process play two tabs: Node's BroadcastChannel, the
+// fake Web Locks) ----
+
+const SUBACK = (pkid, ...codes) => [0x90, 2 + codes.length, pkid >> 8, pkid & 255, ...codes];
+
+test("share: a follower uses the leader's one WebSocket; when the leader ends, the follower leads and completes its stored publish once", async (env) => {
+  const url = "ws://share-handover";
+  const opts = { clientId: "tabs", share: "tabs", reconnect: { minDelay: 1, maxDelay: 1 } };
+  const [a, wsA] = await connectClient(env, url, opts);
+  assertEq(a.role, "leader", "the first client's role");
+  const b = await resolves("the second client's connect", MqttClient.connect(url, opts));
+  env.clients.push(b);
+  assertEq([b.role, b.connected, env.sockets.length], ["follower", true, 1], "the second client: role, connected, WebSockets");
+  const events = eventLog(b);
+  await rejects("a follower's publish to a wildcard topic", () => b.publish("a/#", "x"), "INVALID_TOPIC");
+  // The follower's subscribe goes out on the leader's socket; the message comes back to it only.
+  const got = { a: [], b: [] };
+  a.on("message", (t, p) => got.a.push(`${t} ${dec(p)}`));
+  b.on("message", (t, p) => got.b.push(`${t} ${dec(p)}`));
+  const subscribed = track(b.subscribe("s/#", { qos: 1 }));
+  const sub = await waitFor("SUBSCRIBE on the leader's socket", () => wsA.packets().find((p) => p.type == 8));
+  wsA.receive(SUBACK((sub.body[0] << 8) | sub.body[1], 1));
+  assertEq(await resolves("the follower's subscribe", subscribed.promise), [{ topic: "s/#", qos: 1 }], "granted");
+  wsA.receive(publishPacket("s/1", "hello", 1, 7));
+  await waitFor("the message in the follower", () => got.b.length);
+  assertEq([got.a, got.b], [[], ["s/1 hello"]], "messages: leader (not subscribed), follower");
+  // A QoS 1 publish of the follower: on the leader's socket, stored, never acknowledged.
+  const published = track(b.publish("t", "stored", { qos: 1 }));
+  const out = await waitFor("the follower's PUBLISH on the leader's socket", () =>
+    wsA.packets().find((p) => p.type == T.PUBLISH && publishOf(p).payload == "stored"));
+  await resolves("persisted() in the follower (the leader said stored)", b.persisted());
+  await resolves("the leader's end()", a.end());
+  assert(wsA.packets().some((p) => p.type == T.DISCONNECT), "the leader sent DISCONNECT");
+  // The follower takes the lock, restores the session and connects on a WebSocket of its own.
+  const wsB = await waitFor("the new leader's WebSocket", () => env.sockets[1]);
+  wsB.accept();
+  await waitFor("CONNECT", () => wsB.sent.length);
+  wsB.receive(CONNACK(1));
+  const again = await waitFor("the stored PUBLISH sent again", () =>
+    wsB.packets().find((p) => p.type == T.PUBLISH && publishOf(p).payload == "stored"));
+  assertEq([publishOf(again).pkid, again.flags & 8], [publishOf(out).pkid, 8], "the same packet id, DUP set");
+  assertEq(wsB.packets().filter((p) => p.type == T.PUBLISH).length, 1, "PUBLISH packets on the new socket");
+  assertEq(published.state, "pending", "the publish before its PUBACK");
+  wsB.receive(PUBACK(publishOf(again).pkid));
+  await resolves("the follower's publish", published.promise);
+  assertEq(b.role, "leader", "the second client's role after the handover");
+  await waitFor("connect event", () => events.includes("connect"));
+  assertEq(events, ["close", "offline", "connect"], "the second client's events");
+  wsB.receive(publishPacket("s/2", "after", 1, 8));
+  await waitFor("a message after the handover", () => got.b.length == 2);
+  assertEq(got.b, ["s/1 hello", "s/2 after"], "the follower's messages, across the handover");
+});
+
+test("share: a follower's publish issued while no client leads waits and goes to the next leader", async (env) => {
+  const url = "ws://share-gap";
+  const opts = { clientId: "tabs", share: "tabs", reconnect: { minDelay: 1, maxDelay: 1 } };
+  const [a, wsA] = await connectClient(env, url, opts);
+  const b = await resolves("the second client's connect", MqttClient.connect(url, opts));
+  env.clients.push(b);
+  let sent;
+  b.on("offline", () => { sent ??= track(b.publish("t", "in the gap", { qos: 2 })); });
+  a.destroy();
+  await waitFor("the follower saw the leader go", () => sent);
+  assert(!wsA.packets().some((p) => p.type == T.PUBLISH), "a PUBLISH on the old leader's socket");
+  const wsB = await waitFor("the new leader's WebSocket", () => env.sockets[1]);
+  wsB.accept();
+  await waitFor("CONNECT", () => wsB.sent.length);
+  wsB.receive(CONNACK(1));
+  const p = await waitFor("the gap's PUBLISH", () => wsB.packets().find((p) => p.type == T.PUBLISH));
+  assertEq(publishOf(p).payload, "in the gap", "its payload");
+  const pk = publishOf(p).pkid;
+  wsB.receive([0x50, 2, pk >> 8, pk & 255]); // PUBREC
+  const rel = await waitFor("PUBREL", () => wsB.packets().find((q) => q.type == 6));
+  wsB.receive([0x70, 2, rel.body[0], rel.body[1]]);
+  await resolves("the publish issued in the gap", sent.promise);
+});
+
 async function rejectsBeforeOpening(env, what, f, code) {
   const before = env.sockets.length;
   const t = attempt(f);

@@ -23,10 +23,11 @@
 //   once the task that made it is over, or, after `hold()`, only when the test calls `commit()`
 //   (so a test can keep a write running). A closed connection refuses new transactions, as a real
 //   one does; `closeCalls` counts close().
-// - Web Locks: navigator.locks (a LockManager) .request(name, { signal }, callback): exclusive,
-//   granted in request order per name, in a microtask, the callback given a Lock; held until the
-//   callback's promise settles; a request still waiting when its signal aborts rejects with the
-//   signal's reason (an AbortError).
+// - Web Locks: navigator.locks (a LockManager) .request(name, { signal, ifAvailable }, callback):
+//   exclusive, granted in request order per name, in a microtask, the callback given a Lock; held
+//   until the callback's promise settles; a request still waiting when its signal aborts rejects
+//   with the signal's reason (an AbortError); with `ifAvailable` a lock held or waited for calls
+//   the callback with null at once (in a microtask) instead of waiting. query() lists them.
 // - The page: `window` (globalThis, `instanceof Window`), globalThis.addEventListener /
 //   removeEventListener ("online", "offline"), navigator.onLine, and `document` (hidden,
 //   visibilityState, "visibilitychange" listeners). `env.page.setOnline(bool)` and
@@ -714,6 +715,16 @@ export class LockManager {
     const signal = options && options.signal;
     return new Promise((resolve, reject) => {
       if (signal && signal.aborted) return reject(signal.reason ?? abortError());
+      if (options && options.ifAvailable && (this.#queues.get(name) || []).length) {
+        queueMicrotask(() => {
+          try {
+            Promise.resolve(callback(null)).then(resolve, reject);
+          } catch (e) {
+            reject(e);
+          }
+        });
+        return;
+      }
       const q = this.#queues.get(name) || [];
       this.#queues.set(name, q);
       const entry = { granted: false, callback, resolve, reject, signal, onAbort: undefined };

@@ -1,0 +1,188 @@
+//! The `MqttClient` methods of a tab sharing a connection (`share: "tabs"`), as client.rs calls
+//! them: arguments checked here as the core would check them, then queued for the leader.
+
+use super::super::driver::with;
+use super::super::error::{js_error, user_error};
+use super::super::events::{flush, queue};
+use super::super::session::session_js;
+use super::super::web::deferred;
+use super::wire::{strings, Wire};
+use super::{with_tab, TabRef};
+use crate::codec::{CodecError, Packet, Publish, QoS, Subscribe, Unsubscribe};
+use crate::proto::{ErrorCode, Message, UserError};
+use js_sys::{Array, Promise, Uint8Array};
+use wasm_bindgen::JsValue;
+
+/// A publish: checked here as the core would, then to the leader.
+pub(crate) fn publish(t: &TabRef, message: Result<Message, JsValue>) -> Promise {
+    let checked = message.and_then(|m| {
+        let mut probe = Publish::new(m.topic.clone(), m.qos, m.payload.clone());
+        probe.pkid = if m.qos == QoS::AtMostOnce { 0 } else { 1 };
+        Packet::Publish(probe).encoded_len().map_err(|e| {
+            user_error(&match e {
+                CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
+                e => UserError::InvalidTopic(e),
+            })
+        })?;
+        Ok(m)
+    });
+    let m = match checked {
+        Ok(m) => m,
+        Err(e) => return Promise::reject(&e),
+    };
+    let w = Wire::new("req");
+    w.set_op("pub");
+    w.set_topic(&JsValue::from_str(m.topic.as_str()));
+    w.set_payload(&Uint8Array::from(m.payload.as_ref()).into());
+    w.set_qos(m.qos as u8 as f64);
+    w.set_retain(m.retain);
+    with_tab(t, |t| Some(t.request(w, None, true))).unwrap_or_else(closed)
+}
+
+fn filter_error(e: CodecError) -> JsValue {
+    user_error(&match e {
+        CodecError::NoTopicFilters => UserError::NoFilters,
+        CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
+        e => UserError::InvalidFilter(e),
+    })
+}
+
+fn closed() -> Promise {
+    Promise::reject(&js_error(ErrorCode::Closed, "the client is closed"))
+}
+
+pub(crate) fn subscribe(t: &TabRef, parsed: Result<(Vec<String>, QoS), JsValue>) -> Promise {
+    let checked = parsed.and_then(|(filters, qos)| {
+        let probe = Subscribe { pkid: 1, filters: filters.iter().map(|f| (f.clone(), qos)).collect() };
+        probe.remaining_len().map_err(filter_error)?;
+        Ok((filters, qos))
+    });
+    let (filters, qos) = match checked {
+        Ok(v) => v,
+        Err(e) => return Promise::reject(&e),
+    };
+    let w = Wire::new("req");
+    w.set_op("sub");
+    w.set_filters(&strings(&filters));
+    w.set_qos(qos as u8 as f64);
+    with_tab(t, |t| {
+        if !t.closed {
+            for f in &filters {
+                match t.subs.iter_mut().find(|(g, _)| g == f) {
+                    Some(s) => s.1 = qos,
+                    None => t.subs.push((f.clone(), qos)),
+                }
+            }
+        }
+        Some(t.request(w, Some(filters), false))
+    })
+    .unwrap_or_else(closed)
+}
+
+pub(crate) fn unsubscribe(t: &TabRef, filters: Result<Vec<String>, JsValue>) -> Promise {
+    let checked = filters.and_then(|filters| {
+        let probe = Unsubscribe { pkid: 1, filters };
+        probe.remaining_len().map_err(filter_error)?;
+        Ok(probe.filters)
+    });
+    let filters = match checked {
+        Ok(v) => v,
+        Err(e) => return Promise::reject(&e),
+    };
+    let w = Wire::new("req");
+    w.set_op("unsub");
+    w.set_filters(&strings(&filters));
+    with_tab(t, |t| {
+        if !t.closed {
+            t.subs.retain(|(f, _)| !filters.contains(f));
+        }
+        Some(t.request(w, None, false))
+    })
+    .unwrap_or_else(closed)
+}
+
+/// `end()` (graceful: DISCONNECT if this tab leads) or `destroy()`.
+pub(crate) fn end(t: &TabRef, graceful: bool) -> Promise {
+    let e = js_error(
+        ErrorCode::Closed,
+        if graceful { "the client was ended" } else { "the client was destroyed" },
+    );
+    let ended = with_tab(t, |t| t.finish(&e, graceful));
+    flush();
+    ended.unwrap_or_else(|| Promise::resolve(&JsValue::UNDEFINED))
+}
+
+pub(crate) fn persisted(t: &TabRef) -> Promise {
+    let (promise, resolve, _) = deferred();
+    with_tab(t, |t| {
+        t.persisted_waiters.push(resolve);
+        if t.closed {
+            for w in t.persisted_waiters.drain(..) {
+                queue(&w, &[]);
+            }
+        } else {
+            t.settle_persisted();
+        }
+    });
+    flush();
+    promise
+}
+
+pub(crate) fn connected(t: &TabRef) -> bool {
+    with_tab(t, |t| t.connected && !t.closed)
+}
+
+pub(crate) fn client_id(t: &TabRef) -> String {
+    with_tab(t, |t| t.opts.config.client_id.clone())
+}
+
+/// "leader" or "follower" (and "closed" once ended).
+pub(crate) fn role(t: &TabRef) -> String {
+    with_tab(t, |t| {
+        if t.closed {
+            "closed"
+        } else if t.hub.is_some() {
+            "leader"
+        } else {
+            "follower"
+        }
+        .to_owned()
+    })
+}
+
+/// The leader's driver, while this tab leads.
+fn driver(t: &TabRef) -> Option<super::super::driver::Shared> {
+    with_tab(t, |t| t.hub.as_ref().and_then(|h| h.try_borrow().ok().map(|h| h.driver.clone())))
+}
+
+/// The restored requests still pending: the leader's (a follower holds none).
+pub(crate) fn restored(t: &TabRef) -> Array {
+    driver(t).and_then(|d| with(&d, |d| Some(d.restored()))).unwrap_or_default()
+}
+
+/// The session as the leader holds it; a follower holds none (empty lists: see
+/// `MqttClient.storedSession` for what IndexedDB holds).
+pub(crate) fn session(t: &TabRef) -> JsValue {
+    match driver(t) {
+        Some(d) => with(&d, |d| Some(session_js(&d.core.session_records()))).unwrap_or(JsValue::UNDEFINED),
+        None => session_js(&[]),
+    }
+}
+
+pub(crate) fn buffered_amount(t: &TabRef) -> f64 {
+    driver(t).map_or(0.0, |d| with(&d, |d| d.buffered_amount()))
+}
+
+/// A new `messages()` iterator of this tab. Not yet bounded for QoS 1/2 with "pause": the
+/// connection is another tab's, whose driver does not hold acknowledgements for this tab's
+/// streams (QoS 0 and "dropOldest" are bounded as in a tab of its own).
+pub(crate) fn messages(t: &TabRef, size: f64, pause: bool) -> JsValue {
+    with_tab(t, |t| {
+        let s = t.streams.add(size, pause, || crate::wasm::web::callback(|_| JsValue::UNDEFINED));
+        if t.closed {
+            t.streams.close_all();
+        }
+        Some(s)
+    })
+    .unwrap_or(JsValue::UNDEFINED)
+}
