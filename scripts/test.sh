@@ -141,6 +141,9 @@ run_step build-pkg scripts/build-pkg.sh
 run_step test-driver env MQ_PKG_DIR="$PWD/pkg" node tests/web/driver.mjs
 run_step test-client with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/web/client.mjs
 run_step test-browser-reload with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/browser/reload.mjs
+# Bounded memory: a page that does not read messages() while mosquitto_pub floods it (its own
+# Mosquitto, which queues without limit).
+run_step test-flood env MQ_PKG_DIR="$PWD/pkg" node tests/web/flood.mjs
 # share: "tabs": three pages on one connection, the leader's page closed mid-stream.
 run_step test-browser-tabs with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/browser/tabs.mjs
 # Its TypeScript definitions, type-checked (tsc --strict) as an app would use them.
@@ -172,6 +175,7 @@ done
 read -r drivers_pass drivers_fail < <(totals "$LOG_DIR/test-drivers.log")
 read -r wbroker_pass wbroker_fail < <(totals "$LOG_DIR/test-wasm32-broker.log")
 read -r reload_pass reload_fail < <(totals "$LOG_DIR/test-browser-reload.log")
+read -r flood_pass flood_fail < <(totals "$LOG_DIR/test-flood.log")
 read -r tabs_pass tabs_fail < <(totals "$LOG_DIR/test-browser-tabs.log")
 read -r driver_pass driver_fail < <(totals "$LOG_DIR/test-driver.log")
 read -r client_pass client_fail < <(totals "$LOG_DIR/test-client.log")
@@ -202,6 +206,7 @@ per_binary "$LOG_DIR/test-wasm32-broker.log"
 echo "  driver edge cases (pkg/ in Node, fakes): $driver_pass passed, $driver_fail failed"
 echo "  npm client tests (Playwright, Chromium, Mosquitto): $client_pass passed, $client_fail failed"
 echo "  page reload checks, npm package (Playwright, Chromium): $reload_pass passed, $reload_fail failed"
+echo "  flood checks, npm package (Playwright, Chromium, Mosquitto): $flood_pass passed, $flood_fail failed"
 echo "  shared-connection tab checks (Playwright, Chromium): $tabs_pass passed, $tabs_fail failed"
 echo "  npm package checks (Vite app, main thread and Worker): $package_pass passed, $package_fail failed"
 echo "  TypeScript definition checks (tsc --strict): $types_pass passed, $types_fail failed"
@@ -217,6 +222,7 @@ for i in "${!STEP_NAMES[@]}"; do
         test-wasm32) failed_tests=$wasm_fail ;;
         test-wasm32-broker) failed_tests=$wbroker_fail ;;
         test-browser-reload) failed_tests=$reload_fail ;;
+        test-flood) failed_tests=$flood_fail ;;
         test-browser-tabs) failed_tests=$tabs_fail ;;
         test-driver) failed_tests=$driver_fail ;;
         test-client) failed_tests=$client_fail ;;
@@ -232,8 +238,8 @@ for i in "${!STEP_NAMES[@]}"; do
 done
 sed -n 's/^  wasm + JS */  npm package size, wasm + JS (budget 52,500 bytes gzip): /p' "$LOG_DIR/build-pkg.log"
 echo "  checks (fmt, clippy, package build): $checks_pass passed, $checks_fail failed"
-all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + tabs_pass + driver_pass + client_pass + package_pass + dash_pass + run_pass + types_pass + checks_pass))
-all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + tabs_fail + driver_fail + client_fail + package_fail + dash_fail + run_fail + types_fail + checks_fail + extra_fail))
+all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + flood_pass + tabs_pass + driver_pass + client_pass + package_pass + dash_pass + run_pass + types_pass + checks_pass))
+all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + flood_fail + tabs_fail + driver_fail + client_fail + package_fail + dash_fail + run_fail + types_fail + checks_fail + extra_fail))
 echo "$all_pass passed, $all_fail failed"
 
 [ "$steps_fail" -eq 0 ]

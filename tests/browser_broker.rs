@@ -165,7 +165,7 @@ mod with_broker {
         );
         let arr = Array::of1(&format!("{base}/to-b/+").into());
         wait(b.subscribe(arr.into(), qos(2))).await.unwrap();
-        let (ia, ib) = (a.messages(), b.messages());
+        let (ia, ib) = (a.messages(None).unwrap(), b.messages(None).unwrap());
         for q in 0..=2u8 {
             wait(b.publish(format!("{base}/to-a/{q}").into(), format!("b{q}").into(), qos(q))).await.unwrap();
             let bytes = Uint8Array::from(format!("a{q}").as_bytes());
@@ -211,7 +211,7 @@ mod with_broker {
         let handler: Function = f.as_ref().unchecked_ref::<Function>().clone();
         c.on("message".into(), handler.clone().into()).unwrap();
         assert!(c.on("nonsense".into(), handler.clone().into()).is_err());
-        let it = c.messages();
+        let it = c.messages(None).unwrap();
         wait(c.subscribe(topic.clone().into(), qos(1))).await.unwrap();
         wait(c.publish(topic.clone().into(), Uint8Array::from(&[0u8, 255][..]).into(), qos(1)))
             .await
@@ -261,7 +261,7 @@ mod with_broker {
             .await
             .unwrap();
         let b = connect(&ws(), "{}").await;
-        let it = b.messages();
+        let it = b.messages(None).unwrap();
         wait(b.subscribe(topic.clone().into(), qos(1))).await.unwrap();
         let m = next(&it, 10_000).await.expect("retained message");
         assert_eq!(m, Msg { topic: topic.clone(), payload: "kept".into(), qos: 1, retain: true });
@@ -276,7 +276,7 @@ mod with_broker {
     async fn payloads_are_strings_buffers_and_views() {
         let topic = unique("payloads");
         let c = connect(&ws(), "{}").await;
-        let it = c.messages();
+        let it = c.messages(None).unwrap();
         wait(c.subscribe(topic.clone().into(), qos(0))).await.unwrap();
         let buffer = Uint8Array::from(&b"xxhi"[..]).buffer();
         let payloads: [(JsValue, &str); 5] = [
@@ -302,7 +302,7 @@ mod with_broker {
     async fn will_is_published_when_the_connection_dies() {
         let topic = unique("will");
         let watcher = connect(&ws(), "{}").await;
-        let it = watcher.messages();
+        let it = watcher.messages(None).unwrap();
         wait(watcher.subscribe(topic.clone().into(), qos(1))).await.unwrap();
         let opts = format!(r#"{{"will": {{"topic": "{topic}", "payload": "gone", "qos": 1}}}}"#);
         let dying = connect(&ws(), &opts).await;
@@ -375,7 +375,7 @@ mod with_broker {
             &format!(r#"{{"clientId": "{sub_id}", "clean": false, "session": "memory", {reconnect}}}"#),
         )
         .await;
-        let it = sub.messages();
+        let it = sub.messages(None).unwrap();
         wait(sub.subscribe(format!("{base}/#").into(), qos(2))).await.unwrap();
         let pub_id = unique("restart-pub");
         let publisher = connect(
@@ -417,7 +417,7 @@ mod with_broker {
         let id = unique("idb-client");
         let url = ws();
         let watcher = connect(&url, "{}").await;
-        let it = watcher.messages();
+        let it = watcher.messages(None).unwrap();
         wait(watcher.subscribe(format!("{base}/#").into(), qos(2))).await.unwrap();
         let opts = format!(r#"{{"clientId": "{id}", "clean": false, "maxInflight": 1}}"#);
         let first = connect(&url, &opts).await;

@@ -401,3 +401,34 @@ async fn reconnect_resubscribes_after_the_broker_forgot_the_session() {
     }
     assert!(delivered, "no message after the reconnect");
 }
+
+/// `Overflow::DropNew`: what does not fit in the stream is dropped and counted; reading never
+/// stops. A capacity of 0 is refused before connecting.
+#[tokio::test]
+async fn overflow_drop_new_keeps_the_first_messages_and_counts_the_rest() {
+    let b = Mosquitto::start();
+    let mut o = b.options("dropnew");
+    o.messages = mq::native::MessageBuffer { capacity: 0, overflow: mq::native::Overflow::DropNew };
+    let e = Client::connect(o.clone()).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    o.messages.capacity = 10;
+    let (c, mut msgs) = connect(o).await;
+    within(c.subscribe("dropnew/t", QoS::AtLeastOnce)).await.unwrap();
+    for i in 0..100 {
+        within(c.publish("dropnew/t", format!("{i}"), QoS::AtLeastOnce, false)).await.unwrap();
+    }
+    // All 100 came back (each publish completes after the broker has it): 90 did not fit.
+    within(async {
+        while c.dropped() < 90 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!((c.dropped(), msgs.len()), (90, 10));
+    for i in 0..10 {
+        assert_eq!(&next(&mut msgs).await.payload[..], format!("{i}").as_bytes());
+    }
+    within(c.publish("dropnew/t", "after", QoS::AtLeastOnce, false)).await.unwrap();
+    assert_eq!(&next(&mut msgs).await.payload[..], b"after");
+    within(c.disconnect()).await.unwrap();
+}

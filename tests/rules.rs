@@ -101,8 +101,10 @@
 //! - MQTT-4.5.0-2 — every PUBLISH received is acknowledged, processed or not:
 //!   `every_publish_is_acknowledged_whether_or_not_it_was_asked_for` (here).
 //! - MQTT-4.6.0-1 — PUBLISH re-sent in the order first sent: `resends_follow_the_original_order_across_the_packet_id_wrap` (here).
-//! - MQTT-4.6.0-2 — PUBACKs in the order their PUBLISHes came: `pubacks_go_out_in_the_order_the_publishes_came` (here).
-//! - MQTT-4.6.0-3 — PUBRECs in the order their PUBLISHes came: `pubrecs_go_out_in_the_order_the_publishes_came` (here).
+//! - MQTT-4.6.0-2 — PUBACKs in the order their PUBLISHes came: `pubacks_go_out_in_the_order_the_publishes_came` (here);
+//!   held back while the app does not read, then released: `held_acknowledgements_go_out_in_arrival_order_once_released` (proto_flow.rs).
+//! - MQTT-4.6.0-3 — PUBRECs in the order their PUBLISHes came: `pubrecs_go_out_in_the_order_the_publishes_came` (here);
+//!   held back, then released: `held_acknowledgements_go_out_in_arrival_order_once_released` (proto_flow.rs).
 //! - MQTT-4.6.0-4 — PUBRELs in the order their PUBRECs came: `pubrels_go_out_in_the_order_the_pubrecs_came`,
 //!   `resends_follow_the_original_order_across_the_packet_id_wrap` (here);
 //!   after a restore from the store: `pubrels_resent_after_a_restore_keep_the_pubrec_order` (here;

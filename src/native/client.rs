@@ -8,7 +8,7 @@ use bytes::Bytes;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -47,11 +47,16 @@ struct Inner {
 pub(crate) struct Counters {
     pub ignored_acks: AtomicU64,
     pub too_large: AtomicU64,
+    /// Messages dropped by [`Overflow::DropNew`](super::Overflow::DropNew).
+    pub dropped: AtomicU64,
+    /// Messages waiting in the driver while the stream is full (reading paused).
+    pub backlog: AtomicUsize,
 }
 
-/// Incoming application messages, in order. Ends when the client stops.
+/// Incoming application messages, in order. Ends when the client stops (after the messages
+/// received before that). Bounded by [`Options::messages`](super::Options::messages).
 #[derive(Debug)]
-pub struct Messages(mpsc::UnboundedReceiver<Publish>);
+pub struct Messages(mpsc::Receiver<Publish>, Arc<Counters>);
 
 impl Messages {
     /// The next message, or `None` once the client stopped.
@@ -62,6 +67,18 @@ impl Messages {
     /// A message already received, without waiting.
     pub fn try_recv(&mut self) -> Option<Publish> {
         self.0.try_recv().ok()
+    }
+
+    /// How many messages the client holds for the application: those in this stream (at most
+    /// the buffer's capacity) and those the driver took from the socket that did not fit (with
+    /// [`Overflow::Pause`](super::Overflow::Pause), at most what one read of the socket held).
+    pub fn len(&self) -> usize {
+        self.0.len() + self.1.backlog.load(Ordering::Relaxed)
+    }
+
+    /// No message waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -117,6 +134,10 @@ impl Client {
     /// fails is an error here, whatever the reconnect policy; later losses are retried by the
     /// policy.
     pub async fn connect(options: Options) -> Result<(Client, Messages), Error> {
+        let capacity = options.messages.capacity;
+        if capacity == 0 {
+            return Err(Error::InvalidOptions("messages.capacity must be at least 1".into()));
+        }
         let store = options.open_store()?;
         let records = match &store {
             Some(s) => s.records()?,
@@ -129,7 +150,7 @@ impl Client {
         };
         let ids = core.pending_requests();
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let (msg_tx, msg_rx) = mpsc::unbounded_channel();
+        let (msg_tx, msg_rx) = mpsc::channel(capacity);
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(State::Connecting);
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -139,8 +160,9 @@ impl Client {
         tokio::spawn(driver.run());
         ready_rx.await.unwrap_or(Err(Error::Closed))?;
         let restored = Restored { ids, done: done_rx };
+        let messages = Messages(msg_rx, counters.clone());
         let inner = Inner { cmds: cmd_tx, state: state_rx, restored: Mutex::new(Some(restored)), counters };
-        Ok((Client { inner: Arc::new(inner) }, Messages(msg_rx)))
+        Ok((Client { inner: Arc::new(inner) }, messages))
     }
 
     fn send(&self, cmd: Command) -> Result<(), Error> {
@@ -248,6 +270,13 @@ impl Client {
     /// it again on every reconnect) and not delivered.
     pub fn too_large(&self) -> u64 {
         self.inner.counters.too_large.load(Ordering::Relaxed)
+    }
+
+    /// How many incoming messages were dropped because the application had not taken the ones
+    /// before them ([`Overflow::DropNew`](super::Overflow::DropNew)); always 0 with
+    /// [`Overflow::Pause`](super::Overflow::Pause).
+    pub fn dropped(&self) -> u64 {
+        self.inner.counters.dropped.load(Ordering::Relaxed)
     }
 
     /// The requests restored from the session store and their completions (taken once; `None`

@@ -9,15 +9,15 @@
 use super::client::{Counters, State};
 use super::reconnect::Jitter;
 use super::transport::{self, BoxStream};
-use super::{Error, Options, SessionStore};
+use super::{Error, Options, Overflow, SessionStore};
 use crate::codec::{Publish, QoS, SubAckCode};
 use crate::proto::{self, ConnectionError, Event, Instant, Message, RequestId};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Commands taken in one go before the outputs are drained (batches the writes and fsyncs).
@@ -71,7 +71,10 @@ pub(crate) struct Driver {
     /// The store operations of one input, applied as one batch.
     batch: Vec<proto::StoreOp>,
     cmds: mpsc::UnboundedReceiver<Command>,
-    messages: mpsc::UnboundedSender<Publish>,
+    messages: mpsc::Sender<Publish>,
+    /// Messages taken from the socket that did not fit in `messages` ([`Overflow::Pause`]):
+    /// while any wait, the socket is not read.
+    backlog: VecDeque<Publish>,
     restored: HashSet<RequestId>,
     restored_done: mpsc::UnboundedSender<RequestId>,
     waiters: HashMap<RequestId, Waiter>,
@@ -107,6 +110,21 @@ fn now() -> Instant {
     Instant::from_duration(clock().saturating_duration_since(origin))
 }
 
+/// Resolves once the stream has room for the backlog (`None`: nobody reads it any more); never
+/// while the backlog is empty. Borrows nothing (the future lives beside `&mut self` calls).
+fn room(
+    tx: &mpsc::Sender<Publish>,
+    backlog: &VecDeque<Publish>,
+) -> impl core::future::Future<Output = Option<mpsc::OwnedPermit<Publish>>> {
+    let tx = (!backlog.is_empty()).then(|| tx.clone());
+    async move {
+        match tx {
+            Some(tx) => tx.reserve_owned().await.ok(),
+            None => core::future::pending().await,
+        }
+    }
+}
+
 /// A core instant on tokio's clock, for its timer.
 fn tokio_instant(at: Instant) -> tokio::time::Instant {
     // A deadline past what std's clock can hold (a timeout of Duration::MAX, say) is "never":
@@ -125,7 +143,7 @@ impl Driver {
         opts: Options,
         store: Option<Box<dyn SessionStore>>,
         cmds: mpsc::UnboundedReceiver<Command>,
-        messages: mpsc::UnboundedSender<Publish>,
+        messages: mpsc::Sender<Publish>,
         restored_done: mpsc::UnboundedSender<RequestId>,
         state: watch::Sender<State>,
         ready: oneshot::Sender<Result<bool, Error>>,
@@ -138,6 +156,7 @@ impl Driver {
             batch: Vec::new(),
             cmds,
             messages,
+            backlog: VecDeque::new(),
             restored,
             restored_done,
             waiters: HashMap::new(),
@@ -175,6 +194,7 @@ impl Driver {
                     tokio::select! {
                         r = &mut open => break r.unwrap_or(Err(Error::Timeout)),
                         c = self.cmds.recv() => self.command(c),
+                        p = room(&self.messages, &self.backlog) => self.feed(p),
                     }
                     if self.done() {
                         break Err(Error::Closed);
@@ -214,13 +234,44 @@ impl Driver {
                 tokio::select! {
                     _ = &mut sleep => break,
                     c = self.cmds.recv() => self.command(c),
+                    p = room(&self.messages, &self.backlog) => self.feed(p),
                 }
             }
             if self.done() {
                 break Error::Closed;
             }
         };
+        // What the driver took from the socket still reaches the application, as it reads.
+        let (backlog, messages) = (std::mem::take(&mut self.backlog), self.messages.clone());
+        let counters = self.counters.clone();
         self.finish(end);
+        for m in backlog {
+            if messages.send(m).await.is_err() {
+                break;
+            }
+            counters.backlog.fetch_sub(1, Ordering::Relaxed);
+        }
+        counters.backlog.store(0, Ordering::Relaxed);
+    }
+
+    /// Room in the stream (`None`: nobody reads it any more): moves the backlog into it as far
+    /// as it goes.
+    fn feed(&mut self, permit: Option<mpsc::OwnedPermit<Publish>>) {
+        let Some(permit) = permit else {
+            self.backlog.clear(); // The stream was dropped: nobody will read these.
+            self.counters.backlog.store(0, Ordering::Relaxed);
+            return;
+        };
+        if let Some(m) = self.backlog.pop_front() {
+            permit.send(m);
+        }
+        while let Some(m) = self.backlog.pop_front() {
+            if let Err(TrySendError::Full(m) | TrySendError::Closed(m)) = self.messages.try_send(m) {
+                self.backlog.push_front(m);
+                break;
+            }
+        }
+        self.counters.backlog.store(self.backlog.len(), Ordering::Relaxed);
     }
 
     /// One connection, from the transport opening to its end; returns why it ended.
@@ -246,6 +297,13 @@ impl Driver {
             if self.fatal.is_some() || matches!(self.stop, Some(Stop::Abort)) {
                 return ConnectionError::TransportClosed; // Dropped without another byte.
             }
+            // Messages wait for the application: stop reading, so TCP pushes back on the broker
+            // (not before CONNACK, which must be read).
+            let paused = !self.backlog.is_empty() && self.core.is_connected();
+            if paused != self.core.is_read_paused() {
+                self.core.handle_read_paused(now(), paused);
+                self.pump();
+            }
             if let Some(d) = self.core.poll_timeout() {
                 if armed.map_or(true, |a| d < a) {
                     timer.as_mut().reset(tokio_instant(d));
@@ -268,7 +326,8 @@ impl Driver {
                         }
                     }
                 },
-                r = rd.read(&mut buf) => match r {
+                p = room(&self.messages, &self.backlog) => self.feed(p),
+                r = rd.read(&mut buf), if !paused => match r {
                     Ok(0) | Err(_) => self.core.handle_closed(now()),
                     Ok(n) => self.core.handle_bytes(now(), &buf[..n]),
                 },
@@ -399,9 +458,7 @@ impl Driver {
                 }
             }
             Event::Disconnected { reason } => self.lost = Some(reason),
-            Event::Message(p) => {
-                let _ = self.messages.send(p); // Nobody listening: dropped.
-            }
+            Event::Message(p) => self.deliver(p),
             Event::Published { id } => match self.waiters.remove(&id) {
                 Some(Waiter::Publish(tx)) => {
                     let _ = tx.send(Ok(()));
@@ -430,6 +487,25 @@ impl Driver {
                 self.counters.too_large.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// A message to the application's stream; when it is full, to the backlog (which stops
+    /// reading) or dropped, as `Options::messages` says.
+    fn deliver(&mut self, p: Publish) {
+        if !self.backlog.is_empty() {
+            self.backlog.push_back(p); // Behind the ones already waiting.
+        } else {
+            match self.messages.try_send(p) {
+                Ok(()) | Err(TrySendError::Closed(_)) => {} // Closed: nobody listening.
+                Err(TrySendError::Full(p)) => match self.opts.messages.overflow {
+                    Overflow::Pause => self.backlog.push_back(p),
+                    Overflow::DropNew => {
+                        self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                },
+            }
+        }
+        self.counters.backlog.store(self.backlog.len(), Ordering::Relaxed);
     }
 
     /// The client stops: every waiter learns why.

@@ -42,7 +42,7 @@ mod transport;
 
 pub use client::{Client, Messages, Pending, Restored, State};
 pub use error::Error;
-pub use options::Options;
+pub use options::{MessageBuffer, Options, Overflow};
 pub use reconnect::Reconnect;
 pub use session_store::{LoadError, MemoryStore, OpenStore, SessionStore};
 pub use store::FileStore;

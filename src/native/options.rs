@@ -31,6 +31,40 @@ pub struct Options {
     pub store: Option<OpenStore>,
     /// Bring your own stream instead of TCP (TLS, if set, still goes on top).
     pub connector: Option<Arc<dyn Connector>>,
+    /// How many incoming messages wait for the application, and what happens past that.
+    pub messages: MessageBuffer,
+}
+
+/// The bound on incoming messages the application has not taken yet from
+/// [`Messages`](super::Messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageBuffer {
+    /// Messages that wait in the stream (at least 1). Default 1024.
+    pub capacity: usize,
+    pub overflow: Overflow,
+}
+
+impl Default for MessageBuffer {
+    fn default() -> Self {
+        MessageBuffer { capacity: 1024, overflow: Overflow::Pause }
+    }
+}
+
+/// What happens to an incoming message that finds the [`MessageBuffer`] full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// The driver stops reading the socket until the application takes a message, so TCP pushes
+    /// back on the broker, which holds the rest within its own limits (Mosquitto keeps at most
+    /// `max_queued_messages` QoS 1/2 messages per client past its in-flight window, 1,000 by
+    /// default, and drops what comes past that). Nothing is dropped by the client. What one read of
+    /// the socket (64 KiB) brought waits in the driver on top of `capacity`. Keepalive goes on:
+    /// PINGREQ is still sent, and the PINGRESP that cannot be read yet is not awaited.
+    #[default]
+    Pause,
+    /// The message is dropped (it was acknowledged already: QoS 1 and 2 messages are lost
+    /// too), and counted by [`Client::dropped`](super::Client::dropped). Reading never stops.
+    DropNew,
 }
 
 impl core::fmt::Debug for Options {
@@ -42,7 +76,8 @@ impl core::fmt::Debug for Options {
         d.field("tls", &self.tls.is_some());
         d.field("reconnect", &self.reconnect).field("session_dir", &self.session_dir);
         d.field("store", &self.store.is_some());
-        d.field("connector", &self.connector.is_some()).finish_non_exhaustive()
+        d.field("connector", &self.connector.is_some());
+        d.field("messages", &self.messages).finish_non_exhaustive()
     }
 }
 
@@ -59,6 +94,7 @@ impl Options {
             session_dir: None,
             store: None,
             connector: None,
+            messages: MessageBuffer::default(),
         }
     }
 

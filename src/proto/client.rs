@@ -10,6 +10,8 @@ use alloc::collections::VecDeque;
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use core::time::Duration;
 
+// Application-paced flow control: held acknowledgements, paused reading. `impl Client` continued.
+mod flow;
 // What the broker sends, one handler per packet: `impl Client` continued.
 mod receive;
 
@@ -59,6 +61,15 @@ pub struct Client {
     /// An outstanding PINGREQ: the deadline for its PINGRESP, and whether the deadline was
     /// already extended once after a late wake-up.
     ping: Option<(Instant, bool)>,
+    /// Acknowledgements of incoming QoS 1/2 messages wait in `held` (see `hold_acks`).
+    acks_held: bool,
+    /// Held acknowledgements in the order their PUBLISHes arrived: packet id, and whether it is
+    /// a PUBREC (else a PUBACK).
+    held: Vec<(u16, bool)>,
+    /// The driver stopped reading the transport (see `handle_read_paused`).
+    read_paused: bool,
+    /// A PINGREQ went out whose PINGRESP may sit in the bytes not read while paused.
+    ping_unread: bool,
 }
 
 impl Client {
@@ -89,6 +100,10 @@ impl Client {
             events: VecDeque::new(),
             last_sent: None,
             ping: None,
+            acks_held: false,
+            held: Vec::new(),
+            read_paused: false,
+            ping_unread: false,
         }
     }
 
@@ -149,6 +164,7 @@ impl Client {
         self.decoder.reset();
         self.tx.clear();
         self.ping = None;
+        self.new_connection_flow();
         self.send(now, &Packet::Connect(self.config.connect_packet()));
         self.conn = Conn::AwaitingConnAck { deadline: now + self.config.connect_timeout };
     }
@@ -214,7 +230,8 @@ impl Client {
     pub fn handle_delivered(&mut self, pkid: u16, pubrec_sent: bool) -> bool {
         let Some(state) = self.session.incoming.get_mut(&pkid) else { return false };
         let Incoming::Emitted { cut } = *state else { return false };
-        let mark = cut || !pubrec_sent;
+        let held = self.held.contains(&(pkid, true));
+        let mark = cut || !pubrec_sent || held;
         *state = Incoming::Delivered { marked: mark };
         if mark {
             self.store.push_back(mark_delivered(pkid));
@@ -272,6 +289,7 @@ impl Client {
             let was_connected = self.conn == Conn::Connected;
             self.conn = Conn::Offline;
             self.ping = None;
+            self.new_connection_flow();
             if was_connected && self.config.clean_session {
                 self.discard_session(); // [MQTT-3.1.2-6], as in `lose`
             }
@@ -307,9 +325,9 @@ impl Client {
             Conn::Offline => None,
             Conn::AwaitingConnAck { deadline } => Some(deadline),
             Conn::Connected => match self.ping {
-                Some((deadline, _)) => Some(deadline),
-                None if self.config.keep_alive.is_zero() => None,
-                None => self.last_sent.map(|t| t + self.config.keep_alive),
+                Some((deadline, _)) if !self.read_paused => Some(deadline),
+                _ if self.config.keep_alive.is_zero() => None,
+                _ => self.last_sent.map(|t| t + self.config.keep_alive),
             },
         }
     }
@@ -479,6 +497,7 @@ impl Client {
         self.tx.clear();
         self.decoder.reset();
         self.ping = None;
+        self.new_connection_flow();
         // A clean session lasts as long as its connection [MQTT-3.1.2-6]: the broker drops it
         // now, so ids kept for it would only shadow the next session's.
         if was_connected && self.config.clean_session {
@@ -527,6 +546,15 @@ impl Client {
     /// connection when its PINGRESP does not come.
     fn check_keepalive(&mut self, now: Instant) {
         if self.config.keep_alive.is_zero() {
+            return;
+        }
+        if self.read_paused {
+            // No PINGRESP can be read: no deadline, but a PINGREQ every interval all the same,
+            // so that the broker keeps hearing from us [MQTT-3.1.2-24].
+            if self.last_sent.map_or(true, |t| now >= t + self.config.keep_alive) {
+                self.send(now, &Packet::PingReq);
+                self.ping_unread = true;
+            }
             return;
         }
         match self.ping {

@@ -20,6 +20,10 @@
 //!   broker sends it again after the restore (the broker never got its PUBREC). Drivers call
 //!   [`Client::handle_delivered`] for each QoS 2 message they hand to the application, so that
 //!   one whose PUBREC may be lost (held back, or its connection ended) is marked delivered.
+//! - A driver can pace the broker by the application (`tests/proto_flow.rs`):
+//!   [`Client::hold_acks`] holds back the acknowledgements of incoming QoS 1/2 messages (sent
+//!   later in arrival order [MQTT-4.6.0-2, MQTT-4.6.0-3]; a QoS 2 message is still delivered
+//!   once), and [`Client::handle_read_paused`] keeps the keepalive right while it stops reading.
 
 mod client;
 mod code;

@@ -339,21 +339,28 @@ impl MqttClient {
         }
     }
 
-    /// An async iterator over the messages that arrive from now on.
-    #[wasm_bindgen(unchecked_return_type = "AsyncIterableIterator<MqttMessage>")]
-    pub fn messages(&self) -> JsValue {
+    /// An async iterator over the messages that arrive from now on, holding at most
+    /// `bufferSize` unread (default 1000); `overflow` says what happens past that: "pause" (the
+    /// default: acknowledgements wait until the app reads, so the broker stops sending QoS 1/2
+    /// messages; QoS 0 ones replace the oldest QoS 0) or "dropOldest".
+    #[wasm_bindgen(unchecked_return_type = "MqttMessages")]
+    pub fn messages(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "MqttMessagesOptions")] options: Option<JsValue>,
+    ) -> Result<JsValue, JsValue> {
+        let (size, pause) = options::messages_options(&options.unwrap_or(JsValue::UNDEFINED))?;
         let d = match &self.d {
-            Inner::Tabs(t) => return share::messages(t),
+            Inner::Tabs(t) => return Ok(share::messages(t, size, pause)),
             Inner::Solo(d) => d,
         };
-        with(d, |d| {
-            let s = d.streams.add();
+        Ok(with(d, |d| {
+            let s = d.add_stream(size, pause);
             if d.is_closed() {
                 d.streams.close_all();
             }
             Some(s)
         })
-        .unwrap_or(JsValue::UNDEFINED)
+        .unwrap_or(JsValue::UNDEFINED))
     }
 
     /// Sends DISCONNECT and closes. Pending requests reject with CLOSED; a stored session stays.

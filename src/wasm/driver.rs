@@ -489,6 +489,7 @@ impl Driver {
                 d.in_timer_task = true;
                 d.timer.fired();
                 d.core.handle_timeout(now());
+                d.release_acks();
                 d.pump();
                 d.in_timer_task = false;
             })
@@ -606,8 +607,12 @@ impl Driver {
             }
             Event::Message(p) => {
                 // Listeners get (topic, payload, { qos, retain, dup }); the messages() streams
-                // { topic, payload, qos, retain }, the same payload object.
-                super::events::message(&self.listeners, &self.streams, &p);
+                // { topic, payload, qos, retain }, the same payload object. A stream left full
+                // holds back the acknowledgements of what comes next (see `release_acks`).
+                let check = !self.core.acks_held();
+                if super::events::message(&self.listeners, &self.streams, &p, check) {
+                    self.core.hold_acks(now(), true);
+                }
             }
             Event::Published { id } => {
                 if let Some(Pending::Publish { resolve, .. }) = self.take_request(id) {
@@ -652,6 +657,28 @@ impl Driver {
                 let e = js_error(ErrorCode::Internal, "unknown event from the session");
                 self.listeners.emit("error", &[e]);
             }
+        }
+    }
+
+    /// A `messages()` stream with `overflow: "pause"` and the app not reading: no more
+    /// acknowledgements of incoming QoS 1/2 messages until it reads (the WebSocket cannot stop
+    /// reading; the broker stops after its in-flight window and keeps the rest).
+    pub fn add_stream(&mut self, size: f64, pause: bool) -> JsValue {
+        let w = self.me.clone();
+        self.streams.add(size, pause, move || {
+            super::web::callback(move |_| {
+                act(&w, |d| d.release_acks());
+                JsValue::UNDEFINED
+            })
+        })
+    }
+
+    /// Sends the held acknowledgements once no stream is full (a stream read below its size,
+    /// ended, or dropped by the app and collected: looked at on every keepalive timer too).
+    pub(super) fn release_acks(&mut self) {
+        if self.core.acks_held() && !self.streams.full() {
+            self.core.hold_acks(now(), false);
+            self.schedule_flush();
         }
     }
 

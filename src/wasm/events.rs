@@ -13,13 +13,17 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     /// The `messages()` iterators of one client (see stream.js).
     pub(crate) type Streams;
+    /// `drained` is called when an iterator that was full is read below its size or ends.
     #[wasm_bindgen(constructor)]
-    fn new() -> Streams;
-    /// A new iterator over the messages pushed from now on.
+    fn new(drained: &JsValue) -> Streams;
+    /// A new iterator over the messages pushed from now on, holding at most `size` unread.
     #[wasm_bindgen(method)]
-    fn add(this: &Streams) -> JsValue;
+    fn add(this: &Streams, size: f64, pause: bool) -> JsValue;
     #[wasm_bindgen(method)]
     fn active(this: &Streams) -> bool;
+    /// Whether an iterator with `pause` holds its size in unread messages.
+    #[wasm_bindgen(method)]
+    fn full(this: &Streams) -> bool;
     #[wasm_bindgen(method)]
     fn push(this: &Streams, message: &JsValue);
     /// Ends every iterator: waiting `next()` calls resolve `done`; buffered messages stay readable.
@@ -161,18 +165,28 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(v: &T) -> JsValue {
     v.serialize(&serde_wasm_bindgen::Serializer::new()).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// The `messages()` streams of a client, made on first use.
+/// The `messages()` streams of a client, made on first use, with the driver's `drained` callback.
 #[derive(Default)]
-pub(crate) struct MessageStreams(Option<Streams>);
+pub(crate) struct MessageStreams(Option<(Streams, super::web::Callback)>);
 
 impl MessageStreams {
-    /// A new stream: an async iterator over the messages pushed from now on.
-    pub fn add(&mut self) -> JsValue {
-        self.0.get_or_insert_with(Streams::new).add()
+    /// A new stream: an async iterator over the messages pushed from now on, holding at most
+    /// `size` unread (`pause`: past that the driver holds acknowledgements back).
+    pub fn add(&mut self, size: f64, pause: bool, drained: impl FnOnce() -> super::web::Callback) -> JsValue {
+        let (s, _) = self.0.get_or_insert_with(|| {
+            let cb = drained();
+            (Streams::new(cb.as_ref()), cb)
+        });
+        s.add(size, pause)
+    }
+
+    /// Whether a stream with `pause` is full (see stream.js).
+    pub fn full(&self) -> bool {
+        self.0.as_ref().is_some_and(|(s, _)| s.full())
     }
 
     pub fn close_all(&mut self) {
-        if let Some(s) = &self.0 {
+        if let Some((s, _)) = &self.0 {
             s.end();
         }
     }
@@ -198,12 +212,18 @@ fn topic_js(topic: &str) -> JsValue {
 }
 
 /// An incoming message: queues the "message" listeners' calls and hands it to the streams,
-/// building only what someone reads.
-pub(crate) fn message(listeners: &Listeners, streams: &MessageStreams, p: &crate::codec::Publish) {
-    let streams = streams.0.as_ref().filter(|s| s.active());
+/// building only what someone reads. Returns, when `check` is set, whether a stream with
+/// `pause` is full now (the driver then holds acknowledgements back).
+pub(crate) fn message(
+    listeners: &Listeners,
+    streams: &MessageStreams,
+    p: &crate::codec::Publish,
+    check: bool,
+) -> bool {
+    let streams = streams.0.as_ref().map(|(s, _)| s).filter(|s| s.active());
     let listening = listeners.has("message");
     if !listening && streams.is_none() {
-        return;
+        return false;
     }
     let (topic, qos) = (p.topic.as_str(), p.qos as u8);
     let payload = js_sys::Uint8Array::from(p.payload.as_ref());
@@ -218,5 +238,7 @@ pub(crate) fn message(listeners: &Listeners, streams: &MessageStreams, p: &crate
             qos,
             retain: p.retain,
         }));
+        return check && s.full();
     }
+    false
 }

@@ -256,6 +256,21 @@ pub(crate) fn subscribe_qos(v: &JsValue) -> Result<QoS, JsValue> {
     qos(&s)
 }
 
+/// `messages()`'s options: the buffer size (default 1000) and whether `overflow` is "pause"
+/// (the default) rather than "dropOldest".
+pub(crate) fn messages_options(v: &JsValue) -> Result<(f64, bool), JsValue> {
+    let Some(s) = Snapshot::read(v, &["bufferSize", "overflow"], "messages options")? else {
+        return Ok((1000.0, true));
+    };
+    let size = int_opt(&s, "bufferSize", 1, 4_294_967_295)?.unwrap_or(1000.0);
+    let pause = match s.string("overflow")?.as_deref() {
+        None | Some("pause") => true,
+        Some("dropOldest") => false,
+        Some(_) => return Err(invalid("messages options: overflow must be \"pause\" or \"dropOldest\"")),
+    };
+    Ok((size, pause))
+}
+
 /// A topic or filter string, or an array of them.
 pub(crate) fn topics(v: &JsValue) -> Result<Vec<String>, JsValue> {
     if let Some(s) = v.as_string() {

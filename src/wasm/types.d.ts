@@ -49,6 +49,14 @@ export interface MqttSubscribeOptions { qos?: 0 | 1 | 2 }
 export interface MqttGranted { topic: string; qos: 0 | 1 | 2 | 128 }
 export interface MqttPacketInfo { qos: 0 | 1 | 2; retain: boolean; dup: boolean }
 export interface MqttMessage { topic: string; payload: Uint8Array; qos: 0 | 1 | 2; retain: boolean }
+/** `messages()`: at most `bufferSize` unread messages (default 1000). Past that, `"pause"` (the
+ *  default) holds back the acknowledgements of QoS 1/2 messages until the app reads, so the
+ *  broker stops sending them (nothing acknowledged is lost); a QoS 0 message replaces the oldest
+ *  unread QoS 0 one. `"dropOldest"` drops the oldest unread message, whatever its QoS. */
+export interface MqttMessagesOptions { bufferSize?: number; overflow?: "pause" | "dropOldest" }
+/** The iterator `messages()` returns: `buffered` messages wait unread; `dropped` were dropped by
+ *  its overflow policy. */
+export interface MqttMessages extends AsyncIterableIterator<MqttMessage> { readonly buffered: number; readonly dropped: number }
 /** A request restored from IndexedDB and not yet complete. `topic` and `payload` are absent for
  *  a QoS 2 message the broker already has (only its PUBREL is left). */
 export interface MqttRestored { id: number; kind: "publish"; qos: 1 | 2 | 0; topic?: string; payload?: Uint8Array }

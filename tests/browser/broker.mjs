@@ -9,7 +9,8 @@
 // a loopback port that accepts and never answers) once the broker accepts connections, then serves on MQ_BROKER_CONTROL (loopback, CORS open, for the wasm tests):
 //   POST /stop   stops Mosquitto (SIGTERM: it saves its persistent sessions) and waits for exit
 //   POST /start  starts it again on the same ports and waits until it accepts connections
-// Runs until SIGTERM / SIGINT, then stops Mosquitto.
+// Runs until SIGTERM / SIGINT, then stops Mosquitto. MQ_BROKER_MAX_QUEUED sets Mosquitto's
+// max_queued_messages (default here 10000; 0: no limit, for tests/web/flood.mjs).
 
 import { spawn, execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync, chmodSync, chownSync, existsSync } from "node:fs";
@@ -81,7 +82,7 @@ writeFileSync(conf, [
   "log_dest stderr",
   "log_type error",
   "log_type warning",
-  "max_queued_messages 10000",
+  `max_queued_messages ${process.env.MQ_BROKER_MAX_QUEUED || 10000}`,
   `listener ${ws}`,
   "bind_interface lo",
   "protocol websockets",

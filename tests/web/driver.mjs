@@ -108,7 +108,7 @@ const dec = (b) => td.decode(b);
 const CONNACK = (sessionPresent = 0, code = 0) => [0x20, 2, sessionPresent, code];
 const PINGRESP = [0xd0, 0];
 const PUBACK = (pkid) => [0x40, 2, pkid >> 8, pkid & 255];
-const T = { CONNECT: 1, PUBLISH: 3, PUBACK: 4, PINGREQ: 12, DISCONNECT: 14 };
+const T = { CONNECT: 1, PUBLISH: 3, PUBACK: 4, PUBREC: 5, PINGREQ: 12, DISCONNECT: 14 };
 function publishPacket(topic, payload, qos = 0, pkid = 1) {
   const t = text(topic);
   const body = [t.length >> 8, t.length & 255, ...t];
@@ -462,6 +462,72 @@ test("a message over maxPacketSize is acknowledged, reported as TOO_LARGE and dr
   assertEq(got, ["small/t ok"], "messages");
   assertEq(log, ["error:TOO_LARGE"], "the events");
   assert(c.connected, "the client is no longer connected");
+  await resolves("end()", c.end());
+});
+
+test("a full messages() stream holds back PUBACKs until the app reads; a QoS 0 message that finds it full is dropped", async (env) => {
+  const [c, ws] = await connectClient(env, "ws://pause", { reconnect: false });
+  const it = c.messages({ bufferSize: 2 });
+  const acks = () => ws.packets().filter((p) => p.type == T.PUBACK).map((p) => (p.body[0] << 8) | p.body[1]);
+  ws.receive([...publishPacket("t", "a", 1, 1), ...publishPacket("t", "b", 1, 2)]);
+  await waitFor("two buffered", () => it.buffered == 2);
+  assertEq(acks(), [1, 2], "acknowledged while there was room");
+  ws.receive(publishPacket("t", "c", 1, 3));
+  ws.receive(publishPacket("t", "d", 1, 4));
+  ws.receive(publishPacket("t", "z", 0));
+  await waitFor("the QoS 0 message counted", () => it.dropped == 1);
+  assertEq([it.buffered, acks()], [4, [1, 2]], "held back: buffered, PUBACKs");
+  const read = [];
+  for (let i = 0; i < 2; i++) read.push(dec((await it.next()).value.payload));
+  await sleep(20);
+  assertEq(acks(), [1, 2], "PUBACKs while still full");
+  read.push(dec((await it.next()).value.payload));
+  await waitFor("the held PUBACKs", () => acks().length == 4);
+  assertEq([read, acks()], [["a", "b", "c"], [1, 2, 3, 4]], "read, then PUBACKs in arrival order");
+  assert(c.connected, "the client is no longer connected");
+  await resolves("end()", c.end());
+});
+
+test("a full messages() stream holds back PUBRECs of an IndexedDB session's QoS 2 messages until the app reads", async (env) => {
+  const [c, ws] = await connectClient(env, "ws://pause-q2", { clientId: "pause-q2", clean: false, reconnect: false });
+  const it = c.messages({ bufferSize: 2 });
+  const recs = () => ws.packets().filter((p) => p.type == T.PUBREC).map((p) => (p.body[0] << 8) | p.body[1]);
+  // Each message waits for the write that stores its packet id, so the stream learns it is full
+  // only once that write completed: then the PUBRECs of what comes next are held.
+  for (let i = 1; i <= 2; i++) {
+    ws.receive(publishPacket("t", String(i), 2, i));
+    await waitFor(`message ${i} buffered`, () => it.buffered == i);
+  }
+  ws.receive(publishPacket("t", "3", 2, 3));
+  ws.receive(publishPacket("t", "4", 2, 4));
+  await waitFor("four buffered", () => it.buffered == 4);
+  await c.persisted();
+  assertEq(recs(), [1, 2], "PUBRECs while there was room");
+  assertEq(c.session().incoming.length, 4, "every incoming packet id stored");
+  for (let i = 0; i < 3; i++) await it.next();
+  await waitFor("the held PUBRECs", () => recs().length == 4);
+  assertEq(recs(), [1, 2, 3, 4], "PUBRECs in arrival order");
+  await resolves("end()", c.end());
+});
+
+test("a full messages() stream stays readable after the client ended", async (env) => {
+  const [c, ws] = await connectClient(env, "ws://pause-end", { reconnect: false });
+  const it = c.messages({ bufferSize: 1 });
+  for (let i = 1; i <= 3; i++) ws.receive(publishPacket("t", String(i), 1, i));
+  await waitFor("three buffered", () => it.buffered == 3);
+  await resolves("end()", c.end());
+  const read = [];
+  for (let r = await it.next(); !r.done; r = await it.next()) read.push(dec(r.value.payload));
+  assertEq(read, ["1", "2", "3"], "read after end()");
+});
+
+test("a messages() stream with overflow dropOldest never holds acknowledgements back", async (env) => {
+  const [c, ws] = await connectClient(env, "ws://drop-oldest", { reconnect: false });
+  const it = c.messages({ bufferSize: 2, overflow: "dropOldest" });
+  for (let i = 1; i <= 5; i++) ws.receive(publishPacket("t", String(i), 1, i));
+  await waitFor("five PUBACKs", () => ws.packets().filter((p) => p.type == T.PUBACK).length == 5);
+  assertEq([it.buffered, it.dropped], [2, 3], "buffered, dropped");
+  assertEq([dec((await it.next()).value.payload), dec((await it.next()).value.payload)], ["4", "5"], "the newest two");
   await resolves("end()", c.end());
 });
 

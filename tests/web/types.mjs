@@ -56,6 +56,9 @@ for await (const m of client.messages()) {
   const x: MqttMessage = m;
   break;
 }
+const bounded = client.messages({ bufferSize: 100, overflow: "dropOldest" });
+const unread: number = bounded.buffered + bounded.dropped;
+client.messages({ overflow: "pause" });
 const state: boolean = client.connected;
 const id: string = client.clientId;
 const waiting: number = client.bufferedAmount;
@@ -88,6 +91,7 @@ try {
     "a session kind that does not exist": `await MqttClient.connect("ws://x", { session: "local" });`,
     "a message handler with the wrong types": `client.on("message", (topic: number) => {});`,
     "an error handler taking a string": `client.on("error", (e: string) => {});`,
+    "an overflow policy that does not exist": `client.messages({ overflow: "dropNewest" });`,
   };
   for (const [what, line] of Object.entries(bad)) {
     writeFileSync(path.join(dir, "bad.ts"), `import { MqttClient } from "mq-wasm";\ndeclare const client: MqttClient;\n${line}\nexport {};\n`);

@@ -148,7 +148,7 @@ impl Client {
             QoS::AtLeastOnce => {
                 let id = p.pkid;
                 self.events.push_back(Event::Message(p));
-                self.send(now, &Packet::PubAck(id));
+                self.ack(now, id, false);
             }
             QoS::ExactlyOnce => {
                 let id = p.pkid;
@@ -168,7 +168,7 @@ impl Client {
                     }
                     Some(_) => {}
                 }
-                self.send(now, &Packet::PubRec(id));
+                self.ack(now, id, true);
             }
         }
     }
@@ -183,7 +183,7 @@ impl Client {
             QoS::AtMostOnce => self.events.push_back(report),
             QoS::AtLeastOnce => {
                 self.events.push_back(report);
-                self.send(now, &Packet::PubAck(s.pkid));
+                self.ack(now, s.pkid, false);
             }
             QoS::ExactlyOnce => {
                 if !self.session.incoming.contains_key(&s.pkid) {
@@ -192,7 +192,7 @@ impl Client {
                     self.session.incoming.insert(s.pkid, Incoming::Delivered { marked: true });
                     self.events.push_back(report);
                 }
-                self.send(now, &Packet::PubRec(s.pkid));
+                self.ack(now, s.pkid, true);
             }
         }
     }

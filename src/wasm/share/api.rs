@@ -173,10 +173,12 @@ pub(crate) fn buffered_amount(t: &TabRef) -> f64 {
     driver(t).map_or(0.0, |d| with(&d, |d| d.buffered_amount()))
 }
 
-/// A new `messages()` iterator of this tab.
-pub(crate) fn messages(t: &TabRef) -> JsValue {
+/// A new `messages()` iterator of this tab. Not yet bounded for QoS 1/2 with "pause": the
+/// connection is another tab's, whose driver does not hold acknowledgements for this tab's
+/// streams (QoS 0 and "dropOldest" are bounded as in a tab of its own).
+pub(crate) fn messages(t: &TabRef, size: f64, pause: bool) -> JsValue {
     with_tab(t, |t| {
-        let s = t.streams.add();
+        let s = t.streams.add(size, pause, || crate::wasm::web::callback(|_| JsValue::UNDEFINED));
         if t.closed {
             t.streams.close_all();
         }

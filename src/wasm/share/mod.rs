@@ -512,7 +512,8 @@ impl Tab {
                 let mut p = Publish::new(ByteStr::from(topic), qos, payload);
                 p.retain = Wire::flag(msg.retain());
                 p.dup = Wire::flag(msg.dup());
-                super::events::message(&self.listeners, &self.streams, &p);
+                // Acknowledgements are the connection's tab's business (see api::messages).
+                super::events::message(&self.listeners, &self.streams, &p, false);
             }
             _ => {}
         }
