@@ -1,0 +1,235 @@
+// Fault injection for the browser client: 10,000 QoS 1 and 10,000 QoS 2 messages from a page
+// (headless Chromium, the npm package in $MQ_PKG_DIR) through WebSocket proxies that keep cutting
+// the connections, to a subscriber on the same page; nothing may be lost, no QoS 2 message may
+// arrive twice. The browser half of tests/native_faults.rs.
+//
+//   node tests/web/faults.mjs                      (starts tests/browser/broker.mjs itself)
+//   MQ_FAULT_SEED=N node tests/web/faults.mjs      (replays one fault schedule)
+//
+// The page (faults-page.js) holds a publisher (session in memory) and a subscriber (session in
+// IndexedDB), both clean: false, keepalive 1 s, reconnecting after 20-200 ms. Each connects
+// through its own proxy (wsproxy.mjs: WebSocket on both sides, Mosquitto's WebSockets listener
+// behind, with persistence), which follows the MQTT packets and, driven by a random schedule
+// here, closes the connection (abruptly or with a close frame), holds one direction for a moment
+// or long enough for keepalive to give up, or cuts right after or in the middle of a chosen
+// packet: the broker's PUBREC, PUBACK, PUBCOMP, PUBLISH, PUBREL; the client's PUBREL, PUBLISH,
+// PUBREC, PUBACK, PUBCOMP. The publisher is paced on both schedules (so the cuts spread over
+// the whole run, however fast the messages flow) and kept within 2,000 messages of the
+// subscriber (so the broker's queue for it, capped at 10,000, never drops one).
+//
+// Checks: every message arrived (by its sequence number), no QoS 2 message twice, every publish
+// resolved, nothing left in either session, at least 50 cuts made on each proxy, the page's
+// wasm memory bounded. Prints sent, received, lost, duplicates, cuts (by kind) and the memory
+// figures. Waits are bounded; no timing is asserted.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { check, fail, finish, launch, serveDir, sleep, stopBroker, useBroker, brokerLog } from "./lib.mjs";
+import { FaultProxy, Rng, UP, DOWN, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP } from "./wsproxy.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const pkgDir = path.resolve(process.env.MQ_PKG_DIR || path.join(here, "..", "..", "pkg"));
+const N = 20_000;
+/** Cut steps (closes and armed cuts) each schedule takes over the run: the publisher's pace. */
+const STEPS = 60;
+const MIN_CUTS = 50;
+const KEEPALIVE_S = 1;
+/** A long stall outlasts the client's keepalive (PINGREQ after 1 s of silence, 1 s for PINGRESP). */
+const LONG_STALL_MS = 3500;
+/** The page's wasm memory may grow by at most this much from the start of the run to its end. */
+const MEMORY_GROWTH_BOUND = 8 << 20;
+
+const seed = Number(process.env.MQ_FAULT_SEED) || (Math.floor(Math.random() * 0xffffffff) >>> 0) || 1;
+console.log(`# fault seed: MQ_FAULT_SEED=${seed}`);
+const rng = new Rng(seed);
+
+const step = {
+  close: { kind: "close" },
+  stall: (dir, long = false) => ({ kind: "stall", dir, long }),
+  after: (dir, ptype) => ({ kind: "cut", dir, ptype, mid: false }),
+  mid: (dir, ptype) => ({ kind: "cut", dir, ptype, mid: true }),
+};
+// UP: client to broker (the client's packets); DOWN: broker to client.
+const PUB_STEPS = [
+  step.close,
+  step.stall(UP),
+  step.stall(DOWN),
+  step.stall(UP, true),
+  step.stall(DOWN, true),
+  step.after(DOWN, PUBREC),
+  step.after(DOWN, PUBREC),
+  step.after(UP, PUBREL),
+  step.after(UP, PUBREL),
+  step.after(DOWN, PUBACK),
+  step.after(DOWN, PUBCOMP),
+  step.after(UP, PUBLISH),
+  step.mid(UP, PUBLISH),
+  step.mid(DOWN, PUBREC),
+];
+const SUB_STEPS = [
+  step.close,
+  step.stall(DOWN),
+  step.stall(UP, true),
+  step.stall(DOWN, true),
+  step.after(DOWN, PUBLISH),
+  step.after(UP, PUBREC),
+  step.after(UP, PUBREC),
+  step.after(DOWN, PUBREL),
+  step.after(UP, PUBCOMP),
+  step.after(UP, PUBACK),
+  step.mid(DOWN, PUBLISH),
+  step.mid(DOWN, PUBREL),
+];
+
+/** Waits until `f()` or `ms` passed, waking on the proxy's events. */
+async function until(proxy, f, ms) {
+  const end = Date.now() + ms;
+  while (!f() && Date.now() < end) await Promise.race([proxy.changed(), sleep(Math.min(100, end - Date.now()))]);
+  return f();
+}
+
+/** Applies random steps to `proxy` until `stop.done`: waits for the client to be connected
+ *  through it, lets traffic flow a moment, then one step. An armed cut that does not fire within
+ *  1.5 s (no matching traffic) is replaced by a close, so the schedule always moves on. */
+async function schedule(proxy, steps, rng, stop) {
+  while (!stop.done) {
+    await until(proxy, () => stop.done || proxy.connected(), 60_000);
+    if (stop.done) return;
+    await sleep(50 + rng.below(200));
+    if (stop.done) return;
+    const s = steps[rng.below(steps.length)];
+    if (s.kind === "close") {
+      proxy.closeAll(rng.below(2) === 0);
+      proxy.steps += 1;
+    } else if (s.kind === "stall") {
+      const before = proxy.cuts;
+      proxy.stall(s.dir, s.long ? LONG_STALL_MS : 100 + rng.below(400));
+      // A long stall: let keepalive find it (or the stall end) before the next step.
+      if (s.long) await until(proxy, () => proxy.cuts > before, LONG_STALL_MS + 1500);
+    } else {
+      const before = proxy.cuts;
+      proxy.arm(s.dir, s.ptype, 1 + rng.below(20), s.mid);
+      proxy.steps += 1;
+      if (!(await until(proxy, () => proxy.cuts > before, 1500))) {
+        proxy.disarm();
+        if (proxy.cuts === before) proxy.closeAll(false, "close (armed cut did not fire)");
+      }
+    }
+  }
+}
+
+const mib = (b) => `${(b / 1048576).toFixed(2)} MiB`;
+
+let broker;
+let browser;
+let server;
+const proxies = [];
+try {
+  broker = await useBroker();
+  const pubProxy = await new FaultProxy(broker.env.ws, "publisher", rng.below(0xffffffff) + 1).start();
+  const subProxy = await new FaultProxy(broker.env.ws, "subscriber", rng.below(0xffffffff) + 1).start();
+  proxies.push(pubProxy, subProxy);
+  server = await serveDir(pkgDir, {
+    "/": { type: "text/html", body: '<!doctype html><meta charset="utf-8"><title>mq faults</title><script type="module" src="/faults-page.js"></script>' },
+    "/faults-page.js": { type: "text/javascript", body: readFileSync(path.join(here, "faults-page.js")) },
+    "/favicon.ico": { type: "image/x-icon", body: "" },
+  });
+  // --expose-gc and precise memory info: the JS heap figure printed is the live heap, not an
+  // estimate.
+  browser = await launch({}, ["--js-flags=--expose-gc", "--enable-precise-memory-info"]);
+  const page = await browser.newPage();
+  page.on("pageerror", (e) => console.log(`[page error] ${e}`));
+  page.on("console", (m) => {
+    // The driver warns about an acknowledgement for an id with nothing in flight (a resent one
+    // crossing a reconnect): counted, not printed one by one.
+    if (m.type() === "error") console.log(`[page console.error] ${m.text()}`);
+  });
+  await page.goto(server.origin);
+  await page.waitForFunction(() => window.faults);
+  const prefix = `faults-${process.pid}-${Date.now() % 100000}`;
+  const started = await page.evaluate((o) => window.faults.start(o), {
+    pubUrl: pubProxy.url,
+    subUrl: subProxy.url,
+    pubId: `${prefix}-pub`,
+    subId: `${prefix}-sub`,
+    prefix,
+    n: N,
+    window: 100,
+    lag: 2000,
+    keepalive: KEEPALIVE_S,
+    minDelay: 20,
+    maxDelay: 200,
+    connectTimeout: 3000,
+  });
+  check(started.granted.length === 1 && started.granted[0].qos === 2, `subscribed ${prefix}/# at QoS 2 through the proxy`);
+  console.log(`# wasm memory at the start: ${mib(started.memStart)}; JS heap ${mib(started.heapStart)}`);
+
+  const t0 = Date.now();
+  const stop = { done: false };
+  const runs = [schedule(pubProxy, PUB_STEPS, new Rng(rng.below(0xffffffff) + 1), stop),
+    schedule(subProxy, SUB_STEPS, new Rng(rng.below(0xffffffff) + 1), stop)];
+  // Message i waits until both schedules took i * STEPS / N cut steps.
+  let p = await page.evaluate(() => window.faults.progress());
+  let lastLog = Date.now();
+  const deadline = Date.now() + 600_000;
+  while (p.completed + p.failed < N && Date.now() < deadline) {
+    const steps = Math.min(pubProxy.steps, subProxy.steps);
+    const allowed = Math.min(N, Math.floor(((steps + 1) * N) / STEPS));
+    p = await page.evaluate((k) => window.faults.allow(k), allowed);
+    if (Date.now() - lastLog > 10_000) {
+      lastLog = Date.now();
+      console.log(`# ${Math.round((Date.now() - t0) / 1000)} s: published ${p.next}, completed ${p.completed}, ` +
+        `received ${p.distinct} distinct; cuts ${pubProxy.cuts} / ${subProxy.cuts}`);
+    }
+    await sleep(50);
+  }
+  const publishSecs = (Date.now() - t0) / 1000;
+  check(p.completed + p.failed === N, `all ${N} publishes settled (${p.completed} resolved, ${p.failed} rejected)`);
+  stop.done = true;
+  await Promise.all(runs);
+  // Every message, then until nothing more arrives for a second (late duplicates count too).
+  const endBy = Date.now() + 120_000;
+  let last = -1;
+  for (;;) {
+    p = await page.evaluate(() => window.faults.progress());
+    if (p.distinct >= N && p.received === last) break;
+    if (Date.now() > endBy) break;
+    last = p.distinct >= N ? p.received : -1;
+    await sleep(p.distinct >= N ? 1000 : 200);
+  }
+  const r = await page.evaluate(() => window.faults.finish());
+  const secs = (Date.now() - t0) / 1000;
+
+  console.log(`# faults: sent ${N} (10,000 QoS 1 + 10,000 QoS 2; published in ${publishSecs.toFixed(1)} s, ` +
+    `all received after ${secs.toFixed(1)} s), received ${r.received} (${r.distinct} distinct, ${r.dupFlagged} with DUP set), ` +
+    `lost ${r.lost}, QoS 1 duplicates ${r.q1dups}, QoS 2 duplicates ${r.q2dups}`);
+  console.log(`# faults: publisher proxy ${pubProxy.summary()}`);
+  console.log(`# faults: subscriber proxy ${subProxy.summary()}`);
+  console.log(`# faults: publisher events ${JSON.stringify(r.events.pub)}; subscriber events ${JSON.stringify(r.events.sub)}`);
+  console.log(`# faults: most publishes outstanding ${r.mostOutstanding}; sessions before end: ` +
+    `publisher ${JSON.stringify(r.sessions.pub)}, subscriber ${JSON.stringify(r.sessions.sub)}; ` +
+    `subscriber's IndexedDB session after end ${JSON.stringify(r.stored)}`);
+  console.log(`# faults: wasm memory ${mib(r.memStart)} at the start, ${mib(r.memEnd)} at the end (most ${mib(r.memMax)}); ` +
+    `JS heap ${mib(r.heapStart)} -> ${mib(r.heapEnd)}`);
+
+  check(r.wrong.length === 0, `no unexpected message (${JSON.stringify(r.wrong.slice(0, 5))})`);
+  check(r.lost === 0, `no message lost (${r.lost} missing, first ${r.firstLost})`);
+  check(r.q2dups === 0, `no QoS 2 message delivered twice (${r.q2dups} extra copies, of ${r.q2twice})`);
+  check(r.failed === 0 && r.completed === N, `every publish resolved (${r.failed} rejected: ${JSON.stringify(r.firstFailed)})`);
+  check(pubProxy.cuts >= MIN_CUTS, `at least ${MIN_CUTS} cuts on the publisher's connections (${pubProxy.cuts})`);
+  check(subProxy.cuts >= MIN_CUTS, `at least ${MIN_CUTS} cuts on the subscriber's connections (${subProxy.cuts})`);
+  const empty = (s) => s.inflight === 0 && s.queued === 0 && s.incoming === 0;
+  check(empty(r.sessions.pub) && empty(r.sessions.sub) && empty(r.stored) && r.stored.subscriptions === 1,
+    "nothing left in either session once everything arrived (the subscriber's stored one holds its subscription)");
+  check(r.memEnd - r.memStart <= MEMORY_GROWTH_BOUND,
+    `the page's wasm memory grew by at most ${mib(MEMORY_GROWTH_BOUND)} (${mib(r.memEnd - r.memStart)})`);
+} catch (e) {
+  fail(e);
+  if (brokerLog) console.log(brokerLog);
+} finally {
+  if (browser) await browser.close();
+  if (server) server.close();
+  for (const p of proxies) await p.stop();
+  await stopBroker();
+}
+finish();
