@@ -1,7 +1,7 @@
 // The page of tests/web/faults.mjs: a publisher and a subscriber, both the package's MqttClient,
-// each connected through its own fault proxy (tests/web/wsproxy.mjs). The subscriber keeps its
-// session in IndexedDB, the publisher in memory; both clean: false, a short keepalive and fast
-// reconnects. The test (in Node) drives it through `window.faults`:
+// each connected through its own fault proxy (tests/web/wsproxy.mjs); both clean: false, a short
+// keepalive and fast reconnects (the sessions' places are the test's options). The test (in Node) drives it through
+// `window.faults`:
 //
 //   start(opts)      connects both, subscribes <prefix>/#, records the memory at the start
 //   allow(k)         lets the publisher go up to message k (it also stays within `lag` messages
@@ -121,11 +121,12 @@ window.faults = {
       connectTimeout: o.connectTimeout,
     };
     await MqttClient.clearSession(o.subUrl, o.subId);
-    sub = await MqttClient.connect(o.subUrl, { ...common, clientId: o.subId, session: "indexeddb" });
+    await MqttClient.clearSession(o.pubUrl, o.pubId);
+    sub = await MqttClient.connect(o.subUrl, { ...common, clientId: o.subId, session: o.subSession });
     watch(sub, "sub");
     sub.on("message", onMessage);
     const granted = await sub.subscribe(`${o.prefix}/#`, { qos: 2 });
-    pub = await MqttClient.connect(o.pubUrl, { ...common, clientId: o.pubId, session: "memory" });
+    pub = await MqttClient.connect(o.pubUrl, { ...common, clientId: o.pubId, session: o.pubSession });
     watch(pub, "pub");
     S.memStart = S.memory.buffer.byteLength;
     S.memMax = S.memStart;
@@ -149,7 +150,10 @@ window.faults = {
     const sessions = { pub: count(pub.session()), sub: count(sub.session()) };
     await pub.end();
     await sub.end();
-    const stored = count(await MqttClient.storedSession(opts.subUrl, opts.subId));
+    const stored = {
+      pub: count(await MqttClient.storedSession(opts.pubUrl, opts.pubId)),
+      sub: count(await MqttClient.storedSession(opts.subUrl, opts.subId)),
+    };
     const lost = [];
     const twice = [];
     let q1dups = 0;

@@ -5,9 +5,10 @@
 //
 //   node tests/web/faults.mjs                      (starts tests/browser/broker.mjs itself)
 //   MQ_FAULT_SEED=N node tests/web/faults.mjs      (replays one fault schedule)
+//   MQ_FAULT_SESSIONS=indexeddb,memory node ...    (the publisher's, the subscriber's session)
 //
-// The page (faults-page.js) holds a publisher (session in memory) and a subscriber (session in
-// IndexedDB), both clean: false, keepalive 1 s, reconnecting after 20-200 ms. Each connects
+// The page (faults-page.js) holds a publisher (session in memory, by default) and a subscriber
+// (session in IndexedDB), both clean: false, keepalive 1 s, reconnecting after 20-200 ms. Each connects
 // through its own proxy (wsproxy.mjs: WebSocket on both sides, Mosquitto's WebSockets listener
 // behind, with persistence), which follows the MQTT packets and, driven by a random schedule
 // here, closes the connection (abruptly or with a close frame), holds one direction for a moment
@@ -39,6 +40,12 @@ const LONG_STALL_MS = 3500;
 /** The page's wasm memory may grow by at most this much from the start of the run to its end. */
 const MEMORY_GROWTH_BOUND = 8 << 20;
 
+// Where the publisher's and the subscriber's sessions live: MQ_FAULT_SESSIONS=pub,sub to change.
+const [pubSession, subSession] = (process.env.MQ_FAULT_SESSIONS || "memory,indexeddb").split(",");
+if (![pubSession, subSession].every((s) => s === "memory" || s === "indexeddb")) {
+  console.error("MQ_FAULT_SESSIONS must be two of memory / indexeddb, comma-separated (publisher, subscriber)");
+  process.exit(2);
+}
 const seed = Number(process.env.MQ_FAULT_SEED) || (Math.floor(Math.random() * 0xffffffff) >>> 0) || 1;
 console.log(`# fault seed: MQ_FAULT_SEED=${seed}`);
 const rng = new Rng(seed);
@@ -160,8 +167,11 @@ try {
     minDelay: 20,
     maxDelay: 200,
     connectTimeout: 3000,
+    pubSession,
+    subSession,
   });
   check(started.granted.length === 1 && started.granted[0].qos === 2, `subscribed ${prefix}/# at QoS 2 through the proxy`);
+  console.log(`# sessions: publisher ${pubSession}, subscriber ${subSession}`);
   console.log(`# wasm memory at the start: ${mib(started.memStart)}; JS heap ${mib(started.heapStart)}`);
 
   const t0 = Date.now();
@@ -208,7 +218,7 @@ try {
   console.log(`# faults: publisher events ${JSON.stringify(r.events.pub)}; subscriber events ${JSON.stringify(r.events.sub)}`);
   console.log(`# faults: most publishes outstanding ${r.mostOutstanding}; sessions before end: ` +
     `publisher ${JSON.stringify(r.sessions.pub)}, subscriber ${JSON.stringify(r.sessions.sub)}; ` +
-    `subscriber's IndexedDB session after end ${JSON.stringify(r.stored)}`);
+    `stored sessions after end: publisher ${JSON.stringify(r.stored.pub)}, subscriber ${JSON.stringify(r.stored.sub)}`);
   console.log(`# faults: wasm memory ${mib(r.memStart)} at the start, ${mib(r.memEnd)} at the end (most ${mib(r.memMax)}); ` +
     `JS heap ${mib(r.heapStart)} -> ${mib(r.heapEnd)}`);
 
@@ -219,8 +229,11 @@ try {
   check(pubProxy.cuts >= MIN_CUTS, `at least ${MIN_CUTS} cuts on the publisher's connections (${pubProxy.cuts})`);
   check(subProxy.cuts >= MIN_CUTS, `at least ${MIN_CUTS} cuts on the subscriber's connections (${subProxy.cuts})`);
   const empty = (s) => s.inflight === 0 && s.queued === 0 && s.incoming === 0;
-  check(empty(r.sessions.pub) && empty(r.sessions.sub) && empty(r.stored) && r.stored.subscriptions === 1,
-    "nothing left in either session once everything arrived (the subscriber's stored one holds its subscription)");
+  // A session kept in memory stores nothing: its stored one is empty.
+  const subs = subSession === "indexeddb" ? 1 : 0;
+  check(empty(r.sessions.pub) && empty(r.sessions.sub) && empty(r.stored.pub) && empty(r.stored.sub) &&
+    r.stored.pub.subscriptions === 0 && r.stored.sub.subscriptions === subs,
+    "nothing left in either session once everything arrived (the subscriber's holds its subscription)");
   check(r.memEnd - r.memStart <= MEMORY_GROWTH_BOUND,
     `the page's wasm memory grew by at most ${mib(MEMORY_GROWTH_BOUND)} (${mib(r.memEnd - r.memStart)})`);
 } catch (e) {
