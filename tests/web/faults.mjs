@@ -6,6 +6,7 @@
 //   node tests/web/faults.mjs                      (starts tests/browser/broker.mjs itself)
 //   MQ_FAULT_SEED=N node tests/web/faults.mjs      (replays one fault schedule)
 //   MQ_FAULT_SESSIONS=indexeddb,memory node ...    (the publisher's, the subscriber's session)
+//   MQ_FAULT_RESTARTS=0 node tests/web/faults.mjs  (no broker restarts: 2 by default)
 //
 // The page (faults-page.js) holds a publisher (session in memory, by default) and a subscriber
 // (session in IndexedDB), both clean: false, keepalive 1 s, reconnecting after 20-200 ms. Each connects
@@ -16,7 +17,9 @@
 // packet: the broker's PUBREC, PUBACK, PUBCOMP, PUBLISH, PUBREL; the client's PUBREL, PUBLISH,
 // PUBREC, PUBACK, PUBCOMP. The publisher is paced on both schedules (so the cuts spread over
 // the whole run, however fast the messages flow) and kept within 2,000 messages of the
-// subscriber (so the broker's queue for it, capped at 10,000, never drops one).
+// subscriber (so the broker's queue for it, capped at 10,000, never drops one). Twice, when a
+// third and two thirds of the messages arrived, Mosquitto itself is stopped (SIGTERM: it saves
+// its persistent sessions) and started again, through broker.mjs' control endpoint.
 //
 // Checks: every message arrived (by its sequence number), no QoS 2 message twice, every publish
 // resolved, nothing left in either session, at least 50 cuts made on each proxy, the page's
@@ -46,6 +49,8 @@ if (![pubSession, subSession].every((s) => s === "memory" || s === "indexeddb"))
   console.error("MQ_FAULT_SESSIONS must be two of memory / indexeddb, comma-separated (publisher, subscriber)");
   process.exit(2);
 }
+// Broker restarts mid-stream (MQ_FAULT_RESTARTS=n to change).
+const RESTARTS = Number(process.env.MQ_FAULT_RESTARTS ?? 2);
 const seed = Number(process.env.MQ_FAULT_SEED) || (Math.floor(Math.random() * 0xffffffff) >>> 0) || 1;
 console.log(`# fault seed: MQ_FAULT_SEED=${seed}`);
 const rng = new Rng(seed);
@@ -182,7 +187,17 @@ try {
   let p = await page.evaluate(() => window.faults.progress());
   let lastLog = Date.now();
   const deadline = Date.now() + 600_000;
+  let restarts = 0;
   while (p.completed + p.failed < N && Date.now() < deadline) {
+    if (restarts < RESTARTS && p.distinct >= ((restarts + 1) * N) / (RESTARTS + 1)) {
+      // Mosquitto stopped (SIGTERM: it saves its sessions) and started again, mid-stream.
+      restarts += 1;
+      for (const what of ["stop", "start"]) {
+        const res = await fetch(`${broker.env.control}/${what}`, { method: "POST" });
+        if (!res.ok) throw new Error(`broker ${what}: ${res.status} ${await res.text()}`);
+      }
+      console.log(`# broker restarted after the subscriber had ${p.distinct} messages`);
+    }
     const steps = Math.min(pubProxy.steps, subProxy.steps);
     const allowed = Math.min(N, Math.floor(((steps + 1) * N) / STEPS));
     p = await page.evaluate((k) => window.faults.allow(k), allowed);
@@ -194,6 +209,7 @@ try {
     await sleep(50);
   }
   const publishSecs = (Date.now() - t0) / 1000;
+  check(restarts === RESTARTS, `the broker was restarted ${RESTARTS} times mid-stream (${restarts})`);
   check(p.completed + p.failed === N, `all ${N} publishes settled (${p.completed} resolved, ${p.failed} rejected)`);
   stop.done = true;
   await Promise.all(runs);
@@ -212,7 +228,7 @@ try {
 
   console.log(`# faults: sent ${N} (10,000 QoS 1 + 10,000 QoS 2; published in ${publishSecs.toFixed(1)} s, ` +
     `all received after ${secs.toFixed(1)} s), received ${r.received} (${r.distinct} distinct, ${r.dupFlagged} with DUP set), ` +
-    `lost ${r.lost}, QoS 1 duplicates ${r.q1dups}, QoS 2 duplicates ${r.q2dups}`);
+    `lost ${r.lost}, QoS 1 duplicates ${r.q1dups}, QoS 2 duplicates ${r.q2dups}; broker restarts ${restarts}`);
   console.log(`# faults: publisher proxy ${pubProxy.summary()}`);
   console.log(`# faults: subscriber proxy ${subProxy.summary()}`);
   console.log(`# faults: publisher events ${JSON.stringify(r.events.pub)}; subscriber events ${JSON.stringify(r.events.sub)}`);
