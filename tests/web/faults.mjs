@@ -15,7 +15,8 @@
 // here, closes the connection (abruptly or with a close frame), holds one direction for a moment
 // or long enough for keepalive to give up, or cuts right after or in the middle of a chosen
 // packet: the broker's PUBREC, PUBACK, PUBCOMP, PUBLISH, PUBREL; the client's PUBREL, PUBLISH,
-// PUBREC, PUBACK, PUBCOMP. The publisher is paced on both schedules (so the cuts spread over
+// PUBREC, PUBACK, PUBCOMP; or closes and then cuts the reconnection's handshake right after the
+// client's CONNECT or the broker's CONNACK, or in the middle of the CONNACK. The publisher is paced on both schedules (so the cuts spread over
 // the whole run, however fast the messages flow) and kept within 2,000 messages of the
 // subscriber (so the broker's queue for it, capped at 10,000, never drops one). Twice, when a
 // third and two thirds of the messages arrived, Mosquitto itself is stopped (SIGTERM: it saves
@@ -29,7 +30,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { check, fail, finish, launch, serveDir, sleep, stopBroker, useBroker, brokerLog } from "./lib.mjs";
-import { FaultProxy, Rng, UP, DOWN, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP } from "./wsproxy.mjs";
+import { FaultProxy, Rng, UP, DOWN, CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP } from "./wsproxy.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pkgDir = path.resolve(process.env.MQ_PKG_DIR || path.join(here, "..", "..", "pkg"));
@@ -60,6 +61,8 @@ const step = {
   stall: (dir, long = false) => ({ kind: "stall", dir, long }),
   after: (dir, ptype) => ({ kind: "cut", dir, ptype, mid: false }),
   mid: (dir, ptype) => ({ kind: "cut", dir, ptype, mid: true }),
+  // A close, then a cut in the handshake of the reconnection it causes.
+  handshake: (dir, ptype, mid = false) => ({ kind: "handshake", dir, ptype, mid }),
 };
 // UP: client to broker (the client's packets); DOWN: broker to client.
 const PUB_STEPS = [
@@ -77,6 +80,8 @@ const PUB_STEPS = [
   step.after(UP, PUBLISH),
   step.mid(UP, PUBLISH),
   step.mid(DOWN, PUBREC),
+  step.handshake(DOWN, CONNACK),
+  step.handshake(UP, CONNECT),
 ];
 const SUB_STEPS = [
   step.close,
@@ -91,6 +96,8 @@ const SUB_STEPS = [
   step.after(UP, PUBACK),
   step.mid(DOWN, PUBLISH),
   step.mid(DOWN, PUBREL),
+  step.handshake(DOWN, CONNACK),
+  step.handshake(DOWN, CONNACK, true),
 ];
 
 /** Waits until `f()` or `ms` passed, waking on the proxy's events. */
@@ -118,6 +125,13 @@ async function schedule(proxy, steps, rng, stop) {
       proxy.stall(s.dir, s.long ? LONG_STALL_MS : 100 + rng.below(400));
       // A long stall: let keepalive find it (or the stall end) before the next step.
       if (s.long) await until(proxy, () => proxy.cuts > before, LONG_STALL_MS + 1500);
+    } else if (s.kind === "handshake") {
+      const before = proxy.cuts;
+      proxy.closeAll(false);
+      proxy.arm(s.dir, s.ptype, 1, s.mid);
+      proxy.steps += 1;
+      // The reconnection comes after the client's backoff: wait for it (or give up quietly).
+      if (!(await until(proxy, () => proxy.cuts > before + 1, 3000))) proxy.disarm();
     } else {
       const before = proxy.cuts;
       proxy.arm(s.dir, s.ptype, 1 + rng.below(20), s.mid);

@@ -18,13 +18,14 @@ import crypto from "node:crypto";
 import http from "node:http";
 
 // MQTT control packet types (the fixed header's high nibble).
+export const CONNECT = 1;
 export const CONNACK = 2;
 export const PUBLISH = 3;
 export const PUBACK = 4;
 export const PUBREC = 5;
 export const PUBREL = 6;
 export const PUBCOMP = 7;
-const NAMES = { 2: "CONNACK", 3: "PUBLISH", 4: "PUBACK", 5: "PUBREC", 6: "PUBREL", 7: "PUBCOMP", 12: "PINGREQ", 13: "PINGRESP" };
+const NAMES = { 1: "CONNECT", 2: "CONNACK", 3: "PUBLISH", 4: "PUBACK", 5: "PUBREC", 6: "PUBREL", 7: "PUBCOMP", 12: "PINGREQ", 13: "PINGRESP" };
 export const typeName = (t) => NAMES[t] || `type ${t}`;
 
 /** Client to broker, broker to client. */
