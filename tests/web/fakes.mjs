@@ -11,8 +11,10 @@
 //   URL), binaryType, readyState, bufferedAmount (always 0: a frame is on the wire as soon as it
 //   is sent), protocol ("" until open), send(), close() and the open / message / error / close
 //   events (handler properties and listeners). The test plays the network and the broker:
-//   accept(), receive(bytes), receiveText(string), drop(code); `sent` holds a copy of every
-//   binary frame the client sent, `sentText` its text frames; `protocols` what it asked for.
+//   accept(), receive(bytes), receiveText(string), peerClosing() (the server's close frame came,
+//   the close event not yet), drop(code); `sent` holds a copy of every binary frame the client
+//   sent, `sentText` its text frames, `sendsWhileClosing` the send() calls a closing or closed
+//   socket dropped; `protocols` what it asked for.
 // - IndexedDB: indexedDB.open(name, version) (an IDBOpenDBRequest: upgradeneeded, success, error),
 //   a connection (IDBDatabase): objectStoreNames (a DOMStringList: contains, item, length),
 //   createObjectStore, transaction(names, mode), close, onversionchange; a transaction
