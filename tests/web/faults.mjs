@@ -146,6 +146,10 @@ async function schedule(proxy, steps, rng, stop) {
 
 const mib = (b) => `${(b / 1048576).toFixed(2)} MiB`;
 
+const pageErrors = [];
+const consoleErrors = [];
+const warnings = new Map();
+let failedOpens = 0;
 let broker;
 let browser;
 let server;
@@ -164,11 +168,24 @@ try {
   // estimate.
   browser = await launch({}, ["--js-flags=--expose-gc", "--enable-precise-memory-info"]);
   const page = await browser.newPage();
-  page.on("pageerror", (e) => console.log(`[page error] ${e}`));
+  page.on("pageerror", (e) => {
+    pageErrors.push(String(e));
+    console.log(`[page error] ${e}`);
+  });
   page.on("console", (m) => {
-    // The driver warns about an acknowledgement for an id with nothing in flight (a resent one
-    // crossing a reconnect): counted, not printed one by one.
-    if (m.type() === "error") console.log(`[page console.error] ${m.text()}`);
+    const t = m.text();
+    if (m.type() === "error") {
+      // Chromium's own line for a WebSocket that failed to open (the proxy refused it, or the
+      // broker was down) is expected; any other error is not.
+      if (/^WebSocket connection to '.*' failed/.test(t)) failedOpens += 1;
+      else {
+        consoleErrors.push(t);
+        console.log(`[page console.error] ${t}`);
+      }
+    } else if (m.type() === "warning") {
+      // The driver's warning about an acknowledgement for an id with nothing in flight.
+      warnings.set(t, (warnings.get(t) || 0) + 1);
+    }
   });
   await page.goto(server.origin);
   await page.waitForFunction(() => window.faults);
@@ -252,6 +269,9 @@ try {
   console.log(`# faults: wasm memory ${mib(r.memStart)} at the start, ${mib(r.memEnd)} at the end (most ${mib(r.memMax)}); ` +
     `JS heap ${mib(r.heapStart)} -> ${mib(r.heapEnd)}`);
 
+  console.log(`# faults: WebSocket opens that failed ${failedOpens}; page warnings ${JSON.stringify([...warnings])}`);
+  check(pageErrors.length === 0 && consoleErrors.length === 0,
+    `no uncaught error and no console error in the page (${pageErrors.length} uncaught, ${consoleErrors.length} console errors)`);
   check(r.wrong.length === 0, `no unexpected message (${JSON.stringify(r.wrong.slice(0, 5))})`);
   check(r.lost === 0, `no message lost (${r.lost} missing, first ${r.firstLost})`);
   check(r.q2dups === 0, `no QoS 2 message delivered twice (${r.q2dups} extra copies, of ${r.q2twice})`);
