@@ -290,6 +290,8 @@ try {
   fail(e);
   if (brokerLog) console.log(brokerLog);
 } finally {
+  // A broker of scripts/test.sh's is left running for the steps after this one, whatever failed.
+  if (broker && !broker.started) await fetch(`${broker.env.control}/start`, { method: "POST" }).catch(() => {});
   if (browser) await browser.close();
   if (server) server.close();
   for (const p of proxies) await p.stop();
