@@ -10,8 +10,9 @@
 //   finish()         ends both clients and returns the tally: every message index and how often
 //                    it arrived, the clients' sessions, their events, the memory figures
 //
-// Message i carries the payload String(i): QoS 1 on <prefix>/q1 when i is even, QoS 2 on
-// <prefix>/q2 when odd.
+// Message i carries the payload String(i) (every 97th padded with spaces to 30-210 KB, so cuts
+// also fall inside packets that span several frames): QoS 1 on <prefix>/q1 when i is even, QoS 2
+// on <prefix>/q2 when odd.
 import init, { MqttClient } from "/index.js";
 import wasmInit from "/mq.js";
 
@@ -55,14 +56,19 @@ function heap() {
   return performance.memory ? performance.memory.usedJSHeapSize : 0;
 }
 
+/** Message i's payload. */
+function payloadOf(i) {
+  return i % 97 === 96 ? String(i).padEnd(((i % 7) + 1) * 30_000, " ") : String(i);
+}
+
 function onMessage(topic, payload, packet) {
   S.received += 1;
   if (packet.dup) S.dupFlagged += 1;
   const text = new TextDecoder().decode(payload);
-  const i = Number(text);
+  const i = Number(text.trimEnd());
   const want = i % 2 === 0 ? [`${opts.prefix}/q1`, 1] : [`${opts.prefix}/q2`, 2];
-  if (!Number.isInteger(i) || i < 0 || i >= S.n || text !== String(i) || topic !== want[0] || packet.qos !== want[1]) {
-    if (S.wrong.length < 20) S.wrong.push([topic, text, packet.qos]);
+  if (!Number.isInteger(i) || i < 0 || i >= S.n || text !== payloadOf(i) || topic !== want[0] || packet.qos !== want[1]) {
+    if (S.wrong.length < 20) S.wrong.push([topic, text.slice(0, 20), payload.length, packet.qos]);
     return;
   }
   S.counts[i] += 1;
@@ -78,7 +84,7 @@ function publishMore() {
     const qos = i % 2 === 0 ? 1 : 2;
     S.outstanding += 1;
     S.mostOutstanding = Math.max(S.mostOutstanding, S.outstanding);
-    pub.publish(`${opts.prefix}/q${qos}`, String(i), { qos }).then(
+    pub.publish(`${opts.prefix}/q${qos}`, payloadOf(i), { qos }).then(
       () => {
         S.completed += 1;
         S.outstanding -= 1;

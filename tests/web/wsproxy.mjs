@@ -1,7 +1,7 @@
 // A fault-injecting MQTT-over-WebSockets proxy on 127.0.0.1, for tests/web/faults.mjs: the page's
 // WebSocket ends here, and each connection is relayed to the broker's WebSockets listener over a
 // WebSocket of the proxy's own (RFC 6455 framing written here: no `ws` package in the tests'
-// node_modules). Between the two it reassembles the MQTT byte stream of each direction into
+// node_modules), or to its TCP listener. Between the two it reassembles the MQTT byte stream of each direction into
 // packets (fixed header: type, remaining length), so on command from the test it can
 //
 //   - close every connection now (abruptly, or with a WebSocket close frame to the page),
@@ -16,6 +16,7 @@
 
 import crypto from "node:crypto";
 import http from "node:http";
+import net from "node:net";
 
 // MQTT control packet types (the fixed header's high nibble).
 export const CONNECT = 1;
@@ -151,9 +152,20 @@ export class Rng {
   }
 }
 
-/** Opens a WebSocket (subprotocol mqtt) to `url` from Node: resolves with { socket, head }. */
+/** Opens the connection to the broker: a WebSocket (subprotocol mqtt) for a ws:// `url`, plain
+ *  TCP for mqtt://. Resolves with { socket, head } (bytes that came with the upgrade). */
 function openUpstream(url) {
   const u = new URL(url);
+  if (u.protocol === "mqtt:") {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: u.hostname, port: Number(u.port) });
+      socket.once("connect", () => {
+        socket.off("error", reject);
+        resolve({ socket, head: Buffer.alloc(0) });
+      });
+      socket.once("error", reject);
+    });
+  }
   return new Promise((resolve, reject) => {
     const key = crypto.randomBytes(16).toString("base64");
     const req = http.request({
@@ -188,8 +200,9 @@ function openUpstream(url) {
 
 /** One relayed connection: the page's socket and the broker's, a packet pump per direction. */
 class Conn {
-  constructor(proxy, page, broker) {
+  constructor(proxy, page, broker, brokerWs) {
     this.proxy = proxy;
+    this.brokerWs = brokerWs; // the broker's leg is a WebSocket (else MQTT over TCP as it is)
     this.sockets = [page, broker]; // indexed by the side a packet comes from: UP from the page
     this.ended = false;
     this.connected = false; // CONNACK 0 went to the page
@@ -218,7 +231,11 @@ class Conn {
   onData(side, data) {
     if (this.ended) return;
     try {
-      for (const f of this.decoders[side].push(data)) {
+      if (side === DOWN && !this.brokerWs) {
+        for (const p of this.splitters[side].push(data)) this.queues[side].push(p);
+      }
+      const frames = side === DOWN && !this.brokerWs ? [] : this.decoders[side].push(data);
+      for (const f of frames) {
         if (f.opcode === 0x8) return this.end(side === UP ? "page closed" : "broker closed");
         if (f.opcode === 0x9) {
           // Ping: answered here, on that side's leg.
@@ -288,7 +305,7 @@ class Conn {
   send(to, bytes) {
     const s = this.sockets[to];
     if (to === DOWN) {
-      s.write(encodeFrame(bytes, 2, true));
+      s.write(this.brokerWs ? encodeFrame(bytes, 2, true) : bytes);
       return;
     }
     const rng = this.proxy.rng;
@@ -328,7 +345,8 @@ class Conn {
 }
 
 export class FaultProxy {
-  /** `upstream`: the broker's ws:// URL; `name` labels the printed figures. */
+  /** `upstream`: the broker's ws:// URL (its WebSockets listener), or mqtt://host:port (its
+   *  TCP listener: the page's leg is a WebSocket either way); `name` labels the figures. */
   constructor(upstream, name, seed) {
     this.upstream = upstream;
     this.name = name;
@@ -379,7 +397,7 @@ export class FaultProxy {
         `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n`,
     );
     this.connections += 1;
-    const c = new Conn(this, socket, up.socket);
+    const c = new Conn(this, socket, up.socket, this.upstream.startsWith("ws:"));
     this.conns.add(c);
     c.start(head, up.head);
   }
