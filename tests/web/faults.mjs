@@ -24,8 +24,8 @@
 // Every 97th message is large (30-210 KB), so cuts also fall inside packets that span several
 // frames. Behind the proxies, Mosquitto with persistence: the publisher's proxy relays to its
 // WebSockets listener; the subscriber's to its TCP listener, because Mosquitto 2.0.11's
-// WebSockets listener stops sending a large message after about 128 KB until the client sends
-// something (its next PINGREQ): cut every second or so, such a message never got through.
+// WebSockets listener stops about 128 KB into a larger message for about 5 s (whether or not the
+// client sends anything meanwhile): cut every second or so, such a message never got through.
 //
 // Checks: every message arrived (by its sequence number), no QoS 2 message twice, every publish
 // resolved, nothing left in either session, at least 50 cuts made on each proxy, the page's
