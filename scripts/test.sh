@@ -146,6 +146,9 @@ run_step test-browser-reload with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node 
 run_step test-flood env MQ_PKG_DIR="$PWD/pkg" node tests/web/flood.mjs
 # share: "tabs": three pages on one connection, the leader's page closed mid-stream.
 run_step test-browser-tabs with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/browser/tabs.mjs
+# Fault injection from a page: 10,000 QoS 1 and 10,000 QoS 2 messages between two clients of the
+# package through WebSocket proxies that cut, stall and close (tests/web/wsproxy.mjs).
+run_step test-browser-faults with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/web/faults.mjs
 # Its TypeScript definitions, type-checked (tsc --strict) as an app would use them.
 run_step test-types env MQ_PKG_DIR="$PWD/pkg" node tests/web/types.mjs
 run_step test-package with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/web/vite.mjs
@@ -177,6 +180,7 @@ read -r wbroker_pass wbroker_fail < <(totals "$LOG_DIR/test-wasm32-broker.log")
 read -r reload_pass reload_fail < <(totals "$LOG_DIR/test-browser-reload.log")
 read -r flood_pass flood_fail < <(totals "$LOG_DIR/test-flood.log")
 read -r tabs_pass tabs_fail < <(totals "$LOG_DIR/test-browser-tabs.log")
+read -r faults_pass faults_fail < <(totals "$LOG_DIR/test-browser-faults.log")
 read -r driver_pass driver_fail < <(totals "$LOG_DIR/test-driver.log")
 read -r client_pass client_fail < <(totals "$LOG_DIR/test-client.log")
 read -r package_pass package_fail < <(totals "$LOG_DIR/test-package.log")
@@ -208,6 +212,8 @@ echo "  npm client tests (Playwright, Chromium, Mosquitto): $client_pass passed,
 echo "  page reload checks, npm package (Playwright, Chromium): $reload_pass passed, $reload_fail failed"
 echo "  flood checks, npm package (Playwright, Chromium, Mosquitto): $flood_pass passed, $flood_fail failed"
 echo "  shared-connection tab checks (Playwright, Chromium): $tabs_pass passed, $tabs_fail failed"
+echo "  fault injection from a page (WebSocket proxies, Chromium, Mosquitto): $faults_pass passed, $faults_fail failed"
+sed -n 's/^# faults: sent /    sent /p' "$LOG_DIR/test-browser-faults.log" 2>/dev/null || true
 echo "  npm package checks (Vite app, main thread and Worker): $package_pass passed, $package_fail failed"
 echo "  TypeScript definition checks (tsc --strict): $types_pass passed, $types_fail failed"
 echo "  dashboard checks (Playwright, Chromium): $dash_pass passed, $dash_fail failed"
@@ -224,6 +230,7 @@ for i in "${!STEP_NAMES[@]}"; do
         test-browser-reload) failed_tests=$reload_fail ;;
         test-flood) failed_tests=$flood_fail ;;
         test-browser-tabs) failed_tests=$tabs_fail ;;
+        test-browser-faults) failed_tests=$faults_fail ;;
         test-driver) failed_tests=$driver_fail ;;
         test-client) failed_tests=$client_fail ;;
         test-package) failed_tests=$package_fail ;;
@@ -238,8 +245,8 @@ for i in "${!STEP_NAMES[@]}"; do
 done
 sed -n 's/^  wasm + JS */  npm package size, wasm + JS (budget 52,500 bytes gzip): /p' "$LOG_DIR/build-pkg.log"
 echo "  checks (fmt, clippy, package build): $checks_pass passed, $checks_fail failed"
-all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + flood_pass + tabs_pass + driver_pass + client_pass + package_pass + dash_pass + run_pass + types_pass + checks_pass))
-all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + flood_fail + tabs_fail + driver_fail + client_fail + package_fail + dash_fail + run_fail + types_fail + checks_fail + extra_fail))
+all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + flood_pass + tabs_pass + faults_pass + driver_pass + client_pass + package_pass + dash_pass + run_pass + types_pass + checks_pass))
+all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + flood_fail + tabs_fail + faults_fail + driver_fail + client_fail + package_fail + dash_fail + run_fail + types_fail + checks_fail + extra_fail))
 echo "$all_pass passed, $all_fail failed"
 
 [ "$steps_fail" -eq 0 ]

@@ -514,8 +514,11 @@ impl Driver {
     }
 
     /// Sends what waits, as one frame, unless the WebSocket already holds more than `HIGH_WATER`.
+    /// Nothing goes to a socket the broker is closing (its close frame came, its close event
+    /// has not yet): it would drop the frame, and the browser log an error for it. What waits
+    /// then is for a connection that is ending; the next one starts afresh.
     fn drain(&mut self) {
-        let Some(socket) = self.socket.as_ref().filter(|_| self.socket_open) else { return };
+        let Some(socket) = self.socket.as_ref().filter(|s| self.socket_open && s.is_open()) else { return };
         if self.send_buf.is_empty() {
             return;
         }

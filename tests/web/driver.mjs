@@ -447,6 +447,28 @@ test("a WebSocket text frame from the broker closes the connection with PROTOCOL
   assertEq(got, [], "messages");
 });
 
+test("nothing is sent on a WebSocket the broker is closing; a publish made then goes out on the next connection", async (env) => {
+  // Found by tests/web/faults.mjs: Chromium logged "WebSocket is already in CLOSING or CLOSED
+  // state" for each frame the driver handed to a socket between the broker's close frame and
+  // the close event.
+  const [c, ws] = await connectClient(env, "ws://peer-closing", { clean: false, session: "memory", reconnect: { minDelay: 1, maxDelay: 1 } });
+  ws.peerClosing();
+  const p = track(c.publish("t", "during the close", { qos: 1 }));
+  await sleep(20);
+  assertEq(ws.sendsWhileClosing, 0, "frames handed to the closing WebSocket");
+  ws.drop(1000);
+  const ws2 = await waitFor("the reconnection", () => env.sockets[1]);
+  ws2.accept();
+  await waitFor("CONNECT", () => ws2.sent.length);
+  ws2.receive(CONNACK(1));
+  const sent = await waitFor("the PUBLISH", () => ws2.packets().find((q) => q.type == T.PUBLISH));
+  assertEq(publishOf(sent).payload, "during the close", "the message sent on the new connection");
+  ws2.receive(PUBACK(publishOf(sent).pkid));
+  await resolves("the publish", p);
+  assertEq(ws.sendsWhileClosing + ws2.sendsWhileClosing, 0, "frames handed to a closing WebSocket");
+  await resolves("end()", c.end());
+});
+
 test("a message over maxPacketSize is acknowledged, reported as TOO_LARGE and dropped; the connection stays", async (env) => {
   const [c, ws] = await connectClient(env, "ws://oversize", { reconnect: false, maxPacketSize: 64 });
   const log = eventLog(c);

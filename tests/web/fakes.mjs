@@ -11,8 +11,10 @@
 //   URL), binaryType, readyState, bufferedAmount (always 0: a frame is on the wire as soon as it
 //   is sent), protocol ("" until open), send(), close() and the open / message / error / close
 //   events (handler properties and listeners). The test plays the network and the broker:
-//   accept(), receive(bytes), receiveText(string), drop(code); `sent` holds a copy of every
-//   binary frame the client sent, `sentText` its text frames; `protocols` what it asked for.
+//   accept(), receive(bytes), receiveText(string), peerClosing() (the server's close frame came,
+//   the close event not yet), drop(code); `sent` holds a copy of every binary frame the client
+//   sent, `sentText` its text frames, `sendsWhileClosing` the send() calls a closing or closed
+//   socket dropped; `protocols` what it asked for.
 // - IndexedDB: indexedDB.open(name, version) (an IDBOpenDBRequest: upgradeneeded, success, error),
 //   a connection (IDBDatabase): objectStoreNames (a DOMStringList: contains, item, length),
 //   createObjectStore, transaction(names, mode), close, onversionchange; a transaction
@@ -225,6 +227,9 @@ export class FakeWebSocket extends FakeEventTarget {
     /** The text frames sent, in order. */
     this.sentText = [];
     this.closedByClient = false;
+    /** send() calls on a closing or closed socket: dropped, and each logged by a browser as
+     *  "WebSocket is already in CLOSING or CLOSED state". */
+    this.sendsWhileClosing = 0;
   }
 
   get CONNECTING() {
@@ -251,7 +256,7 @@ export class FakeWebSocket extends FakeEventTarget {
   send(data) {
     if (this.readyState == CONNECTING) throw domError("InvalidStateError", "the WebSocket is still connecting");
     // A closing or closed socket drops what it is given.
-    if (this.readyState != OPEN) return;
+    if (this.readyState != OPEN) return void (this.sendsWhileClosing += 1);
     if (typeof data == "string") return void this.sentText.push(data);
     if (data instanceof Blob) throw new Error("fake WebSocket: Blob frames are not modelled");
     const view = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
@@ -293,6 +298,12 @@ export class FakeWebSocket extends FakeEventTarget {
   receiveText(text) {
     if (this.readyState != OPEN) throw new Error("receiveText(): the socket is not open");
     dispatch(this, "message", new MessageEvent("message", { data: String(text) }));
+  }
+
+  /** The server's close frame arrived: the socket is CLOSING, its close event still to come
+   *  (`drop`), as in a browser between the two. */
+  peerClosing() {
+    if (this.readyState == OPEN) this.readyState = CLOSING;
   }
 
   /** The connection was lost (or refused, before `accept`): for an abnormal closure (1006) an

@@ -10,14 +10,15 @@ import { fileURLToPath } from "node:url";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Headless Chromium; `options` adds Playwright launch options (e.g. handleSIGINT) to these. */
-export function launch(options = {}) {
+/** Headless Chromium; `options` adds Playwright launch options (e.g. handleSIGINT) to these,
+ *  `extraArgs` command line flags. */
+export function launch(options = {}, extraArgs = []) {
   return chromium.launch({
     ...options,
     executablePath: "/usr/bin/chromium",
     headless: true,
     args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", ...extraArgs],
   });
 }
 
