@@ -115,8 +115,13 @@ listen = "127.0.0.1:${consolePort}"
     name === "mosquitto" ? version("mosquitto", ["-h"]) :
     name === "rumqttd" ? version("rumqttd", ["--version"]) :
     `aedes ${JSON.parse(readFileSync(path.join(root, "tests/aedes/node_modules/aedes/package.json"), "utf8")).version}`;
+  const describe = {
+    mosquitto: "its default configuration: the only lines are `listener PORT 127.0.0.1` and `allow_anonymous true` (so max_inflight_messages 20, max_queued_messages 1000)",
+    rumqttd: "the demo rumqttd.toml it ships: its router and v4 listener (max_inflight_count 100, max_payload_size 20480), on a free port",
+    aedes: "Aedes.createBroker() with no options (tests/aedes/server.js)",
+  }[name];
   return {
-    port, version: v, config,
+    port, version: v, config, describe,
     log: () => log,
     stop: async () => {
       child.kill("SIGTERM");
@@ -224,7 +229,7 @@ const results = [];
 const brokers = {};
 for (const name of BROKERS) {
   const b = await startBroker(name);
-  brokers[name] = { version: b.version, config: b.config };
+  brokers[name] = { version: b.version, config: b.config, describe: b.describe };
   console.log(`# ${name}: ${b.version}`);
   try {
     for (const qos of [1, 2]) {
