@@ -55,7 +55,11 @@ if ! command -v rumqttd >/dev/null; then
 fi
 [ -d bench/browser/node_modules/playwright-core ] || (cd bench/browser && npm ci --no-audit --no-fund)
 scripts/build-pkg.sh > "$OUT/build-pkg.log" 2>&1 || { cat "$OUT/build-pkg.log" >&2; exit 1; }
-(cd bench/codec-wasm && wasm-pack build --target nodejs --release --out-dir pkg --no-pack) > "$OUT/codec-wasm-build.log" 2>&1
+[ "$(stat -c %s pkg/mq_bg.wasm)" -gt 50000 ] || { log "pkg/mq_bg.wasm is too small to be the package: see $OUT/build-pkg.log"; exit 1; }
+# Its own target folder: built in the root's, its dependency `mq` (a cdylib too, without the
+# browser feature) would overwrite the package's mq.wasm there.
+(cd bench/codec-wasm && CARGO_TARGET_DIR="$ROOT/target/codec-wasm" wasm-pack build --target nodejs --release --out-dir pkg --no-pack) \
+    > "$OUT/codec-wasm-build.log" 2>&1
 scripts/tools/node_modules/.bin/wasm-opt -O3 bench/codec-wasm/pkg/mq_codec_wasm_bg.wasm -o bench/codec-wasm/pkg/opt.wasm
 mv bench/codec-wasm/pkg/opt.wasm bench/codec-wasm/pkg/mq_codec_wasm_bg.wasm
 skip native || cargo build --release --manifest-path bench/e2e/Cargo.toml > "$OUT/e2e-build.log" 2>&1
@@ -94,7 +98,8 @@ fi
 if ! skip native; then
     for broker in mosquitto rumqttd; do
         log "native end to end through $broker"
-        MQ_BENCH_BROKER=$broker target/release/mq-bench-e2e "$NE2E" "$ROUNDS" 64 > "$OUT/e2e-$broker.log" 2>&1 || log "e2e $broker: see $OUT/e2e-$broker.log"
+        MQ_BENCH_BROKER=$broker cargo run -q --release --manifest-path bench/e2e/Cargo.toml -- "$NE2E" "$ROUNDS" 64 \
+            > "$OUT/e2e-$broker.log" 2>&1 || log "e2e $broker: see $OUT/e2e-$broker.log"
     done
 fi
 if ! skip codec; then
