@@ -275,7 +275,7 @@ p("- **Browser throughput** (`bench/browser/bench.mjs`): headless Chromium, one 
   " each library runs at its defaults (mq: `maxInflight` 100, `maxInflightQos2` 20, the rest waits in mq's queue; MQTT.js and Paho have no limit of their own)." +
   " A run ends when the subscriber has every message and every publish completed (QoS 0: handed to the socket; 1: PUBACK; 2: PUBCOMP)." +
   " One warm-up run per library and QoS, then rounds with the order rotated each round. mq-idb: both sessions in IndexedDB (`clean: false`), cleared after each run." +
-  " raw-ws: no library, every PUBLISH encoded before the clock starts and sent as slices of one buffer, as many per frame as the window allows, acknowledgements answered (`bench/browser/raw.js`): the ceiling for any client on this broker.");
+  " raw-ws: no library, every PUBLISH encoded before the clock starts and sent as slices of one buffer, as many per frame as the window allows (at QoS 0 the window counts messages not yet received), acknowledgements answered (`bench/browser/raw.js`): the least work any client could do on this broker.");
 p("- **Memory** (`bench/browser/memory.mjs`): `performance.memory.usedJSHeapSize` (`--enable-precise-memory-info`) after three forced GCs (`--expose-gc`)," +
   " and mq's `WebAssembly.Memory` byteLength; a stand-in broker in the bench process drops the connection and refuses new ones before the 10,000 publishes." +
   " Paho queues offline only with `disconnectedPublishing` (set, with `disconnectedBufferSize` 10,010).");
