@@ -48,7 +48,11 @@ echo "$(date -u +%FT%TZ) $(cut -d' ' -f1-3 /proc/loadavg)" > "$OUT/start"
 log "results in $OUT (rounds $ROUNDS, quick $QUICK)"
 
 # ---- 1. what the benchmarks need ----
-scripts/setup.sh
+# In a git worktree whose node_modules are symlinks to another checkout's, setup's `npm ci`
+# would empty the other checkout's folders through the links: skip it there.
+linked=0
+for d in tests/aedes tests/browser scripts/tools tests/web; do [ -L "$d/node_modules" ] && linked=1; done
+if [ "$linked" = 1 ]; then log "node_modules are symlinks: scripts/setup.sh skipped"; else scripts/setup.sh; fi
 if ! command -v rumqttd >/dev/null; then
     log "installing rumqttd (cargo install rumqttd --features websocket)"
     cargo install rumqttd --features websocket
