@@ -230,6 +230,7 @@ impl World {
         config.clean_session = false;
         config.max_inflight = 1 + rng.below(6) as usize;
         config.max_queued = 5 + rng.below(40) as usize;
+        config.max_inflight_qos2 = 1 + rng.below(6) as usize;
         config.keep_alive = Duration::from_secs(10);
         World {
             client: Client::new(config.clone()).unwrap(),

@@ -68,6 +68,9 @@ fn invalid_configs_are_refused_before_connecting() {
     let mut c = config("x");
     c.keep_alive = Duration::from_secs(70_000);
     assert!(matches!(Client::new(c), Err(UserError::InvalidConfig(_))));
+    let mut c = config("x");
+    c.max_inflight_qos2 = 0;
+    assert!(matches!(Client::new(c), Err(UserError::InvalidConfig(_))));
 }
 }
 
@@ -627,6 +630,32 @@ fn the_inflight_limit_queues_then_drains_in_order() {
     }
     order.sort();
     assert_eq!(order, vec!["0", "1", "2", "3", "4"]);
+}
+}
+
+both! {
+fn no_publish_goes_out_while_the_qos2_limit_is_reached() {
+    // Mosquitto drops any PUBLISH arriving while its quota of QoS 2 messages awaiting PUBREL is
+    // full: past `max_inflight_qos2`, a QoS 1 message waits too; a SUBSCRIBE does not.
+    let mut c = config("c");
+    c.max_inflight = 10;
+    c.max_inflight_qos2 = 2;
+    let mut p = Pair::new(c);
+    p.connect(false);
+    p.client.publish(p.now, msg("t", "a", QoS::ExactlyOnce)).unwrap();
+    p.client.publish(p.now, msg("t", "b", QoS::ExactlyOnce)).unwrap();
+    p.client.publish(p.now, msg("t", "c", QoS::AtLeastOnce)).unwrap();
+    p.client.subscribe(p.now, &[("s", QoS::AtLeastOnce)]).unwrap();
+    let sent = p.take_sent();
+    assert_eq!(sent.len(), 2, "two QoS 2 PUBLISHes, then the queue waits: {sent:?}");
+    assert_eq!(p.client.queued(), 2);
+    let ids: Vec<u16> = sent.iter().map(|s| match s { Packet::Publish(x) => x.pkid, _ => 0 }).collect();
+    // PUBREC alone does not free the place (the broker holds the message until PUBREL).
+    p.deliver(Packet::PubRec(ids[0]));
+    assert!(matches!(&p.take_sent()[..], [Packet::PubRel(_)]));
+    p.deliver(Packet::PubComp(ids[0]));
+    let sent = p.take_sent();
+    assert!(matches!(&sent[..], [Packet::Publish(Publish { qos: QoS::AtLeastOnce, .. }), Packet::Subscribe(_)]), "{sent:?}");
 }
 }
 

@@ -46,8 +46,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const N = Number(process.argv[2] || 20000);
 const ROUNDS = Number(process.argv[3] || 5);
 const QOS = (process.argv[4] || "0,1,2").split(",").map(Number);
+const SIZE = Number(process.argv[5] || 64);
 const WARMUP = Math.min(N, 2000);
-const WINDOW = 100;
+// Publishes the app keeps outstanding (every library alike); MQ_BENCH_WINDOW changes it.
+const WINDOW = Number(process.env.MQ_BENCH_WINDOW || 100);
+// mq's maxInflight: its default unless MQ_BENCH_MQ_INFLIGHT says (past it mq queues the rest).
+const MQ_INFLIGHT = process.env.MQ_BENCH_MQ_INFLIGHT ? Number(process.env.MQ_BENCH_MQ_INFLIGHT) : null;
 const pkgDir = path.resolve(process.env.MQ_PKG_DIR || path.join(here, "..", "..", "pkg"));
 // Optional: the JS driver's package (or any other build of mq-wasm), "mq-js-driver", in the same
 // rounds, so the two are compared under the same machine noise.
@@ -138,6 +142,7 @@ const files = {
   "/": [path.join(here, "page.html"), "text/html"],
   "/favicon.ico": [path.join(here, "page.html"), "text/plain"],
   "/page.js": [path.join(here, "page.js"), "text/javascript"],
+  "/raw.js": [path.join(here, "raw.js"), "text/javascript"],
   "/mqtt.esm.js": [path.join(here, "node_modules/mqtt/dist/mqtt.esm.js"), "text/javascript"],
   "/paho.js": [path.join(here, "node_modules/paho-mqtt/paho-mqtt-min.js"), "text/javascript"],
 };
@@ -164,7 +169,7 @@ const origin = `http://127.0.0.1:${server.address().port}`;
 const gz = (files) => files.reduce((a, f) => a + gzipSync(readFileSync(f), { level: 9 }).length, 0);
 const readVersion = (p) => JSON.parse(readFileSync(path.join(here, "node_modules", p, "package.json"), "utf8")).version;
 const browserVersion = () => { try { return execFileSync("/usr/bin/chromium", ["--version"], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim(); } catch { return "chromium ?"; } };
-console.log(`# ${N} messages of 64 B per run, window ${WINDOW}, ${ROUNDS} rounds after a warm-up run of ${WARMUP}, QoS ${QOS.join("/")}`);
+console.log(`# ${N} messages of ${SIZE} B per run, window ${WINDOW} (mq's maxInflight ${MQ_INFLIGHT ?? "default"}), ${ROUNDS} rounds after a warm-up run of ${WARMUP}, QoS ${QOS.join("/")}`);
 console.log(`# ${browserVersion()} headless, ${os.cpus().length} cores (${os.cpus()[0]?.model}), load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}; broker ${version}, ${url}`);
 const sizeOf = ({ dir, shipped }) => `${gz(shipped.map((f) => path.join(dir, f)))} B (${shipped.join(" + ")})`;
 console.log(`# sizes (gzip -9): mq ${sizeOf(pkgs["/pkg/"])}` +
@@ -186,6 +191,7 @@ const allLibs = [
   ...(jsDriverDir ? [["mq-js-driver", "benchMq", "/js-driver/" + pkgs["/js-driver/"].entry]] : []),
   ["MQTT.js", "benchMqttJs", null],
   ["Paho", "benchPaho", null],
+  ["raw-ws", "benchRaw", null],
 ];
 // MQ_BENCH_LIBS=mq,mq-idb runs only those (default: all but mq-idb, mq with its sessions in
 // IndexedDB, which MQ_BENCH_IDB=1 adds).
@@ -238,7 +244,8 @@ try {
     const profiling = cdp && round && name.startsWith("mq");
     if (profiling) await cdp.send("Profiler.start");
     if (frames) await page.evaluate(() => (window.sent = { frames: 0, bytes: 0 }));
-    const r = await page.evaluate(([fn, arg, url, tag, n, qos, w]) => window[fn](arg, url, tag, n, qos, w, 120000), [fn, arg, url, tag, n, qos, WINDOW]);
+    const r = await page.evaluate(([fn, arg, url, tag, n, qos, w, size, inflight]) => window[fn](arg, url, tag, n, qos, w, 120000, size, inflight),
+      [fn, arg, url, tag, n, qos, WINDOW, SIZE, MQ_INFLIGHT]);
     if (profiling) {
       const { profile } = await cdp.send("Profiler.stop");
       writeFileSync(path.join(profileDir, `${name}-qos${qos}-round${round}.cpuprofile`), JSON.stringify(profile));
@@ -282,8 +289,9 @@ const peers = libs.map(([name]) => name).filter((n) => n !== "mq");
 console.log(`# medians of ${ROUNDS} rounds, messages/s (publisher to subscriber, both in the page); ratio above 1: mq is faster`);
 console.log(`| QoS | ${libs.map(([n]) => n).join(" | ")} | ${peers.map((p) => `mq / ${p}`).join(" | ")} |`);
 console.log(`|---|${libs.map(() => "---:").join("|")}|${peers.map(() => "---:").join("|")}|`);
+const medians = {};
 for (const qos of QOS) {
-  const m = Object.fromEntries(libs.map(([name]) => [name, median(results[qos][name])]));
+  const m = (medians[qos] = Object.fromEntries(libs.map(([name]) => [name, median(results[qos][name])])));
   const ratio = (peer) => (m[peer] ? `${(m.mq / m[peer]).toFixed(2)}x` : "n/a");
   console.log(`| ${qos} | ${libs.map(([n]) => m[n]).join(" | ")} | ${peers.map(ratio).join(" | ")} |`);
 }
@@ -293,5 +301,12 @@ for (const [run, times] of Object.entries(selfTimes)) {
   for (const [f, us] of Object.entries(times).sort((a, b) => b[1] - a[1]).slice(0, 25)) {
     console.log(`  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(1).padStart(8)} ms  ${f}`);
   }
+}
+if (process.env.MQ_BENCH_JSON) {
+  writeFileSync(process.env.MQ_BENCH_JSON, JSON.stringify({
+    messages: N, rounds: ROUNDS, size: SIZE, window: WINDOW, mqInflight: MQ_INFLIGHT, qos: QOS,
+    libs: libs.map(([n]) => n), runs: results, medians, failed,
+    broker: version, browser: browserVersion(), mqtt: readVersion("mqtt"), paho: readVersion("paho-mqtt"),
+  }, null, 2));
 }
 process.exit(failed ? 1 : 0);

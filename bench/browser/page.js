@@ -9,9 +9,15 @@
 // mq's packages (the one under test at /pkg/, the JS driver's at /js-driver/) are imported
 // through their package.json entry, as an app would: `import init, { MqttClient } from ...`.
 import mqtt from "/mqtt.esm.js";
+import { benchRaw } from "/raw.js";
 // paho-mqtt.js is a UMD script: loaded by page.html as a classic script, it sets window.Paho.
 
-const payload = new Uint8Array(64).fill(120);
+// The payload of every message of a run: `size` bytes (64 unless the run says otherwise).
+const payloads = new Map();
+const payloadOf = (size = 64) => {
+  if (!payloads.has(size)) payloads.set(size, new Uint8Array(size).fill(120));
+  return payloads.get(size);
+};
 
 function finished(n, limitMs) {
   let received = 0;
@@ -56,8 +62,11 @@ async function pump(n, window, publish) {
 }
 
 // `MqttClient`: the class of one of mq's packages.
-async function runMq(MqttClient, url, tag, n, qos, window_, limitMs, session = "memory") {
-  const opts = { clean: session == "memory", session, reconnect: false, maxInflight: window_, maxQueued: n + 10 };
+// `inflight`: mq's maxInflight, or null for its default.
+async function runMq(MqttClient, url, tag, n, qos, window_, limitMs, size, inflight, session = "memory") {
+  const payload = payloadOf(size);
+  const opts = { clean: session == "memory", session, reconnect: false, maxQueued: n + 10 };
+  if (inflight) opts.maxInflight = inflight;
   const sub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-s` });
   const pub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-p` });
   const topic = `bench/${tag}`;
@@ -83,9 +92,11 @@ const loadMq = (entry) => {
 };
 window.benchMq = async (entry, ...args) => runMq(await loadMq(entry), ...args);
 // The same with both sessions in IndexedDB (clean: false), cleared after the run.
-window.benchMqIdb = async (entry, ...args) => runMq(await loadMq(entry), ...args, "indexeddb");
+window.benchMqIdb = async (entry, url, tag, n, qos, w, limitMs, size, inflight) =>
+  runMq(await loadMq(entry), url, tag, n, qos, w, limitMs, size, inflight, "indexeddb");
 
-window.benchMqttJs = async (_, url, tag, n, qos, window_, limitMs) => {
+window.benchMqttJs = async (_, url, tag, n, qos, window_, limitMs, size) => {
+  const payload = payloadOf(size);
   const connect = (clientId) =>
     new Promise((resolve, reject) => {
       const c = mqtt.connect(url, { clientId, clean: true, protocolVersion: 4, reconnectPeriod: 0 });
@@ -106,7 +117,8 @@ window.benchMqttJs = async (_, url, tag, n, qos, window_, limitMs) => {
   return { ms, received: f.received };
 };
 
-window.benchPaho = async (_, url, tag, n, qos, window_, limitMs) => {
+window.benchPaho = async (_, url, tag, n, qos, window_, limitMs, size) => {
+  const payload = payloadOf(size);
   const connect = (clientId) =>
     new Promise((resolve, reject) => {
       const c = new window.Paho.Client(url.endsWith("/") ? url : url + "/", clientId);
@@ -136,5 +148,9 @@ window.benchPaho = async (_, url, tag, n, qos, window_, limitMs) => {
   sub.disconnect();
   return { ms, received: f.received };
 };
+
+// The floor: pre-encoded PUBLISH packets over a plain WebSocket (raw.js).
+window.benchRaw = async (_, url, tag, n, qos, window_, limitMs, size) =>
+  benchRaw(url, tag, n, qos, window_, limitMs, payloadOf(size));
 
 window.benchReady = true;

@@ -416,7 +416,16 @@ impl Client {
     }
 
     fn has_room(&self, cmd: &Queued) -> bool {
-        !cmd.needs_pkid() || self.session.inflight() < self.config.max_inflight
+        if !cmd.needs_pkid() {
+            return true;
+        }
+        if self.session.inflight() >= self.config.max_inflight {
+            return false;
+        }
+        // A PUBLISH waits while `max_inflight_qos2` QoS 2 messages are in flight, whatever its
+        // own QoS: Mosquitto drops any PUBLISH that arrives while its quota of QoS 2 messages
+        // awaiting PUBREL is full (see `Config::max_inflight_qos2`).
+        !matches!(cmd, Queued::Publish { .. }) || self.session.inflight_qos2() < self.config.max_inflight_qos2
     }
 
     /// Sends a command (the connection is up and there is room). A packet id that cannot be

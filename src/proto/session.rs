@@ -120,6 +120,17 @@ impl Session {
         self.outgoing.len() + self.subscribing.len() + self.unsubscribing.len()
     }
 
+    /// Outgoing QoS 2 messages not yet complete (before PUBCOMP).
+    pub fn inflight_qos2(&self) -> usize {
+        self.outgoing
+            .values()
+            .filter(|o| match &o.state {
+                OutState::Sent(p) => p.qos == QoS::ExactlyOnce,
+                OutState::Released { .. } => true,
+            })
+            .count()
+    }
+
     fn pkid_in_use(&self, id: u16) -> bool {
         self.outgoing.contains_key(&id)
             || self.subscribing.contains_key(&id)

@@ -29,6 +29,13 @@ pub(crate) type Shared = Rc<RefCell<Driver>>;
 
 /// Above this many bytes waiting in the WebSocket, new frames wait in the driver.
 const HIGH_WATER: u32 = 1 << 20;
+/// The largest frame sent. What waits is sent in frames of at most this many bytes, as long as
+/// the WebSocket holds at most `HIGH_WATER` (a packet may span two frames, which MQTT over
+/// WebSocket allows). Sent as one frame, the megabytes of QoS 0 messages of 16 KiB that piled up
+/// behind a full buffer went through rumqttd at 17 messages/s in 9 of 10 runs (the browser
+/// bench, 1,000 messages of 16 KiB, 5 rounds, memory and IndexedDB sessions); in frames of
+/// 64 KiB, 1,154 to 1,914 messages/s in 4 of 4.
+const MAX_FRAME: usize = 64 * 1024;
 /// How often a full WebSocket buffer is looked at again (it has no "drain" event).
 const DRAIN_POLL_MS: f64 = 20.0;
 
@@ -513,12 +520,24 @@ impl Driver {
         self.drain();
     }
 
-    /// Sends what waits, as one frame, unless the WebSocket already holds more than `HIGH_WATER`.
-    /// Nothing goes to a socket the broker is closing (its close frame came, its close event
-    /// has not yet): it would drop the frame, and the browser log an error for it. What waits
-    /// then is for a connection that is ending; the next one starts afresh.
+    /// Sends what waits, in frames of at most `MAX_FRAME`, while the WebSocket holds at most
+    /// `HIGH_WATER`; the rest waits for the drain timer. Nothing goes to a socket the broker is
+    /// closing (its close frame came, its close event has not yet): it would drop the frame, and
+    /// the browser log an error for it. What waits then is for a connection that is ending; the
+    /// next one starts afresh.
     fn drain(&mut self) {
         let Some(socket) = self.socket.as_ref().filter(|s| self.socket_open && s.is_open()) else { return };
+        if self.send_buf.len() > MAX_FRAME {
+            let mut sent = 0;
+            while sent < self.send_buf.len() && socket.buffered() <= HIGH_WATER {
+                let end = self.send_buf.len().min(sent + MAX_FRAME);
+                // A failure means the socket is closing; its close event follows and the core
+                // resends.
+                let _ = socket.send(&self.send_buf[sent..end]);
+                sent = end;
+            }
+            self.send_buf.drain(..sent);
+        }
         if self.send_buf.is_empty() {
             return;
         }

@@ -310,6 +310,7 @@ const CONNECT_KEYS: &[&str] = &[
     "reconnect",
     "connectTimeout",
     "maxInflight",
+    "maxInflightQos2",
     "maxQueued",
     "maxPacketSize",
     "share",
@@ -331,6 +332,9 @@ pub(crate) fn connect_options(v: &JsValue) -> Result<Options, JsValue> {
     }
     if let Some(n) = int_opt(&s, "maxInflight", 1, 65535)? {
         config.max_inflight = n as usize;
+    }
+    if let Some(n) = int_opt(&s, "maxInflightQos2", 1, 65535)? {
+        config.max_inflight_qos2 = n as usize;
     }
     if let Some(n) = int_opt(&s, "maxQueued", 0, 4_294_967_295)? {
         config.max_queued = n as usize;

@@ -27,8 +27,11 @@ export interface MqttConnectOptions {
     /** Time for the WebSocket to open and for CONNACK to arrive (default 30000). */
     connectTimeout?: number;
     /** QoS 1/2 messages, subscribes and unsubscribes awaiting their acknowledgement at once
-     *  (default 20); more wait in the queue. */
+     *  (default 100); more wait in the queue. */
     maxInflight?: number;
+    /** Of those, QoS 2 messages before PUBCOMP (default 20); while this many are in flight no
+     *  message of any QoS goes out (Mosquitto drops what arrives past its quota of 20). */
+    maxInflightQos2?: number;
     /** Commands waiting, offline or past maxInflight (default 10000); past it: QUEUE_FULL. */
     maxQueued?: number;
     /** Largest packet accepted from the broker, in bytes (default 1048576). */
