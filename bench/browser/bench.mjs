@@ -50,7 +50,8 @@ const SIZE = Number(process.argv[5] || 64);
 const WARMUP = Math.min(N, 2000);
 // Publishes the app keeps outstanding (every library alike); MQ_BENCH_WINDOW changes it.
 const WINDOW = Number(process.env.MQ_BENCH_WINDOW || 100);
-// mq's maxInflight: its default unless MQ_BENCH_MQ_INFLIGHT says (past it mq queues the rest).
+// mq's maxInflight and maxInflightQos2: their defaults unless MQ_BENCH_MQ_INFLIGHT says (past it mq
+// queues the rest; rumqttd takes any window, Mosquitto's defaults do not: README "In-flight window").
 const MQ_INFLIGHT = process.env.MQ_BENCH_MQ_INFLIGHT ? Number(process.env.MQ_BENCH_MQ_INFLIGHT) : null;
 const pkgDir = path.resolve(process.env.MQ_PKG_DIR || path.join(here, "..", "..", "pkg"));
 // Optional: the JS driver's package (or any other build of mq-wasm), "mq-js-driver", in the same

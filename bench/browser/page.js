@@ -62,11 +62,14 @@ async function pump(n, window, publish) {
 }
 
 // `MqttClient`: the class of one of mq's packages.
-// `inflight`: mq's maxInflight, or null for its default.
+// `inflight`: mq's maxInflight and maxInflightQos2, or null for their defaults.
 async function runMq(MqttClient, url, tag, n, qos, window_, limitMs, size, inflight, session = "memory") {
   const payload = payloadOf(size);
   const opts = { clean: session == "memory", session, reconnect: false, maxQueued: n + 10 };
-  if (inflight) opts.maxInflight = inflight;
+  if (inflight) {
+    opts.maxInflight = inflight;
+    opts.maxInflightQos2 = inflight;
+  }
   const sub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-s` });
   const pub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-p` });
   const topic = `bench/${tag}`;
