@@ -11,22 +11,27 @@
 mod native_common;
 
 use mq::codec::{parse_header, QoS, MAX_PACKET_SIZE};
-use mq::native::{Client, FileStore, Messages, Options, Reconnect, SessionStore, State};
+use mq::native::{BoxStream, Client, FileStore, Messages, Options, Reconnect, SessionStore, State};
 use mq::proto::Message;
 use native_common::{within, Mosquitto, TempDir, HOST};
 use std::collections::{BTreeMap, VecDeque};
+use std::io;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::sleep;
 
 // MQTT control packet types (the fixed header's high nibble).
+const CONNECT: u8 = 1;
+const CONNACK: u8 = 2;
 const PUBLISH: u8 = 3;
 const PUBACK: u8 = 4;
 const PUBREC: u8 = 5;
@@ -35,6 +40,8 @@ const PUBCOMP: u8 = 7;
 
 fn type_name(t: u8) -> &'static str {
     match t {
+        CONNECT => "CONNECT",
+        CONNACK => "CONNACK",
         PUBLISH => "PUBLISH",
         PUBACK => "PUBACK",
         PUBREC => "PUBREC",
@@ -101,6 +108,76 @@ struct Shared {
     /// Cut steps the fault schedule took (a close, or a cut armed): the publisher paces on it.
     steps: watch::Sender<u64>,
     connections: AtomicU64,
+    /// Every packet forwarded and every connection's end, in order (see `Logged`).
+    log: Mutex<Vec<Logged>>,
+}
+
+/// An entry of the proxy's packet log: a packet forwarded (whole, or its first half for a
+/// mid-frame cut) on connection `conn` (numbered from 1), or the end of a connection
+/// (`ptype` 0). What a QoS 2 duplicate is diagnosed from.
+#[derive(Debug, Clone)]
+struct Logged {
+    conn: u64,
+    dir: Dir,
+    ptype: u8,
+    /// The packet identifier (0: none).
+    pkid: u16,
+    /// A PUBLISH's DUP flag; a CONNACK's session present flag.
+    flag: bool,
+    /// A PUBLISH's payload when it is a message index.
+    index: Option<usize>,
+    /// A cut made at this packet, or why the connection ended.
+    note: String,
+}
+
+impl Logged {
+    /// A packet forwarded: its identifier, flag and (for a PUBLISH) message index.
+    fn packet(conn: u64, dir: Dir, packet: &[u8], header_len: usize) -> Logged {
+        let (ptype, body) = (packet[0] >> 4, &packet[header_len..]);
+        let u16_at = |i: usize| body.get(i..i + 2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+        let (mut pkid, mut flag, mut index) = (0, false, None);
+        match ptype {
+            PUBLISH => {
+                let qos = (packet[0] >> 1) & 3;
+                flag = packet[0] & 0x08 != 0;
+                let mut at = 2 + u16_at(0) as usize;
+                if qos > 0 {
+                    pkid = u16_at(at);
+                    at += 2;
+                }
+                index = body.get(at..).and_then(|p| std::str::from_utf8(p).ok()).and_then(|p| p.parse().ok());
+            }
+            CONNACK => flag = body.first().is_some_and(|b| b & 1 != 0),
+            PUBACK..=PUBCOMP => pkid = u16_at(0),
+            _ => {}
+        }
+        Logged { conn, dir, ptype, pkid, flag, index, note: String::new() }
+    }
+
+    fn show(&self) -> String {
+        if self.ptype == 0 {
+            return format!("conn {}: ended ({})", self.conn, self.note);
+        }
+        let arrow = if self.dir == Dir::Up { "client -> broker" } else { "broker -> client" };
+        let mut s = format!("conn {}: {arrow} {}", self.conn, type_name(self.ptype));
+        if self.pkid != 0 {
+            s += &format!(" id {}", self.pkid);
+        }
+        match self.ptype {
+            PUBLISH => {
+                s += &format!(" dup {}", self.flag as u8);
+                if let Some(i) = self.index {
+                    s += &format!(" message {i}");
+                }
+            }
+            CONNACK => s += if self.flag { " session present" } else { " NO session present" },
+            _ => {}
+        }
+        if !self.note.is_empty() {
+            s += &format!(" [{}]", self.note);
+        }
+        s
+    }
 }
 
 /// A TCP proxy on 127.0.0.1 in front of a broker, one connection per client connection.
@@ -128,6 +205,7 @@ impl Proxy {
             cuts: watch::channel(0).0,
             steps: watch::channel(0).0,
             connections: AtomicU64::new(0),
+            log: Mutex::default(),
         });
         let s = shared.clone();
         let accept = tokio::spawn(async move {
@@ -194,15 +272,18 @@ async fn serve(shared: Arc<Shared>, client: TcpStream) {
     let Ok(broker) = TcpStream::connect((HOST, shared.upstream)).await else {
         return; // Broker down: the client sees its connection closed.
     };
-    shared.connections.fetch_add(1, Ordering::Relaxed);
+    let conn = shared.connections.fetch_add(1, Ordering::Relaxed) + 1;
     let _ = client.set_nodelay(true);
     let _ = broker.set_nodelay(true);
     let (kill, _) = watch::channel(false);
     let (cr, cw) = client.into_split();
     let (br, bw) = broker.into_split();
-    let up = pump(shared.clone(), Dir::Up, cr, bw, kill.clone(), born);
-    let down = pump(shared.clone(), Dir::Down, br, cw, kill, born);
-    tokio::join!(up, down);
+    let up = pump(shared.clone(), Dir::Up, conn, cr, bw, kill.clone(), born);
+    let down = pump(shared.clone(), Dir::Down, conn, br, cw, kill, born);
+    let (up, down) = tokio::join!(up, down);
+    let note = format!("client -> broker: {up}; broker -> client: {down}");
+    let end = Logged { conn, dir: Dir::Up, ptype: 0, pkid: 0, flag: false, index: None, note };
+    shared.log.lock().unwrap().push(end);
 }
 
 enum Verdict {
@@ -212,25 +293,27 @@ enum Verdict {
 }
 
 /// Forwards whole packets from `rd` to `wr`, applying stalls and armed cuts.
+/// Returns why it stopped.
 async fn pump(
     shared: Arc<Shared>,
     dir: Dir,
+    conn: u64,
     mut rd: OwnedReadHalf,
     mut wr: OwnedWriteHalf,
     kill: watch::Sender<bool>,
     born: u64,
-) {
+) -> &'static str {
     let mut killed = kill.subscribe();
     let mut generation = shared.generation.subscribe();
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
-    // Resolves when this connection must end.
+    // Resolves when this connection must end, saying why.
     macro_rules! ended {
         () => {
             async {
                 tokio::select! {
-                    _ = killed.wait_for(|k| *k) => {}
-                    _ = generation.wait_for(|g| *g != born) => {}
+                    _ = killed.wait_for(|k| *k) => "the other direction stopped",
+                    _ = generation.wait_for(|g| *g != born) => "closed (close_all)",
                 }
             }
         };
@@ -243,7 +326,7 @@ async fn pump(
                 Ok(_) => break,
                 Err(_) => {
                     kill.send_replace(true);
-                    return;
+                    return "malformed";
                 }
             };
             let packet: Vec<u8> = buf.drain(..h.total_len()).collect();
@@ -251,7 +334,7 @@ async fn pump(
             if let Some(d) = stall {
                 tokio::select! {
                     _ = sleep(d) => {}
-                    _ = ended!() => return,
+                    why = ended!() => return why,
                 }
             }
             let verdict = {
@@ -283,17 +366,24 @@ async fn pump(
             };
             let ok = tokio::select! {
                 r = wr.write_all(bytes) => r.is_ok(),
-                _ = ended!() => return,
+                why = ended!() => return why,
             };
+            if ok {
+                let mut entry = Logged::packet(conn, dir, &packet, h.header_len);
+                if let Verdict::After(cut) | Verdict::Mid(cut) = verdict {
+                    entry.note = format!("cut {}", cut.name());
+                }
+                shared.log.lock().unwrap().push(entry);
+            }
             if !matches!(verdict, Verdict::Forward) {
                 let _ = wr.flush().await;
                 kill.send_replace(true);
                 shared.cuts.send_modify(|n| *n += 1);
-                return;
+                return "cut";
             }
             if !ok {
                 kill.send_replace(true);
-                return;
+                return "write failed";
             }
         }
         tokio::select! {
@@ -301,10 +391,10 @@ async fn pump(
                 Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
                 _ => {
                     kill.send_replace(true);
-                    return;
+                    return "end of stream (or error) from its sender";
                 }
             },
-            _ = ended!() => return,
+            why = ended!() => return why,
         }
     }
 }
@@ -442,6 +532,49 @@ impl Tally {
         let q2: Vec<usize> = (0..self.counts.len()).filter(|&i| i % 2 == 1 && self.counts[i] > 1).collect();
         (extra(0), extra(1), q2)
     }
+}
+
+/// What the subscriber proxy's packet log says about QoS 2 message `i` delivered more than
+/// once: how many of its PUBLISHes the broker sent after the PUBREL for the same packet id (the
+/// sender must never send the PUBLISH again once it sent the PUBREL [MQTT-4.3.3-1]; the
+/// receiver, once it answered the PUBREL, must take the next PUBLISH with that id as a new
+/// message [MQTT-4.3.3-2]: a duplicate the broker made), and the log from its first PUBLISH to
+/// its last: the packets with its ids, the CONNECTs, CONNACKs and connection ends meanwhile.
+/// A PUBLISH cut in the middle never reached the client and is not counted.
+fn diagnose(log: &[Logged], i: usize) -> (usize, Vec<String>) {
+    let whole = |e: &Logged| !e.note.contains("mid-frame");
+    let pubs: Vec<usize> = (0..log.len())
+        .filter(|&k| log[k].dir == Dir::Down && log[k].ptype == PUBLISH && log[k].index == Some(i))
+        .filter(|&k| whole(&log[k]))
+        .collect();
+    let (Some(&first), Some(&last)) = (pubs.first(), pubs.last()) else {
+        return (0, vec![format!("no whole PUBLISH of message {i} in the log")]);
+    };
+    let ids: Vec<u16> = pubs.iter().map(|&k| log[k].pkid).collect();
+    let mut resent_after_pubrel = 0;
+    for w in pubs.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let released = (a..b).any(|k| {
+            let e = &log[k];
+            e.dir == Dir::Down && e.ptype == PUBREL && e.pkid == log[b].pkid && whole(e)
+        });
+        if released && log[a].pkid == log[b].pkid {
+            resent_after_pubrel += 1;
+        }
+    }
+    let mut lines = Vec::new();
+    for e in &log[first..log.len().min(last + 4)] {
+        let packet = (PUBLISH..=PUBCOMP).contains(&e.ptype) && ids.contains(&e.pkid) && e.pkid != 0;
+        if packet || matches!(e.ptype, 0 | CONNECT | CONNACK) {
+            lines.push(e.show());
+        }
+    }
+    if lines.len() > 60 {
+        let n = lines.len();
+        lines.drain(30..n - 30);
+        lines.insert(30, format!("... ({} lines left out)", n - 60));
+    }
+    (resent_after_pubrel, lines)
 }
 
 /// Reads messages into the tally until the stream ends; `distinct` follows the count.
@@ -706,7 +839,44 @@ async fn twenty_thousand_messages_through_cuts_lose_nothing_and_duplicate_no_qos
     );
     assert!(t.wrong.is_empty(), "unexpected messages: {:?}", &t.wrong[..t.wrong.len().min(5)]);
     assert!(lost.is_empty(), "lost {} messages, first {:?}", lost.len(), &lost[..lost.len().min(20)]);
-    assert!(q2_twice.is_empty(), "QoS 2 messages delivered twice: {:?}", &q2_twice[..q2_twice.len().min(20)]);
+    // Each QoS 2 duplicate, diagnosed from the subscriber proxy's packet log. Mosquitto 2.0 sends
+    // a QoS 2 message's PUBLISH again after its PUBREL when a reconnect dies while it writes its
+    // CONNACK burst (see `mosquitto_sends_a_qos2_publish_again_after_its_pubrel_...`):
+    // those duplicates are the broker's, and printed; any other fails the test.
+    let log = sub_proxy.shared.log.lock().unwrap();
+    let mut by_broker = 0;
+    let mut unexplained = Vec::new();
+    for (n, &i) in q2_twice.iter().enumerate() {
+        let (resent, lines) = diagnose(&log, i);
+        let extra = t.counts[i] as usize - 1;
+        by_broker += resent.min(extra);
+        if resent < extra {
+            unexplained.push(i);
+        }
+        if n < 5 || resent < extra {
+            println!(
+                "faults: QoS 2 message {i} delivered {} times; the broker sent its PUBLISH again after \
+                 the PUBREL for its packet id {resent} time(s) [MQTT-4.3.3-1]. Subscriber proxy log:",
+                t.counts[i]
+            );
+            for l in &lines {
+                println!("    {l}");
+            }
+        }
+    }
+    // A write that failed with EPIPE; one right after a CONNACK is what leaves a PUBREL unsent.
+    let broken = b.log().matches("Client faults-sub disconnected: Broken pipe").count();
+    println!(
+        "faults: QoS 2 duplicates: {q2_dups}, of which {by_broker} made by the broker (a PUBLISH sent \
+         again after its PUBREL), {} not explained; Mosquitto's writes to the subscriber that failed \
+         (\"Broken pipe\"): {broken}",
+        q2_dups as usize - by_broker
+    );
+    assert!(
+        unexplained.is_empty(),
+        "QoS 2 messages delivered twice, not explained by the broker: {:?}",
+        &unexplained[..unexplained.len().min(20)]
+    );
     assert!(pub_proxy.cuts() >= 50, "only {} cuts on the publisher's side", pub_proxy.cuts());
     assert!(most <= limit_inflight + limit_queued);
     // The file store mirrors the in-memory session record for record; compaction keeps its log
@@ -717,6 +887,151 @@ async fn twenty_thousand_messages_through_cuts_lose_nothing_and_duplicate_no_qos
     );
     // Only the subscription (and nothing in flight) is left once everything completed.
     assert!(pub_left <= 1 && sub_left <= 2, "records left: {pub_left} / {sub_left}");
+}
+
+/// Mosquitto 2.0 (2.0.11 here; the code is the same up to 2.0.19) sends a QoS 2 message's PUBLISH
+/// again after it sent its PUBREL, which [MQTT-4.3.3-1] forbids, when a connection dies while
+/// the broker writes what follows its CONNACK:
+///
+/// 1. connection 1 ends right after the broker's PUBREL: the client answered it with PUBCOMP and
+///    forgot the packet id, the broker still waits for that PUBCOMP (`mosq_ms_wait_for_pubcomp`);
+/// 2. connection 2 closes its socket as soon as the CONNECT is written (the broker SIGSTOPped
+///    meanwhile, so that it reads the CONNECT only then): Mosquitto's reconnect reset
+///    (`db__message_reconnect_reset_outgoing`) turns the message into `mosq_ms_resend_pubrel`, it
+///    writes the CONNACK (the closed socket answers with a reset), then fails to write the
+///    PUBREL ("Broken pipe"): the message stays `mosq_ms_resend_pubrel`;
+/// 3. on connection 3 the same reset turns every QoS 2 state but `mosq_ms_wait_for_pubcomp`,
+///    `mosq_ms_resend_pubrel` included, into `mosq_ms_publish_qos2`: the PUBLISH goes out again
+///    (DUP set, same packet id) instead of the PUBREL.
+///
+/// The client answered the PUBREL, so it must take that PUBLISH as a new message
+/// [MQTT-4.3.3-2]: it delivers it a second time. The fault test's QoS 2 duplicates are checked
+/// against this signature in the subscriber proxy's log (`diagnose`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_sends_a_qos2_publish_again_after_its_pubrel_when_a_reconnect_dies_in_its_connack() {
+    let b = broker("");
+    let proxy = Proxy::start(b.port).await;
+    let dir = TempDir::new("resend-sub");
+    let mut o = kept(proxy.options("resend-sub"), &dir);
+    // Connections 1 and 3 go through the proxy; connection 2 is `HangUpAfterConnect`, straight
+    // to the broker.
+    let (opened, proxy_port, broker_port) = (Arc::new(AtomicU64::new(0)), proxy.port, b.port);
+    let pid = broker_pid(&b);
+    let n = opened.clone();
+    o.connector = Some(Arc::new(move || {
+        let second = n.fetch_add(1, Ordering::SeqCst) == 1;
+        async move {
+            let port = if second { broker_port } else { proxy_port };
+            let tcp = TcpStream::connect((HOST, port)).await?;
+            tcp.set_nodelay(true)?;
+            let s: BoxStream =
+                if second { Box::new(HangUpAfterConnect::new(tcp, pid)) } else { Box::new(tcp) };
+            Ok(s)
+        }
+    }));
+    let (sub, mut msgs) = Client::connect(o).await.expect("connects");
+    within(sub.subscribe("resend/t", QoS::ExactlyOnce)).await.unwrap();
+    let (publ, _) = Client::connect(b.options("resend-pub")).await.expect("publisher connects");
+    proxy.arm(Cut::After { dir: Dir::Down, ptype: PUBREL, nth: 1 });
+    within(publ.publish("resend/t", "1", QoS::ExactlyOnce, false)).await.unwrap();
+    assert_eq!(&native_common::next(&mut msgs).await.payload[..], b"1");
+    // Connection 3 brings it again.
+    let again = tokio::time::timeout(Duration::from_secs(10), msgs.recv()).await;
+    let log = proxy.shared.log.lock().unwrap().clone();
+    let shown: Vec<String> = log.iter().map(Logged::show).collect();
+    println!("resend: the proxy's log (its connection 2 is the client's 3):\n    {}", shown.join("\n    "));
+    assert_eq!(opened.load(Ordering::SeqCst), 3, "connections opened");
+    let pubrel = log.iter().find(|e| e.conn == 1 && e.dir == Dir::Down && e.ptype == PUBREL).expect("PUBREL");
+    // The client's PUBCOMP must not have reached the broker (the proxy closes right after
+    // writing the PUBREL; the client answers only after its store write).
+    assert!(
+        !log.iter().any(|e| e.conn == 1 && e.ptype == PUBCOMP),
+        "the client's PUBCOMP got through before the cut: {shown:#?}"
+    );
+    let again = again.unwrap_or_else(|_| panic!("not delivered again within 10 s: {shown:#?}"));
+    assert_eq!(&again.expect("a message").payload[..], b"1");
+    let resent =
+        log.iter().find(|e| e.conn == 2 && e.dir == Dir::Down && e.ptype == PUBLISH).expect("PUBLISH");
+    assert_eq!((resent.pkid, resent.flag, resent.index), (pubrel.pkid, true, Some(1)), "{shown:#?}");
+    assert_eq!(diagnose(&log, 1).0, 1, "the fault test counts it as the broker's duplicate");
+    within(publ.disconnect()).await.unwrap();
+    within(sub.disconnect()).await.unwrap();
+}
+
+/// A transport that closes its socket as soon as the client's CONNECT is written (reads then
+/// end, writes fail). The broker (process `pid`) is stopped from before the CONNECT is written
+/// until the socket is closed: it reads the CONNECT from a socket already closed.
+struct HangUpAfterConnect {
+    inner: Option<TcpStream>,
+    written: Vec<u8>,
+    pid: u32,
+    stopped: Option<Resume>,
+}
+
+impl HangUpAfterConnect {
+    fn new(inner: TcpStream, pid: u32) -> Self {
+        HangUpAfterConnect { inner: Some(inner), written: Vec::new(), pid, stopped: None }
+    }
+}
+
+/// Whether the process is stopped (by SIGSTOP).
+fn is_stopped(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+}
+
+impl AsyncRead for HangUpAfterConnect {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.inner.as_mut() {
+            Some(s) => Pin::new(s).poll_read(cx, buf),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl AsyncWrite for HangUpAfterConnect {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if this.stopped.is_none() && this.inner.is_some() {
+            signal(this.pid, "STOP");
+            this.stopped = Some(Resume(this.pid)); // SIGCONT when dropped.
+            while !is_stopped(this.pid) {
+                std::thread::yield_now();
+            }
+        }
+        let Some(s) = this.inner.as_mut() else {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        };
+        // Only the CONNECT goes out, nothing after it.
+        let total = |w: &[u8]| parse_header(w, MAX_PACKET_SIZE).ok().flatten().map(|h| h.total_len());
+        let want =
+            total(&this.written).map_or(buf.len(), |t| t.saturating_sub(this.written.len()).min(buf.len()));
+        let n = ready!(Pin::new(s).poll_write(cx, &buf[..want]))?;
+        this.written.extend_from_slice(&buf[..n]);
+        if total(&this.written).is_some_and(|t| this.written.len() >= t) {
+            this.inner = None; // Closed before the broker can answer, which it may do now.
+            this.stopped = None;
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.inner.as_mut() {
+            Some(s) => Pin::new(s).poll_flush(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.inner.as_mut() {
+            Some(s) => Pin::new(s).poll_shutdown(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
 }
 
 /// The broker process's id, found by its configuration file (each test's own).
