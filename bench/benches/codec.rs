@@ -20,8 +20,8 @@ use criterion::{
 };
 use mq::codec::{self as ours, Decoder};
 use mq_bench::{
-    drain_decode, drain_decoder, drain_peer, mixed_stream, publish_qos1, subscribe_10, Mix, MAX_PACKET,
-    STREAM_PACKETS, STREAM_VARIANTS,
+    drain_decode, drain_decoder, drain_peer, mixed_stream, publish_qos1, subscribe_10, Mix, BENCH_FILTERS,
+    BENCH_TOPIC, MAX_PACKET, STREAM_PACKETS, STREAM_VARIANTS,
 };
 use rumqttc::mqttbytes::v4 as peer;
 use rumqttc::mqttbytes::QoS as PeerQoS;
@@ -45,7 +45,7 @@ fn peer_publish(p: &ours::Publish) -> peer::Publish {
 
 fn peer_subscribe(s: &ours::Subscribe) -> peer::Subscribe {
     let mut out = peer::Subscribe::new_many(
-        s.filters.iter().map(|(f, q)| peer::SubscribeFilter::new(f.clone(), peer_qos(*q))),
+        s.filters.iter().map(|(f, q)| peer::SubscribeFilter::new(f.to_string(), peer_qos(*q))),
     );
     out.pkid = s.pkid;
     out
@@ -130,6 +130,32 @@ fn publish(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(wire.len() as u64));
 
         decode_and_encode(&mut g, &packet, &peer_packet, &wire);
+
+        // Making the packet from the application's string and encoding it: mq checks the topic
+        // once here (`Topic::new`), rumqttc never; both copy the topic into a new allocation.
+        let payload = msg.payload.clone();
+        let mut out = Vec::with_capacity(wire.len());
+        g.bench_function(BenchmarkId::new("make_encode", "mq"), |b| {
+            b.iter(|| {
+                out.clear();
+                let topic = ours::Topic::new(black_box(BENCH_TOPIC)).unwrap();
+                let mut p = ours::Publish::new(topic, ours::QoS::AtLeastOnce, payload.clone());
+                p.pkid = 4242;
+                ours::Packet::Publish(p).encode(&mut out).unwrap();
+                black_box(out.len())
+            })
+        });
+        let mut out = BytesMut::with_capacity(wire.len());
+        g.bench_function(BenchmarkId::new("make_encode", "rumqttc"), |b| {
+            b.iter(|| {
+                out.clear();
+                let mut p =
+                    peer::Publish::from_bytes(black_box(BENCH_TOPIC), PeerQoS::AtLeastOnce, payload.clone());
+                p.pkid = 4242;
+                peer::Packet::Publish(p).write(&mut out, MAX_PACKET).unwrap();
+                black_box(out.len())
+            })
+        });
         g.finish();
     }
 }
@@ -149,6 +175,35 @@ fn subscribe(c: &mut Criterion) {
     let mut g = c.benchmark_group("subscribe_10_filters");
     g.throughput(Throughput::Bytes(wire.len() as u64));
     decode_and_encode(&mut g, &packet, &peer_packet, &wire);
+
+    // Making the SUBSCRIBE from the application's strings and encoding it: mq checks each filter
+    // once here (`TopicFilter::new`), rumqttc never; both copy each filter into a `String`.
+    let mut out = Vec::with_capacity(wire.len());
+    g.bench_function(BenchmarkId::new("make_encode", "mq"), |b| {
+        b.iter(|| {
+            out.clear();
+            let filters = black_box(&BENCH_FILTERS)
+                .iter()
+                .map(|(f, q)| (ours::TopicFilter::new(*f).unwrap(), *q))
+                .collect();
+            ours::Packet::Subscribe(ours::Subscribe { pkid: 7, filters }).encode(&mut out).unwrap();
+            black_box(out.len())
+        })
+    });
+    let mut out = BytesMut::with_capacity(wire.len());
+    g.bench_function(BenchmarkId::new("make_encode", "rumqttc"), |b| {
+        b.iter(|| {
+            out.clear();
+            let mut s = peer::Subscribe::new_many(
+                black_box(&BENCH_FILTERS)
+                    .iter()
+                    .map(|(f, q)| peer::SubscribeFilter::new(f.to_string(), peer_qos(*q))),
+            );
+            s.pkid = 7;
+            peer::Packet::Subscribe(s).write(&mut out, MAX_PACKET).unwrap();
+            black_box(out.len())
+        })
+    });
     g.finish();
 }
 

@@ -4,6 +4,8 @@
 //!   needed, `Ok(Some((packet, used)))`, or a [`DecodeError`] naming the broken rule.
 //! - [`Decoder`] does the same over a byte stream fed in chunks of any size.
 //! - [`Packet::encode`] validates, then appends the packet's bytes; on error nothing is written.
+//!   Topic names and filters are [`Topic`] and [`TopicFilter`], checked once when made (by
+//!   their constructors, or by the decoder), so encoding checks only what their types do not say.
 //!
 //! Every rule of the standard's encoding is checked both ways, and each check quotes its
 //! statement id. PUBLISH topics and payloads are slices of the input (no copy).
@@ -11,6 +13,7 @@
 mod bytestr;
 mod connect;
 mod error;
+mod names;
 mod publish;
 mod subscribe;
 pub mod topic;
@@ -20,6 +23,7 @@ pub use bytestr::ByteStr;
 pub use connect::{ConnAck, Connect, ConnectReturnCode, LastWill};
 pub(crate) use error::Text;
 pub use error::{CodecError, DecodeError, EncodeError};
+pub use names::{Topic, TopicFilter};
 pub use publish::Publish;
 pub use subscribe::{SubAck, SubAckCode, Subscribe, Unsubscribe};
 pub use wire::{parse_header, FixedHeader, MAX_REMAINING_LENGTH};
@@ -569,7 +573,7 @@ mod tests {
 
     fn mixed() -> (Vec<u8>, Vec<Packet>) {
         let publish = |qos, pkid: u16, topic: &str, payload: &[u8]| {
-            let mut p = Publish::new(topic, qos, Bytes::copy_from_slice(payload));
+            let mut p = Publish::new(Topic::new(topic).unwrap(), qos, Bytes::copy_from_slice(payload));
             p.pkid = pkid;
             Packet::Publish(p)
         };

@@ -1,6 +1,6 @@
 //! Topic names and topic filters: validation and matching [MQTT-4.7].
 
-use super::wire::{check_str, validate_utf8};
+use super::wire::validate_utf8;
 use super::CodecError;
 
 /// Checks a topic name (what a PUBLISH carries): non-empty [MQTT-4.7.3-1], no wildcard
@@ -51,12 +51,26 @@ pub(crate) fn validate_topic_name_bytes(b: &[u8]) -> Result<(), CodecError> {
 
 /// Checks a topic filter (what SUBSCRIBE and UNSUBSCRIBE carry): non-empty [MQTT-4.7.3-1];
 /// `#` alone in the last level [MQTT-4.7.1-2]; `+` alone in its level [MQTT-4.7.1-3].
+///
+/// One pass over the bytes finds U+0000 and wildcards together; the errors keep the order of
+/// the string rules first (too long, U+0000), then the level rules.
 pub fn validate_topic_filter(filter: &str) -> Result<(), CodecError> {
     if filter.is_empty() {
         return Err(CodecError::EmptyTopic);
     }
-    check_str(filter)?;
-    validate_filter_levels(filter.as_bytes())
+    if filter.len() > u16::MAX as usize {
+        return Err(CodecError::StringTooLong(filter.len()));
+    }
+    let b = filter.as_bytes();
+    let scan = Scan::of(b);
+    if scan.nul {
+        return Err(CodecError::NullCharacter);
+    }
+    if scan.wildcard {
+        check_levels(b)
+    } else {
+        Ok(())
+    }
 }
 
 /// The level rules of a topic filter [MQTT-4.7.1-2, -3], for a filter already checked to be
@@ -66,19 +80,42 @@ pub(crate) fn validate_filter_levels(b: &[u8]) -> Result<(), CodecError> {
     if !Scan::of(b).wildcard {
         return Ok(());
     }
-    for (i, &c) in b.iter().enumerate() {
-        if c != b'+' && c != b'#' {
-            continue;
+    check_levels(b)
+}
+
+/// [`validate_filter_levels`] once a wildcard was seen: visits only the wildcards, found eight
+/// bytes at a time.
+fn check_levels(b: &[u8]) -> Result<(), CodecError> {
+    let mut base = 0;
+    while base < b.len() {
+        let end = b.len().min(base + 8);
+        let mut w = [b'a'; 8];
+        w[..end - base].copy_from_slice(&b[base..end]);
+        let mut found = wildcard_bytes(u64::from_le_bytes(w));
+        while found != 0 {
+            let i = base + (found.trailing_zeros() / 8) as usize;
+            found &= found - 1;
+            let c = b[i];
+            let starts_level = i == 0 || b[i - 1] == b'/';
+            let last_byte = i + 1 == b.len();
+            let ends_level = last_byte || b[i + 1] == b'/';
+            // A wildcard shares its level with nothing; `#` ends the filter.
+            if !starts_level || !ends_level || (c == b'#' && !last_byte) {
+                return Err(CodecError::InvalidTopicFilter);
+            }
         }
-        let starts_level = i == 0 || b[i - 1] == b'/';
-        let last_byte = i + 1 == b.len();
-        let ends_level = last_byte || b[i + 1] == b'/';
-        // A wildcard shares its level with nothing; `#` ends the filter.
-        if !starts_level || !ends_level || (c == b'#' && !last_byte) {
-            return Err(CodecError::InvalidTopicFilter);
-        }
+        base = end;
     }
     Ok(())
+}
+
+/// The high bit of each byte of `w` that is `+` or `#`, and no other bit (exact, unlike
+/// [`has_zero_byte`], whose borrows may mark a byte above a zero one).
+#[inline(always)]
+fn wildcard_bytes(w: u64) -> u64 {
+    const LOW7: u64 = LOW_BITS * 0x7F;
+    let z = (w & !(LOW_BITS * 0x08)) ^ (LOW_BITS * 0x23);
+    !(((z & LOW7) + LOW7) | z | LOW7)
 }
 
 /// What one pass over a string's bytes found.

@@ -79,21 +79,32 @@ pub fn remaining_len_size(len: usize) -> usize {
     }
 }
 
+/// Byte 1 and the remaining length `len` (at most [`MAX_REMAINING_LENGTH`]) in the first bytes of
+/// an array, with room for `N - 5` more: the array and how many bytes it holds.
+#[inline(always)]
+pub fn header<const N: usize>(byte1: u8, mut len: usize) -> ([u8; N], usize) {
+    const { assert!(N >= 5) };
+    let mut h = [0u8; N];
+    h[0] = byte1;
+    let mut n = 1;
+    while n < 5 {
+        let b = (len & 0x7F) as u8;
+        len >>= 7;
+        if len == 0 {
+            h[n] = b;
+            return (h, n + 1);
+        }
+        h[n] = b | 0x80;
+        n += 1;
+    }
+    (h, n)
+}
+
 /// Writes byte 1 and the remaining length. `len` must be at most [`MAX_REMAINING_LENGTH`].
 #[inline]
-pub fn write_header(out: &mut Vec<u8>, byte1: u8, mut len: usize) {
-    out.push(byte1);
-    loop {
-        let mut b = (len & 0x7F) as u8;
-        len >>= 7;
-        if len > 0 {
-            b |= 0x80;
-        }
-        out.push(b);
-        if len == 0 {
-            break;
-        }
-    }
+pub fn write_header(out: &mut Vec<u8>, byte1: u8, len: usize) {
+    let (h, n) = header::<5>(byte1, len);
+    out.extend_from_slice(&h[..n]);
 }
 
 /// Checks a remaining length before anything is written.

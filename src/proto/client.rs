@@ -5,9 +5,9 @@ use super::{
     Config, ConnectionError, Event, Instant, Message, ProtocolError, RequestId, RestoreError, StoreKey,
     StoreOp, StoreRecord, UserError,
 };
-use crate::codec::{CodecError, Decoded, Decoder, Packet, QoS, Subscribe, Unsubscribe};
+use crate::codec::{CodecError, Decoded, Decoder, Packet, QoS, Subscribe, TopicFilter, Unsubscribe};
 use alloc::collections::VecDeque;
-use alloc::{borrow::ToOwned, string::String, vec::Vec};
+use alloc::vec::Vec;
 use core::time::Duration;
 
 // What the broker sends, one handler per packet: `impl Client` continued.
@@ -129,7 +129,7 @@ impl Client {
     }
 
     /// The granted subscriptions.
-    pub fn subscriptions(&self) -> &[(String, QoS)] {
+    pub fn subscriptions(&self) -> &[(TopicFilter, QoS)] {
         &self.session.subscriptions
     }
 
@@ -227,6 +227,7 @@ impl Client {
     /// Publishes a message; `Published` with the returned id follows on completion.
     pub fn publish(&mut self, now: Instant, message: Message) -> Result<RequestId, UserError> {
         self.check_open()?;
+        // The topic was checked when it was made (`Topic`); this checks the packet's size.
         let probe = message.to_publish(if message.qos == QoS::AtMostOnce { 0 } else { 1 });
         Packet::Publish(probe).encoded_len().map_err(|e| match e {
             CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
@@ -235,29 +236,44 @@ impl Client {
         self.submit(now, Queued::Publish { request: RequestId(0), message })
     }
 
-    /// Subscribes to one or more filters; `Subscribed` with the granted codes follows.
+    /// Subscribes to one or more filters, each checked here ([`TopicFilter::new`]);
+    /// `Subscribed` with the granted codes follows.
     pub fn subscribe<S: AsRef<str>>(
         &mut self,
         now: Instant,
         filters: &[(S, QoS)],
     ) -> Result<RequestId, UserError> {
         self.check_open()?;
-        let filters: Vec<(String, QoS)> = filters.iter().map(|(f, q)| (f.as_ref().to_owned(), *q)).collect();
+        // [MQTT-3.8.3-3]: at least one filter.
+        if filters.is_empty() {
+            return Err(UserError::NoFilters);
+        }
+        let filters = filters
+            .iter()
+            .map(|(f, q)| Ok((TopicFilter::new(f.as_ref()).map_err(UserError::from_filter)?, *q)))
+            .collect::<Result<Vec<_>, UserError>>()?;
         let probe = Subscribe { pkid: 1, filters };
-        probe.remaining_len().map_err(filter_error)?;
+        probe.remaining_len().map_err(UserError::from_filter)?;
         self.submit(now, Queued::Subscribe { request: RequestId(0), filters: probe.filters })
     }
 
-    /// Unsubscribes from one or more filters; `Unsubscribed` follows.
+    /// Unsubscribes from one or more filters, each checked here; `Unsubscribed` follows.
     pub fn unsubscribe<S: AsRef<str>>(
         &mut self,
         now: Instant,
         filters: &[S],
     ) -> Result<RequestId, UserError> {
         self.check_open()?;
-        let filters: Vec<String> = filters.iter().map(|f| f.as_ref().to_owned()).collect();
+        // [MQTT-3.10.3-2]: at least one filter.
+        if filters.is_empty() {
+            return Err(UserError::NoFilters);
+        }
+        let filters = filters
+            .iter()
+            .map(|f| TopicFilter::new(f.as_ref()).map_err(UserError::from_filter))
+            .collect::<Result<Vec<_>, UserError>>()?;
         let probe = Unsubscribe { pkid: 1, filters };
-        probe.remaining_len().map_err(filter_error)?;
+        probe.remaining_len().map_err(UserError::from_filter)?;
         self.submit(now, Queued::Unsubscribe { request: RequestId(0), filters: probe.filters })
     }
 
@@ -553,12 +569,4 @@ impl Client {
 
 fn mark_delivered(pkid: u16) -> StoreOp {
     StoreOp::Put(StoreRecord::Incoming { pkid, delivered: true })
-}
-
-fn filter_error(e: CodecError) -> UserError {
-    match e {
-        CodecError::NoTopicFilters => UserError::NoFilters,
-        CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
-        e => UserError::InvalidFilter(e),
-    }
 }
