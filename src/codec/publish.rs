@@ -1,7 +1,7 @@
 //! PUBLISH [MQTT-3.3] and its acknowledgements PUBACK, PUBREC, PUBREL, PUBCOMP [MQTT-3.4..3.7].
 
 use super::topic::validate_topic_name_bytes;
-use super::wire::{check_remaining, header, slice_of, Reader};
+use super::wire::{check_remaining, extend_prefix, header_and, remaining_len_size, slice_of, Reader};
 use super::{ByteStr, CodecError, QoS, Topic};
 use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
@@ -42,6 +42,17 @@ impl Publish {
         check_remaining(len)
     }
 
+    /// [`Packet::encode`](super::Packet::encode) for a PUBLISH.
+    #[inline]
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) -> Result<usize, CodecError> {
+        let len = self.remaining_len()?;
+        // Exactly the packet's size: a buffer sized by `encoded_len` is not grown.
+        let total = 1 + remaining_len_size(len) + len;
+        out.reserve(total);
+        self.write(out, len);
+        Ok(total)
+    }
+
     pub(crate) fn first_byte(&self) -> u8 {
         0x30 | ((self.dup as u8) << 3) | ((self.qos as u8) << 1) | self.retain as u8
     }
@@ -49,9 +60,8 @@ impl Publish {
     #[inline]
     pub(crate) fn write(&self, out: &mut Vec<u8>, len: usize) {
         // The fixed header and the topic's length in one copy.
-        let (mut head, n) = header::<7>(self.first_byte(), len);
-        head[n..n + 2].copy_from_slice(&(self.topic.len() as u16).to_be_bytes());
-        out.extend_from_slice(&head[..n + 2]);
+        let (head, n) = header_and(self.first_byte(), len, self.topic.len() as u16);
+        extend_prefix(out, &head, n + 2);
         out.extend_from_slice(self.topic.as_bytes());
         if self.qos != QoS::AtMostOnce {
             out.extend_from_slice(&self.pkid.to_be_bytes());

@@ -1,7 +1,7 @@
 //! SUBSCRIBE [MQTT-3.8], SUBACK [MQTT-3.9], UNSUBSCRIBE [MQTT-3.10] (UNSUBACK is a plain ack).
 
 use super::topic::validate_filter_levels;
-use super::wire::{check_remaining, header, Reader};
+use super::wire::{check_remaining, extend_prefix, header_and, Reader};
 use super::{CodecError, QoS, TopicFilter};
 use alloc::{borrow::ToOwned, vec::Vec};
 
@@ -71,9 +71,8 @@ impl Subscribe {
 /// The fixed header and the packet id, in one copy.
 #[inline]
 fn write_fixed_and_pkid(out: &mut Vec<u8>, byte1: u8, len: usize, pkid: u16) {
-    let (mut head, n) = header::<7>(byte1, len);
-    head[n..n + 2].copy_from_slice(&pkid.to_be_bytes());
-    out.extend_from_slice(&head[..n + 2]);
+    let (head, n) = header_and(byte1, len, pkid);
+    extend_prefix(out, &head, n + 2);
 }
 
 /// How many length-prefixed strings, each followed by `extra` bytes, `list` holds, up to
