@@ -20,36 +20,12 @@ use criterion::{
 };
 use mq::codec::{self as ours, Decoder};
 use mq_bench::{
-    drain_decode, drain_decoder, drain_peer, mixed_stream, publish_qos1, subscribe_10, Mix, BENCH_FILTERS,
-    BENCH_TOPIC, MAX_PACKET, STREAM_PACKETS, STREAM_VARIANTS,
+    drain_decode, drain_decoder, drain_peer, mixed_stream, peer_publish, peer_qos, peer_subscribe,
+    publish_qos1, subscribe_10, Mix, BENCH_FILTERS, BENCH_TOPIC, MAX_PACKET, STREAM_PACKETS, STREAM_VARIANTS,
 };
 use rumqttc::mqttbytes::v4 as peer;
 use rumqttc::mqttbytes::QoS as PeerQoS;
 use std::hint::black_box;
-
-fn peer_qos(q: ours::QoS) -> PeerQoS {
-    match q {
-        ours::QoS::AtMostOnce => PeerQoS::AtMostOnce,
-        ours::QoS::AtLeastOnce => PeerQoS::AtLeastOnce,
-        ours::QoS::ExactlyOnce => PeerQoS::ExactlyOnce,
-    }
-}
-
-fn peer_publish(p: &ours::Publish) -> peer::Publish {
-    let mut q = peer::Publish::from_bytes(p.topic.as_str(), peer_qos(p.qos), p.payload.clone());
-    q.pkid = p.pkid;
-    q.dup = p.dup;
-    q.retain = p.retain;
-    q
-}
-
-fn peer_subscribe(s: &ours::Subscribe) -> peer::Subscribe {
-    let mut out = peer::Subscribe::new_many(
-        s.filters.iter().map(|(f, q)| peer::SubscribeFilter::new(f.to_string(), peer_qos(*q))),
-    );
-    out.pkid = s.pkid;
-    out
-}
 
 /// A `BytesMut` holding `data` whose storage is already shared (as a read buffer is once it has
 /// handed out its first packet), so `split_to` costs a reference count, not an allocation.

@@ -65,6 +65,34 @@ fn nonzero_id(rng: &mut Rng) -> u16 {
     rng.range(1, u16::MAX as usize) as u16
 }
 
+/// rumqttc's QoS for ours.
+pub fn peer_qos(q: QoS) -> rumqttc::mqttbytes::QoS {
+    use rumqttc::mqttbytes::QoS as Peer;
+    match q {
+        QoS::AtMostOnce => Peer::AtMostOnce,
+        QoS::AtLeastOnce => Peer::AtLeastOnce,
+        QoS::ExactlyOnce => Peer::ExactlyOnce,
+    }
+}
+
+/// The same PUBLISH as rumqttc's type.
+pub fn peer_publish(p: &Publish) -> peer::Publish {
+    let mut q = peer::Publish::from_bytes(p.topic.as_str(), peer_qos(p.qos), p.payload.clone());
+    q.pkid = p.pkid;
+    q.dup = p.dup;
+    q.retain = p.retain;
+    q
+}
+
+/// The same SUBSCRIBE as rumqttc's type.
+pub fn peer_subscribe(s: &Subscribe) -> peer::Subscribe {
+    let mut out = peer::Subscribe::new_many(
+        s.filters.iter().map(|(f, q)| peer::SubscribeFilter::new(f.to_string(), peer_qos(*q))),
+    );
+    out.pkid = s.pkid;
+    out
+}
+
 /// The single-packet benchmarks' topic name.
 pub const BENCH_TOPIC: &str = "sensors/plant-a/line-7/dev-0042/temperature";
 
