@@ -132,16 +132,7 @@ impl Packet {
 
     /// Validates the packet, then appends its bytes to `out`. On error `out` is unchanged.
     /// Returns the number of bytes written.
-    #[inline]
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
-        // The most common packet, without the other packets' dispatch.
-        if let Packet::Publish(p) = self {
-            return p.encode(out);
-        }
-        self.encode_other(out)
-    }
-
-    fn encode_other(&self, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
         let len = self.remaining_len()?;
         let start = out.len();
         // Exactly the packet's size: a buffer sized by `encoded_len` is not grown.

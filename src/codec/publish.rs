@@ -1,7 +1,7 @@
 //! PUBLISH [MQTT-3.3] and its acknowledgements PUBACK, PUBREC, PUBREL, PUBCOMP [MQTT-3.4..3.7].
 
 use super::topic::validate_topic_name_bytes;
-use super::wire::{check_remaining, extend_prefix, header_and, remaining_len_size, slice_of, Reader};
+use super::wire::{check_remaining, extend_prefix, header_and, slice_of, Reader};
 use super::{ByteStr, CodecError, QoS, Topic};
 use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
@@ -42,22 +42,10 @@ impl Publish {
         check_remaining(len)
     }
 
-    /// [`Packet::encode`](super::Packet::encode) for a PUBLISH.
-    #[inline]
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) -> Result<usize, CodecError> {
-        let len = self.remaining_len()?;
-        // Exactly the packet's size: a buffer sized by `encoded_len` is not grown.
-        let total = 1 + remaining_len_size(len) + len;
-        out.reserve(total);
-        self.write(out, len);
-        Ok(total)
-    }
-
     pub(crate) fn first_byte(&self) -> u8 {
         0x30 | ((self.dup as u8) << 3) | ((self.qos as u8) << 1) | self.retain as u8
     }
 
-    #[inline]
     pub(crate) fn write(&self, out: &mut Vec<u8>, len: usize) {
         // The fixed header and the topic's length in one copy.
         let (head, n) = header_and(self.first_byte(), len, self.topic.len() as u16);

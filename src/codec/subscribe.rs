@@ -94,8 +94,9 @@ fn count_entries(list: &[u8], extra: usize) -> usize {
 /// The most entries [`count_entries`] counts.
 const CAPACITY_HINT_MAX: usize = 32;
 
-/// [`validate_topic_filter`](super::topic::validate_topic_filter) for a filter whose string rules `Reader::str` already checked:
-/// non-empty [MQTT-4.7.3-1], then the wildcard rules [MQTT-4.7.1-2, -3].
+/// [`validate_topic_filter`](super::topic::validate_topic_filter) for a filter whose string
+/// rules `Reader::str` already checked: non-empty [MQTT-4.7.3-1], then the wildcard rules
+/// [MQTT-4.7.1-2, -3].
 #[inline]
 fn validate_decoded_filter(f: &str) -> Result<(), CodecError> {
     if f.is_empty() {

@@ -83,39 +83,21 @@ pub(crate) fn validate_filter_levels(b: &[u8]) -> Result<(), CodecError> {
     check_levels(b)
 }
 
-/// [`validate_filter_levels`] once a wildcard was seen: visits only the wildcards, found eight
-/// bytes at a time.
+/// [`validate_filter_levels`] once a wildcard was seen.
 fn check_levels(b: &[u8]) -> Result<(), CodecError> {
-    let mut base = 0;
-    while base < b.len() {
-        let end = b.len().min(base + 8);
-        let mut w = [b'a'; 8];
-        w[..end - base].copy_from_slice(&b[base..end]);
-        let mut found = wildcard_bytes(u64::from_le_bytes(w));
-        while found != 0 {
-            let i = base + (found.trailing_zeros() / 8) as usize;
-            found &= found - 1;
-            let c = b[i];
-            let starts_level = i == 0 || b[i - 1] == b'/';
-            let last_byte = i + 1 == b.len();
-            let ends_level = last_byte || b[i + 1] == b'/';
-            // A wildcard shares its level with nothing; `#` ends the filter.
-            if !starts_level || !ends_level || (c == b'#' && !last_byte) {
-                return Err(CodecError::InvalidTopicFilter);
-            }
+    for (i, &c) in b.iter().enumerate() {
+        if c != b'+' && c != b'#' {
+            continue;
         }
-        base = end;
+        let starts_level = i == 0 || b[i - 1] == b'/';
+        let last_byte = i + 1 == b.len();
+        let ends_level = last_byte || b[i + 1] == b'/';
+        // A wildcard shares its level with nothing; `#` ends the filter.
+        if !starts_level || !ends_level || (c == b'#' && !last_byte) {
+            return Err(CodecError::InvalidTopicFilter);
+        }
     }
     Ok(())
-}
-
-/// The high bit of each byte of `w` that is `+` or `#`, and no other bit (exact, unlike
-/// [`has_zero_byte`], whose borrows may mark a byte above a zero one).
-#[inline(always)]
-fn wildcard_bytes(w: u64) -> u64 {
-    const LOW7: u64 = LOW_BITS * 0x7F;
-    let z = (w & !(LOW_BITS * 0x08)) ^ (LOW_BITS * 0x23);
-    !(((z & LOW7) + LOW7) | z | LOW7)
 }
 
 /// What one pass over a string's bytes found.

@@ -248,11 +248,12 @@ impl Client {
         if filters.is_empty() {
             return Err(UserError::NoFilters);
         }
-        let filters = filters
-            .iter()
-            .map(|(f, q)| Ok((TopicFilter::new(f.as_ref()).map_err(UserError::from_filter)?, *q)))
-            .collect::<Result<Vec<_>, UserError>>()?;
-        let probe = Subscribe { pkid: 1, filters };
+        // A loop rather than `collect::<Result<..>>`: smaller in the wasm module.
+        let mut checked = Vec::with_capacity(filters.len());
+        for (f, q) in filters {
+            checked.push((TopicFilter::new(f.as_ref()).map_err(UserError::from_filter)?, *q));
+        }
+        let probe = Subscribe { pkid: 1, filters: checked };
         probe.remaining_len().map_err(UserError::from_filter)?;
         self.submit(now, Queued::Subscribe { request: RequestId(0), filters: probe.filters })
     }
@@ -268,11 +269,11 @@ impl Client {
         if filters.is_empty() {
             return Err(UserError::NoFilters);
         }
-        let filters = filters
-            .iter()
-            .map(|f| TopicFilter::new(f.as_ref()).map_err(UserError::from_filter))
-            .collect::<Result<Vec<_>, UserError>>()?;
-        let probe = Unsubscribe { pkid: 1, filters };
+        let mut checked = Vec::with_capacity(filters.len());
+        for f in filters {
+            checked.push(TopicFilter::new(f.as_ref()).map_err(UserError::from_filter)?);
+        }
+        let probe = Unsubscribe { pkid: 1, filters: checked };
         probe.remaining_len().map_err(UserError::from_filter)?;
         self.submit(now, Queued::Unsubscribe { request: RequestId(0), filters: probe.filters })
     }
