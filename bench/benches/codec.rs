@@ -119,7 +119,7 @@ fn publish(c: &mut Criterion) {
         // Making the packet from the application's string and encoding it: mq checks the topic
         // once here (`Topic::new`), rumqttc never; both copy the topic into a new allocation.
         let payload = msg.payload.clone();
-        let mut out = Vec::with_capacity(out_capacity(wire));
+        let mut out = Vec::with_capacity(out_capacity(&wire));
         g.bench_function(BenchmarkId::new("make_encode", "mq"), |b| {
             b.iter(|| {
                 out.clear();
@@ -130,7 +130,7 @@ fn publish(c: &mut Criterion) {
                 black_box(out.len())
             })
         });
-        let mut out = BytesMut::with_capacity(out_capacity(wire));
+        let mut out = BytesMut::with_capacity(out_capacity(&wire));
         g.bench_function(BenchmarkId::new("make_encode", "rumqttc"), |b| {
             b.iter(|| {
                 out.clear();
