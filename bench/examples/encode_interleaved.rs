@@ -1,5 +1,5 @@
-//! A cross-check of the criterion encode figures on a shared (busy) machine: mq and rumqttc
-//! encode the same packet in turn, a batch each, many rounds (which goes first alternates), and
+//! A cross-check of the criterion single-packet figures on a shared (busy) machine: mq and
+//! rumqttc decode or encode the same packet in turn, a batch each, many rounds (which goes first alternates), and
 //! it prints the minimum and median time per packet of each and rumqttc / mq. Both sides see the
 //! same moments of the machine's load; the minimum is the figure least disturbed by it.
 //!
@@ -31,8 +31,48 @@ struct Case {
     name: String,
     /// Calls per batch: about 20 µs.
     batch: usize,
-    ours: Box<dyn FnMut()>,
-    theirs: Box<dyn FnMut()>,
+    /// Each runs a batch of this many and returns the time per packet, in ns.
+    ours: Box<dyn FnMut(usize) -> f64>,
+    theirs: Box<dyn FnMut(usize) -> f64>,
+}
+
+/// A batch of `f` timed as a whole: the time per call.
+fn timed(mut f: impl FnMut() + 'static) -> Box<dyn FnMut(usize) -> f64> {
+    Box::new(move |n| per_op(n, &mut f))
+}
+
+/// Decoding `wire` (one packet) both ways: mq's `decode` on a shared `Bytes`, rumqttc's
+/// `Packet::read` on a `BytesMut` whose storage is already shared (made before the batch, not
+/// timed), as in the criterion bench. Each decoded packet is dropped inside the timing.
+fn decode_case(name: &str, batch: usize, wire: Vec<u8>) -> Case {
+    let wire = bytes::Bytes::from(wire);
+    let peer_wire = wire.clone();
+    let mut bufs: Vec<BytesMut> = Vec::with_capacity(batch);
+    Case {
+        name: name.to_string(),
+        batch,
+        ours: Box::new(move |n| {
+            per_op(n, || {
+                let r = mq::codec::decode(black_box(&wire), MAX_PACKET);
+                black_box(&r);
+            })
+        }),
+        theirs: Box::new(move |n| {
+            bufs.clear();
+            bufs.extend((0..n).map(|_| {
+                let mut b = BytesMut::with_capacity(peer_wire.len());
+                b.extend_from_slice(&peer_wire);
+                drop(b.split_to(0));
+                b
+            }));
+            let mut it = bufs.iter_mut();
+            per_op(n, || {
+                let b = it.next().expect("one buffer a call");
+                let r = peer::Packet::read(black_box(b), MAX_PACKET);
+                black_box(&r);
+            })
+        }),
+    }
 }
 
 fn encode_case(name: &str, batch: usize, packet: Packet, peer_packet: peer::Packet) -> Case {
@@ -48,12 +88,12 @@ fn encode_case(name: &str, batch: usize, packet: Packet, peer_packet: peer::Pack
     Case {
         name: name.to_string(),
         batch,
-        ours: Box::new(move || {
+        ours: timed(move || {
             a.clear();
             black_box(&packet).encode(&mut a).unwrap();
             black_box(a.len());
         }),
-        theirs: Box::new(move || {
+        theirs: timed(move || {
             b.clear();
             black_box(&peer_packet).write(&mut b, MAX_PACKET).unwrap();
             black_box(b.len());
@@ -68,6 +108,8 @@ fn main() {
         let msg = publish_qos1(size);
         let label = if size >= 1024 { format!("{}KiB", size / 1024) } else { format!("{size}B") };
         let peer_packet = peer::Packet::Publish(peer_publish(&msg));
+        let wire = Packet::Publish(msg.clone()).to_bytes().expect("valid");
+        cases.push(decode_case(&format!("decode PUBLISH QoS 1 {label}"), batch, wire));
         cases.push(encode_case(
             &format!("encode PUBLISH QoS 1 {label}"),
             batch,
@@ -80,7 +122,7 @@ fn main() {
         cases.push(Case {
             name: format!("make+encode PUBLISH QoS 1 {label}"),
             batch,
-            ours: Box::new(move || {
+            ours: timed(move || {
                 a.clear();
                 let mut p = Publish::new(
                     Topic::new(black_box(BENCH_TOPIC)).unwrap(),
@@ -91,7 +133,7 @@ fn main() {
                 Packet::Publish(p).encode(&mut a).unwrap();
                 black_box(a.len());
             }),
-            theirs: Box::new(move || {
+            theirs: timed(move || {
                 b.clear();
                 let mut p = peer::Publish::from_bytes(
                     black_box(BENCH_TOPIC),
@@ -105,6 +147,11 @@ fn main() {
         });
     }
     let sub = subscribe_10();
+    cases.push(decode_case(
+        "decode SUBSCRIBE 10 filters",
+        50,
+        Packet::Subscribe(sub.clone()).to_bytes().expect("valid"),
+    ));
     cases.push(encode_case(
         "encode SUBSCRIBE 10 filters",
         200,
@@ -115,14 +162,14 @@ fn main() {
     cases.push(Case {
         name: "make+encode SUBSCRIBE 10 filters".to_string(),
         batch: 50,
-        ours: Box::new(move || {
+        ours: timed(move || {
             a.clear();
             let filters =
                 black_box(&BENCH_FILTERS).iter().map(|(f, q)| (TopicFilter::new(*f).unwrap(), *q)).collect();
             Packet::Subscribe(Subscribe { pkid: 7, filters }).encode(&mut a).unwrap();
             black_box(a.len());
         }),
-        theirs: Box::new(move || {
+        theirs: timed(move || {
             b.clear();
             let mut s = peer::Subscribe::new_many(
                 black_box(&BENCH_FILTERS)
@@ -143,15 +190,15 @@ fn main() {
     for case in &mut cases {
         let (mut ours, mut theirs) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
         // Warm-up.
-        per_op(case.batch, &mut case.ours);
-        per_op(case.batch, &mut case.theirs);
+        (case.ours)(case.batch);
+        (case.theirs)(case.batch);
         for round in 0..rounds {
             if round % 2 == 0 {
-                ours.push(per_op(case.batch, &mut case.ours));
-                theirs.push(per_op(case.batch, &mut case.theirs));
+                ours.push((case.ours)(case.batch));
+                theirs.push((case.theirs)(case.batch));
             } else {
-                theirs.push(per_op(case.batch, &mut case.theirs));
-                ours.push(per_op(case.batch, &mut case.ours));
+                theirs.push((case.theirs)(case.batch));
+                ours.push((case.ours)(case.batch));
             }
         }
         ours.sort_by(f64::total_cmp);
