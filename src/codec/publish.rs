@@ -46,6 +46,7 @@ impl Publish {
         0x30 | ((self.dup as u8) << 3) | ((self.qos as u8) << 1) | self.retain as u8
     }
 
+    #[inline]
     pub(crate) fn write(&self, out: &mut Vec<u8>, len: usize) {
         // The fixed header and the topic's length in one copy.
         let (head, n) = header_and(self.first_byte(), len, self.topic.len() as u16);
