@@ -16,7 +16,8 @@
 //! argument, bytes go in through `handle_*` and come out through `poll_*`.
 //!
 //! Modules:
-//! - [`codec`]: encode and decode of the 14 control packets, topic validation and matching.
+//! - [`codec`]: encode and decode of the 14 control packets, topic validation and matching;
+//!   topic names and filters are types checked where they are made (`Topic`, `TopicFilter`).
 //! - [`proto`]: the client session state machine (QoS 0/1/2, keepalive, session resume).
 //! - `native` (feature `native`): the async tokio client over TCP / TLS (feature `tls`) with a
 //!   file session store; the `mq` command line tool is feature `cli`.

@@ -11,7 +11,7 @@ use mq::codec::topic::{matches, try_matches};
 use mq::codec::{
     decode, decode_slice, parse_header, ByteStr, CodecError, ConnAck, Connect, ConnectReturnCode, Decoded,
     Decoder, FixedHeader, LastWill, Packet, Publish, QoS, SkippedPublish, SubAck, SubAckCode, Subscribe,
-    Unsubscribe, MAX_PACKET_SIZE, MAX_REMAINING_LENGTH,
+    Topic, TopicFilter, Unsubscribe, MAX_PACKET_SIZE, MAX_REMAINING_LENGTH,
 };
 use serde_json::{Map, Value};
 
@@ -123,7 +123,7 @@ fn publish(topic: &str, qos: QoS, pkid: u16, payload: &'static [u8]) -> Publish 
         dup: false,
         qos,
         retain: false,
-        topic: topic.into(),
+        topic: Topic::new(topic).unwrap(),
         pkid,
         payload: Bytes::from_static(payload),
     }
@@ -141,11 +141,28 @@ fn connect(client_id: &str) -> Connect {
 }
 
 fn subscribe(pkid: u16, filters: &[(&str, QoS)]) -> Packet {
-    Packet::Subscribe(Subscribe { pkid, filters: filters.iter().map(|(f, q)| (f.to_string(), *q)).collect() })
+    let filters = filters.iter().map(|(f, q)| (TopicFilter::new(*f).unwrap(), *q)).collect();
+    Packet::Subscribe(Subscribe { pkid, filters })
 }
 
 fn unsubscribe(pkid: u16, filters: &[&str]) -> Packet {
-    Packet::Unsubscribe(Unsubscribe { pkid, filters: filters.iter().map(|f| f.to_string()).collect() })
+    Packet::Unsubscribe(Unsubscribe {
+        pkid,
+        filters: filters.iter().map(|f| TopicFilter::new(*f).unwrap()).collect(),
+    })
+}
+
+/// A bad topic name is refused where a [`Topic`] is made, so that no PUBLISH or will can carry
+/// it to the encoder.
+fn topic_refused(topic: &str, err: CodecError) {
+    assert_eq!(Topic::new(topic), Err(err.clone()), "{topic:?}");
+    assert_eq!(Topic::try_from(topic.to_string()), Err(err), "{topic:?}");
+}
+
+/// A bad topic filter is refused where a [`TopicFilter`] is made.
+fn filter_refused(filter: &str, err: CodecError) {
+    assert_eq!(TopicFilter::new(filter), Err(err.clone()), "{filter:?}");
+    assert_eq!(TopicFilter::try_from(filter), Err(err), "{filter:?}");
 }
 
 /// A CONNECT body: "MQTT", level 4, `flags`, keep alive 60, then `payload`.
@@ -168,7 +185,7 @@ fn publish_bytes(qos: u8, topic: &[u8]) -> Vec<u8> {
 fn golden_cases() -> Vec<(Packet, Vec<u8>)> {
     use QoS::*;
     let will = LastWill {
-        topic: "a/b".into(),
+        topic: Topic::from_static("a/b"),
         payload: Bytes::from_static(b"bye"),
         qos: AtLeastOnce,
         retain: false,
@@ -206,7 +223,7 @@ fn golden_cases() -> Vec<(Packet, Vec<u8>)> {
                 clean_session: false,
                 keep_alive: 0,
                 will: Some(LastWill {
-                    topic: "w".into(),
+                    topic: Topic::from_static("w"),
                     payload: Bytes::new(),
                     qos: ExactlyOnce,
                     retain: true,
@@ -338,7 +355,7 @@ fn remaining_length_table_mqtt_2_2_3() {
         let packet = match len {
             0 => Packet::PingReq,
             MAX_REMAINING_LENGTH => continue,
-            _ => Packet::Publish(Publish::new("t", QoS::AtMostOnce, vec![0x5A; len - 3])),
+            _ => Packet::Publish(Publish::new(Topic::from_static("t"), QoS::AtMostOnce, vec![0x5A; len - 3])),
         };
         let bytes = packet.to_bytes().unwrap();
         assert_eq!(&bytes[1..header.len()], encoded, "length {len}");
@@ -349,7 +366,11 @@ fn remaining_length_table_mqtt_2_2_3() {
     // for it, slowly.
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let packet = Packet::Publish(Publish::new("t", QoS::AtMostOnce, vec![0u8; MAX_REMAINING_LENGTH - 3]));
+        let packet = Packet::Publish(Publish::new(
+            Topic::from_static("t"),
+            QoS::AtMostOnce,
+            vec![0u8; MAX_REMAINING_LENGTH - 3],
+        ));
         assert_eq!(packet.encoded_len(), Ok(MAX_PACKET_SIZE));
         let bytes = Bytes::from(packet.to_bytes().unwrap());
         assert_eq!(&bytes[..5], &[0x30, 0xFF, 0xFF, 0xFF, 0x7F]);
@@ -366,7 +387,7 @@ fn decoded_publish_shares_the_input_buffer() {
     assert!(range.contains(&(p.payload.as_ptr() as usize)), "payload was copied");
     assert!(range.contains(&(p.topic.as_bytes().as_ptr() as usize)), "topic was copied");
     assert_eq!(p.topic, "a/b");
-    assert_eq!(ByteStr::from_static("a/b"), p.topic);
+    assert_eq!(&ByteStr::from_static("a/b"), p.topic.as_byte_str());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,7 +458,11 @@ fn the_maximum_packet_size_is_inclusive() {
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn encode_refuses_a_packet_over_268435455_bytes_mqtt_2_2_3() {
-    let packet = Packet::Publish(Publish::new("t", QoS::AtMostOnce, vec![0u8; MAX_REMAINING_LENGTH - 2]));
+    let packet = Packet::Publish(Publish::new(
+        Topic::from_static("t"),
+        QoS::AtMostOnce,
+        vec![0u8; MAX_REMAINING_LENGTH - 2],
+    ));
     encode_refused(&packet, CodecError::PacketTooLarge { size: MAX_PACKET_SIZE + 1, max: MAX_PACKET_SIZE });
 }
 
@@ -519,7 +544,7 @@ mod vectors;
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn an_oversize_publish_is_skipped_without_buffering_it() {
     for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-        let mut big = Publish::new("big/topic", qos, Bytes::from(vec![7u8; 5000]));
+        let mut big = Publish::new(Topic::from_static("big/topic"), qos, Bytes::from(vec![7u8; 5000]));
         big.pkid = if qos == QoS::AtMostOnce { 0 } else { 42 };
         let mut stream = Vec::new();
         Packet::Publish(big).encode(&mut stream).unwrap();
@@ -560,7 +585,7 @@ fn an_oversize_publish_is_skipped_without_buffering_it() {
     d.feed(&suback);
     assert!(matches!(d.next_decoded(), Err(CodecError::PacketTooLarge { .. })));
     let mut publish = Vec::new();
-    Packet::Publish(Publish::new("t", QoS::AtMostOnce, Bytes::from(vec![0u8; 2000])))
+    Packet::Publish(Publish::new(Topic::from_static("t"), QoS::AtMostOnce, Bytes::from(vec![0u8; 2000])))
         .encode(&mut publish)
         .unwrap();
     let mut d = Decoder::new(1024);

@@ -17,7 +17,7 @@ mod common;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use common::{payload, start, MemStore};
-use mq::codec::{ConnAck, ConnectReturnCode, Decoder, Packet, Publish, QoS, SubAck, SubAckCode};
+use mq::codec::{ConnAck, ConnectReturnCode, Decoder, Packet, Publish, QoS, SubAck, SubAckCode, Topic};
 use mq::proto::{Client, Config, Event, Instant, Message, RequestId, StoreRecord, UserError};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -194,7 +194,14 @@ impl Broker {
 }
 
 fn to_client(mid: u64, qos: QoS, pkid: u16, dup: bool) -> Publish {
-    Publish { dup, qos, retain: false, topic: "down".into(), pkid, payload: payload(&mid.to_string()) }
+    Publish {
+        dup,
+        qos,
+        retain: false,
+        topic: Topic::from_static("down"),
+        pkid,
+        payload: payload(&mid.to_string()),
+    }
 }
 
 fn message_id(p: &Publish) -> u64 {
@@ -423,7 +430,10 @@ impl World {
                 let qos = self.rng.qos();
                 let mid = self.next_mid;
                 self.next_mid += 1;
-                match self.client.publish(self.now, Message::new("up", payload(&mid.to_string()), qos)) {
+                match self
+                    .client
+                    .publish(self.now, Message::new(Topic::from_static("up"), payload(&mid.to_string()), qos))
+                {
                     Ok(id) => {
                         self.accepted.insert(mid, qos);
                         assert!(

@@ -3,7 +3,7 @@
 
 mod native_common;
 
-use mq::codec::{LastWill, QoS};
+use mq::codec::{LastWill, QoS, Topic};
 use mq::native::State;
 use mq::proto::Message;
 use native_common::*;
@@ -23,7 +23,10 @@ async fn qos_0_1_2_end_to_end() {
         );
     }
     let pending: Vec<_> = (0..300)
-        .map(|i| publ.start_publish(Message::new("a/many/x", format!("{i}"), QoS::ExactlyOnce)).unwrap())
+        .map(|i| {
+            publ.start_publish(Message::new(Topic::from_static("a/many/x"), format!("{i}"), QoS::ExactlyOnce))
+                .unwrap()
+        })
         .collect();
     for p in pending {
         within(p).await.unwrap();
@@ -48,7 +51,7 @@ async fn retained_message_and_will() {
     assert_eq!(&m.payload[..], b"kept");
     let mut o = b.options("a-will");
     o.config.will = Some(LastWill {
-        topic: "r/will".into(),
+        topic: Topic::from_static("r/will"),
         payload: "gone".into(),
         qos: QoS::AtLeastOnce,
         retain: false,

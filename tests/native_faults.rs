@@ -10,7 +10,7 @@
 
 mod native_common;
 
-use mq::codec::{parse_header, QoS, MAX_PACKET_SIZE};
+use mq::codec::{parse_header, QoS, Topic, MAX_PACKET_SIZE};
 use mq::native::{BoxStream, Client, FileStore, Messages, Options, Reconnect, SessionStore, State};
 use mq::proto::Message;
 use native_common::{within, Mosquitto, TempDir, HOST};
@@ -703,7 +703,9 @@ where
         }
         let (topic, qos) =
             if i % 2 == 0 { ("faults/1", QoS::AtLeastOnce) } else { ("faults/2", QoS::ExactlyOnce) };
-        let p = publ.start_publish(Message::new(topic, i.to_string(), qos)).expect("start_publish");
+        let p = publ
+            .start_publish(Message::new(Topic::from_static(topic), i.to_string(), qos))
+            .expect("start_publish");
         pending.push_back((i, p));
         most = most.max(pending.len());
     }

@@ -5,7 +5,7 @@
 
 mod native_common;
 
-use mq::codec::{ConnectReturnCode, LastWill, QoS};
+use mq::codec::{ConnectReturnCode, LastWill, QoS, Topic};
 use mq::native::{BoxStream, Client, Error, Options, Reconnect, State};
 use mq::proto::{ConnectionError, ErrorCode, Message};
 use native_common::*;
@@ -32,7 +32,10 @@ async fn qos_0_1_2_end_to_end() {
     }
     // Many in flight at once, in order.
     let pending: Vec<_> = (0..500)
-        .map(|i| publ.start_publish(Message::new("e2e/many", format!("{i}"), QoS::AtLeastOnce)).unwrap())
+        .map(|i| {
+            publ.start_publish(Message::new(Topic::from_static("e2e/many"), format!("{i}"), QoS::AtLeastOnce))
+                .unwrap()
+        })
         .collect();
     for p in pending {
         within(p).await.unwrap();
@@ -92,7 +95,7 @@ async fn will_is_published_on_an_ungraceful_drop_only() {
     let with_will = |id: &str| {
         let mut o = b.options(id);
         o.config.will = Some(LastWill {
-            topic: format!("will/{id}"),
+            topic: Topic::new(format!("will/{id}")).unwrap(),
             payload: "gone".into(),
             qos: QoS::AtLeastOnce,
             retain: false,
@@ -198,8 +201,10 @@ async fn in_flight_messages_survive_a_client_restart() {
         Ok(Box::new(DeafAfterConnAck::new(tokio::net::TcpStream::connect((HOST, port)).await?)) as BoxStream)
     }));
     let (c1, _) = connect(run1).await;
-    let p1 = c1.start_publish(Message::new("restart/q1", "one", QoS::AtLeastOnce)).unwrap();
-    let p2 = c1.start_publish(Message::new("restart/q2", "two", QoS::ExactlyOnce)).unwrap();
+    let p1 =
+        c1.start_publish(Message::new(Topic::from_static("restart/q1"), "one", QoS::AtLeastOnce)).unwrap();
+    let p2 =
+        c1.start_publish(Message::new(Topic::from_static("restart/q2"), "two", QoS::ExactlyOnce)).unwrap();
     // QoS 1 reaches the watcher while the publisher hears nothing back. (Mosquitto passes a
     // QoS 2 message on only after PUBREL, which needs the PUBREC the publisher never sees.)
     assert_eq!(&next(&mut msgs).await.payload[..], b"one");
@@ -342,14 +347,20 @@ async fn broker_restart_with_persistence_loses_nothing() {
     let qos = |i: usize| if i % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce };
     let mut pending = Vec::new();
     for i in 0..N / 3 {
-        pending.push(publ.start_publish(Message::new("persist/t", format!("{i}"), qos(i))).unwrap());
+        pending.push(
+            publ.start_publish(Message::new(Topic::from_static("persist/t"), format!("{i}"), qos(i)))
+                .unwrap(),
+        );
     }
     for p in pending.drain(..) {
         within(p).await.unwrap();
     }
     b.stop();
     for i in N / 3..N {
-        pending.push(publ.start_publish(Message::new("persist/t", format!("{i}"), qos(i))).unwrap());
+        pending.push(
+            publ.start_publish(Message::new(Topic::from_static("persist/t"), format!("{i}"), qos(i)))
+                .unwrap(),
+        );
     }
     b.restart();
     for p in pending {

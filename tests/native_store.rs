@@ -7,7 +7,7 @@
 
 mod native_common;
 
-use mq::codec::{Publish, QoS};
+use mq::codec::{Publish, QoS, Topic, TopicFilter};
 use mq::native::{FileStore, MemoryStore, SessionStore};
 use mq::proto::{Client, Config, ErrorCode, Instant, Message, RequestId, StoreKey, StoreOp, StoreRecord};
 use native_common::{connect, within, Mosquitto, TempDir};
@@ -49,7 +49,7 @@ fn record(kind: u64, n: u64) -> StoreRecord {
                 dup: false,
                 qos: if n % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce },
                 retain: n % 3 == 0,
-                topic: format!("out/{n}").into(),
+                topic: Topic::new(format!("out/{n}")).unwrap(),
                 pkid,
                 payload: payload.into(),
             },
@@ -58,10 +58,13 @@ fn record(kind: u64, n: u64) -> StoreRecord {
         2 => StoreRecord::Incoming { pkid, delivered: n % 2 == 0 },
         3 => StoreRecord::Queued {
             request: RequestId(n),
-            message: Message::new(format!("q/{n}"), payload, QoS::ExactlyOnce).retain(n % 2 == 1),
+            message: Message::new(Topic::new(format!("q/{n}")).unwrap(), payload, QoS::ExactlyOnce)
+                .retain(n % 2 == 1),
         },
         _ => StoreRecord::Subscriptions(
-            (0..n % 4).map(|i| (format!("s/{n}/{i}/#"), QoS::AtLeastOnce)).collect(),
+            (0..n % 4)
+                .map(|i| (TopicFilter::new(format!("s/{n}/{i}/#")).unwrap(), QoS::AtLeastOnce))
+                .collect(),
         ),
     }
 }
@@ -174,7 +177,7 @@ fn conformance<S: SessionStore>(make: impl Fn() -> S, crashes: impl Fn(&S, &[Sto
     let mut c = Client::new(Config::new("conformance")).unwrap();
     let now = Instant::ZERO; // Any instant will do; nothing here is timed.
     for (i, qos) in [QoS::AtLeastOnce, QoS::ExactlyOnce, QoS::AtLeastOnce].into_iter().enumerate() {
-        c.publish(now, Message::new("s/t", format!("{i}"), qos)).unwrap();
+        c.publish(now, Message::new(Topic::from_static("s/t"), format!("{i}"), qos)).unwrap();
         drain(&mut c, &mut s);
     }
     c.handle_connected(now);
@@ -429,7 +432,7 @@ fn compaction_keeps_exactly_the_live_records() {
     for i in 0..100 {
         let rec = StoreRecord::Queued {
             request: RequestId(1000),
-            message: Message::new("s/big", format!("{i}{big}"), QoS::ExactlyOnce),
+            message: Message::new(Topic::from_static("s/big"), format!("{i}{big}"), QoS::ExactlyOnce),
         };
         s.apply(&[StoreOp::Put(rec), put(2, 1 + 65_535 * (i % 2))]).unwrap(); // One key each.
     }
@@ -463,7 +466,7 @@ fn credentials_are_never_written() {
     let mut c = Client::new(config).unwrap();
     let now = Instant::ZERO; // Any instant will do.
     c.handle_connected(now);
-    c.publish(now, Message::new("t", "m", QoS::ExactlyOnce)).unwrap();
+    c.publish(now, Message::new(Topic::from_static("t"), "m", QoS::ExactlyOnce)).unwrap();
     let mut sent = Vec::new();
     c.poll_transmit(&mut sent);
     drain(&mut c, &mut s);

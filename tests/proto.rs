@@ -8,9 +8,10 @@ mod common;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use common::{config, disconnect_reason, messages, msg, payload, published as published_ids, Pair};
+use common::{config, disconnect_reason, filter, messages, msg, payload, published as published_ids, Pair};
 use mq::codec::{
-    ConnAck, ConnectReturnCode, LastWill, Packet, Publish, QoS, SubAck, SubAckCode, Subscribe, Unsubscribe,
+    ConnAck, ConnectReturnCode, LastWill, Packet, Publish, QoS, SubAck, SubAckCode, Subscribe, Topic,
+    Unsubscribe,
 };
 use mq::proto::{
     Client, ConnectionError, Event, Message, ProtocolError, StoreKey, StoreOp, StoreRecord, UserError,
@@ -18,7 +19,14 @@ use mq::proto::{
 use std::time::Duration;
 
 fn incoming(pkid: u16, qos: QoS, body: &str) -> Publish {
-    Publish { dup: false, qos, retain: false, topic: "in/t".into(), pkid, payload: payload(body) }
+    Publish {
+        dup: false,
+        qos,
+        retain: false,
+        topic: Topic::from_static("in/t"),
+        pkid,
+        payload: payload(body),
+    }
 }
 
 fn connected_pair(id: &str) -> Pair {
@@ -33,7 +41,7 @@ fn connect_is_built_from_the_config_mqtt_3_1() {
     let mut c = config("dev-1");
     c.clean_session = false;
     c.keep_alive = Duration::from_secs(30);
-    c.will = Some(LastWill { topic: "dev/1/status".into(), payload: payload("gone"), qos: QoS::AtLeastOnce, retain: true });
+    c.will = Some(LastWill { topic: Topic::from_static("dev/1/status"), payload: payload("gone"), qos: QoS::AtLeastOnce, retain: true });
     c.username = Some("user".into());
     c.password = Some(payload("secret"));
     let mut p = Pair::new(c);
@@ -59,9 +67,8 @@ fn empty_client_id_needs_clean_session_mqtt_3_1_3_7() {
 
 both! {
 fn invalid_configs_are_refused_before_connecting() {
-    let mut c = config("x");
-    c.will = Some(LastWill { topic: "a/#".into(), payload: payload(""), qos: QoS::AtMostOnce, retain: false });
-    assert!(matches!(Client::new(c), Err(UserError::InvalidTopic(_))));
+    // A will's topic is a `Topic`: a bad one is refused where it is made.
+    assert_eq!(Topic::new("a/#").map_err(UserError::from_topic), Err(UserError::InvalidTopic(mq::codec::CodecError::WildcardInTopicName)));
     let mut c = config("x");
     c.password = Some(payload("p"));
     assert!(matches!(Client::new(c), Err(UserError::InvalidConfig(_))));
@@ -383,12 +390,12 @@ fn subscribe_with_several_filters_reports_each_granted_qos_or_failure() {
     let codes = vec![SubAckCode::Granted(QoS::AtLeastOnce), SubAckCode::Granted(QoS::AtLeastOnce), SubAckCode::Failure];
     p.deliver(Packet::SubAck(SubAck { pkid: s.pkid, codes: codes.clone() }));
     assert_eq!(p.take_events(), vec![Event::Subscribed { id, codes }]);
-    assert_eq!(p.client.subscriptions(), &[("a/+".to_string(), QoS::AtLeastOnce), ("b/#".to_string(), QoS::AtLeastOnce)]);
+    assert_eq!(p.client.subscriptions(), &[(filter("a/+"), QoS::AtLeastOnce), (filter("b/#"), QoS::AtLeastOnce)]);
     let uid = p.client.unsubscribe(p.now, &["a/+"]).unwrap();
     let Packet::Unsubscribe(u) = p.take_sent().remove(0) else { panic!() };
     p.deliver(Packet::UnsubAck(u.pkid));
     assert_eq!(p.take_events(), vec![Event::Unsubscribed { id: uid }]);
-    assert_eq!(p.client.subscriptions(), &[("b/#".to_string(), QoS::AtLeastOnce)]);
+    assert_eq!(p.client.subscriptions(), &[(filter("b/#"), QoS::AtLeastOnce)]);
 }
 }
 
@@ -514,8 +521,8 @@ fn malformed_and_server_only_packets_close_the_connection_with_a_reason() {
             other => panic!("{bytes:02x?}: {other:?}"),
         }
     }
-    for server_only in [Packet::PingReq, Packet::Disconnect, Packet::Subscribe(Subscribe { pkid: 1, filters: vec![("a".into(), QoS::AtMostOnce)] }),
-                        Packet::Unsubscribe(Unsubscribe { pkid: 1, filters: vec!["a".into()] })] {
+    for server_only in [Packet::PingReq, Packet::Disconnect, Packet::Subscribe(Subscribe { pkid: 1, filters: vec![(filter("a"), QoS::AtMostOnce)] }),
+                        Packet::Unsubscribe(Unsubscribe { pkid: 1, filters: vec![filter("a")] })] {
         let mut p = connected_pair("c");
         p.deliver(server_only);
         assert!(matches!(disconnect_reason(&p.take_events()), Some(ConnectionError::Protocol(ProtocolError::UnexpectedPacket { .. }))));
@@ -566,13 +573,15 @@ fn bytes_in_any_chunking_give_the_same_result() {
 both! {
 fn invalid_arguments_are_rejected_before_anything_is_sent() {
     let mut p = connected_pair("c");
-    assert!(matches!(p.client.publish(p.now, msg("a/+", "x", QoS::AtLeastOnce)), Err(UserError::InvalidTopic(_))));
-    assert!(matches!(p.client.publish(p.now, msg("", "x", QoS::AtMostOnce)), Err(UserError::InvalidTopic(_))));
-    assert!(matches!(p.client.publish(p.now, msg("a\0b", "x", QoS::AtMostOnce)), Err(UserError::InvalidTopic(_))));
+    // A topic is checked where the message is made (`Message::try_new`, as the drivers do).
+    assert!(matches!(Message::try_new("a/+", "x", QoS::AtLeastOnce), Err(UserError::InvalidTopic(_))));
+    assert!(matches!(Message::try_new("", "x", QoS::AtMostOnce), Err(UserError::InvalidTopic(_))));
+    assert!(matches!(Message::try_new("a\0b", "x", QoS::AtMostOnce), Err(UserError::InvalidTopic(_))));
+    assert!(matches!(Message::try_new("a".repeat(65_536), "x", QoS::AtMostOnce), Err(UserError::TooLarge(_))));
     assert!(matches!(p.client.subscribe(p.now, &[("a/#/b", QoS::AtMostOnce)]), Err(UserError::InvalidFilter(_))));
     assert!(matches!(p.client.subscribe::<&str>(p.now, &[]), Err(UserError::NoFilters)));
     assert!(matches!(p.client.unsubscribe::<&str>(p.now, &[]), Err(UserError::NoFilters)));
-    let huge = Message::new("t", vec![0u8; 268_435_456], QoS::AtMostOnce);
+    let huge = Message::new(Topic::from_static("t"), vec![0u8; 268_435_456], QoS::AtMostOnce);
     assert!(matches!(p.client.publish(p.now, huge), Err(UserError::TooLarge(_))));
     assert!(p.take_sent().is_empty());
     assert!(p.store.records.is_empty());
@@ -949,7 +958,7 @@ fn an_oversize_publish_is_acknowledged_reported_and_not_delivered() {
     p.connect(false);
     p.take_events();
     let big = |qos, pkid, dup: bool| {
-        let mut m = Publish::new("big/t", qos, payload(&"x".repeat(4000)));
+        let mut m = Publish::new(Topic::from_static("big/t"), qos, payload(&"x".repeat(4000)));
         m.pkid = pkid;
         m.dup = dup;
         m.retain = true;
@@ -972,7 +981,7 @@ fn an_oversize_publish_is_acknowledged_reported_and_not_delivered() {
     assert_eq!(p.take_sent(), vec![Packet::PubComp(2)]);
     assert!(p.client.is_connected());
     // A small message after them is delivered as usual.
-    let mut small = Publish::new("small/t", QoS::AtLeastOnce, payload("ok"));
+    let mut small = Publish::new(Topic::from_static("small/t"), QoS::AtLeastOnce, payload("ok"));
     small.pkid = 3;
     p.deliver(Packet::Publish(small.clone()));
     assert_eq!(p.take_events(), vec![Event::Message(small)]);

@@ -8,12 +8,19 @@ mod common;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use common::{config, disconnect_reason, messages, payload, Pair};
-use mq::codec::{Packet, Publish, QoS};
+use mq::codec::{Packet, Publish, QoS, Topic};
 use mq::proto::{ConnectionError, Event, StoreKey, StoreRecord};
 use std::time::Duration;
 
 fn incoming(pkid: u16, qos: QoS, body: &str) -> Publish {
-    Publish { dup: false, qos, retain: false, topic: "in/t".into(), pkid, payload: payload(body) }
+    Publish {
+        dup: false,
+        qos,
+        retain: false,
+        topic: Topic::from_static("in/t"),
+        pkid,
+        payload: payload(body),
+    }
 }
 
 fn kept_session_pair() -> (Pair, mq::proto::Config) {

@@ -5,7 +5,9 @@
 //! bytes.
 
 use bytes::{Buf, Bytes, BytesMut};
-use mq::codec::{self as ours, Decoder, Packet, Publish, QoS, SubAck, SubAckCode, Subscribe};
+use mq::codec::{
+    self as ours, Decoder, Packet, Publish, QoS, SubAck, SubAckCode, Subscribe, Topic, TopicFilter,
+};
 use rumqttc::mqttbytes::v4 as peer;
 use std::hint::black_box;
 
@@ -46,46 +48,82 @@ fn payload(len: usize, rng: &mut Rng) -> Bytes {
 }
 
 /// Topic names of the kind a broker forwards: 3 to 5 levels, 20 to 60 bytes.
-fn topic(rng: &mut Rng) -> String {
+fn topic(rng: &mut Rng) -> Topic {
     const SITES: [&str; 4] = ["plant-a", "plant-b", "warehouse", "office"];
     const KINDS: [&str; 5] = ["temperature", "humidity", "status", "power/active", "vibration/rms"];
-    format!(
+    let name = format!(
         "sensors/{}/line-{}/dev-{:04}/{}",
         SITES[rng.range(0, 3)],
         rng.range(1, 12),
         rng.range(0, 9999),
         KINDS[rng.range(0, 4)]
-    )
+    );
+    Topic::new(name).expect("a valid topic name")
 }
 
 fn nonzero_id(rng: &mut Rng) -> u16 {
     rng.range(1, u16::MAX as usize) as u16
 }
 
+/// rumqttc's QoS for ours.
+pub fn peer_qos(q: QoS) -> rumqttc::mqttbytes::QoS {
+    use rumqttc::mqttbytes::QoS as Peer;
+    match q {
+        QoS::AtMostOnce => Peer::AtMostOnce,
+        QoS::AtLeastOnce => Peer::AtLeastOnce,
+        QoS::ExactlyOnce => Peer::ExactlyOnce,
+    }
+}
+
+/// The same PUBLISH as rumqttc's type.
+pub fn peer_publish(p: &Publish) -> peer::Publish {
+    let mut q = peer::Publish::from_bytes(p.topic.as_str(), peer_qos(p.qos), p.payload.clone());
+    q.pkid = p.pkid;
+    q.dup = p.dup;
+    q.retain = p.retain;
+    q
+}
+
+/// The same SUBSCRIBE as rumqttc's type.
+pub fn peer_subscribe(s: &Subscribe) -> peer::Subscribe {
+    let mut out = peer::Subscribe::new_many(
+        s.filters.iter().map(|(f, q)| peer::SubscribeFilter::new(f.to_string(), peer_qos(*q))),
+    );
+    out.pkid = s.pkid;
+    out
+}
+
+/// The single-packet benchmarks' topic name.
+pub const BENCH_TOPIC: &str = "sensors/plant-a/line-7/dev-0042/temperature";
+
 /// A PUBLISH at QoS 1 with a `len`-byte payload (the single-packet benchmarks).
+/// The topic is made as an application makes one (`Topic::new`, a copy), not from a static.
 pub fn publish_qos1(len: usize) -> Publish {
     let mut rng = Rng::new(0x5eed_0001 ^ len as u64);
     let mut p =
-        Publish::new("sensors/plant-a/line-7/dev-0042/temperature", QoS::AtLeastOnce, payload(len, &mut rng));
+        Publish::new(Topic::new(BENCH_TOPIC).expect("valid"), QoS::AtLeastOnce, payload(len, &mut rng));
     p.pkid = 4242;
     p
 }
 
+/// The filters of [`subscribe_10`].
+pub const BENCH_FILTERS: [(&str, QoS); 10] = [
+    ("sensors/+/line-1/+/temperature", QoS::AtMostOnce),
+    ("sensors/plant-a/#", QoS::AtLeastOnce),
+    ("sensors/plant-b/line-3/dev-0001/status", QoS::ExactlyOnce),
+    ("alerts/#", QoS::ExactlyOnce),
+    ("commands/dev-0042/+", QoS::AtLeastOnce),
+    ("$SYS/broker/clients/connected", QoS::AtMostOnce),
+    ("fleet/+/+/position", QoS::AtMostOnce),
+    ("config/dev-0042", QoS::AtLeastOnce),
+    ("firmware/updates/stable/#", QoS::AtLeastOnce),
+    ("+/heartbeat", QoS::AtMostOnce),
+];
+
 /// A SUBSCRIBE with 10 filters: plain names, `+` and `#` wildcards, mixed QoS.
 pub fn subscribe_10() -> Subscribe {
-    let filters = [
-        ("sensors/+/line-1/+/temperature", QoS::AtMostOnce),
-        ("sensors/plant-a/#", QoS::AtLeastOnce),
-        ("sensors/plant-b/line-3/dev-0001/status", QoS::ExactlyOnce),
-        ("alerts/#", QoS::ExactlyOnce),
-        ("commands/dev-0042/+", QoS::AtLeastOnce),
-        ("$SYS/broker/clients/connected", QoS::AtMostOnce),
-        ("fleet/+/+/position", QoS::AtMostOnce),
-        ("config/dev-0042", QoS::AtLeastOnce),
-        ("firmware/updates/stable/#", QoS::AtLeastOnce),
-        ("+/heartbeat", QoS::AtMostOnce),
-    ];
-    Subscribe { pkid: 7, filters: filters.iter().map(|(f, q)| (f.to_string(), *q)).collect() }
+    let filters = BENCH_FILTERS.iter().map(|(f, q)| (TopicFilter::new(*f).expect("valid"), *q)).collect();
+    Subscribe { pkid: 7, filters }
 }
 
 /// What the mixed stream holds, by packet type, for checking both decoders saw the same thing.

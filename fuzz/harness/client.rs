@@ -22,7 +22,8 @@
 
 use bytes::Bytes;
 use mq::codec::{
-    ConnAck, ConnectReturnCode, Decoder, Packet, Publish, QoS, SubAck, SubAckCode, Subscribe, Unsubscribe,
+    ConnAck, ConnectReturnCode, Decoder, Packet, Publish, QoS, SubAck, SubAckCode, Subscribe, Topic,
+    TopicFilter, Unsubscribe,
 };
 use mq::proto::{Client, Config, Event, Instant, Message, RequestId, StoreKey, StoreOp, StoreRecord};
 use std::collections::{BTreeMap, BTreeSet};
@@ -222,7 +223,9 @@ impl Sim {
                 let retain = input.byte() & 1 == 1;
                 let n = input.byte() as usize % 8;
                 let payload = Bytes::copy_from_slice(input.bytes(n));
-                let r = self.client.publish(self.now, Message::new(topic, payload, qos).retain(retain));
+                // A bad topic is refused where the message is made, as a driver does.
+                let message = Message::try_new(topic, payload, qos);
+                let r = message.and_then(|m| self.client.publish(self.now, m.retain(retain)));
                 trace!("publish {topic:?} {qos:?}: {r:?}");
                 self.issued(r.ok());
             }
@@ -273,13 +276,17 @@ impl Sim {
                 let qos = QoS::from_u8(flags % 3).unwrap();
                 let pkid = if qos == QoS::AtMostOnce { 0 } else { self.id(input) };
                 let n = input.byte() as usize % 8;
+                // The input is read as before the topic was a `Topic`: payload bytes first.
+                let topic = Topic::new(DOWN_TOPICS[(flags >> 4) as usize % DOWN_TOPICS.len()]);
+                let payload = Bytes::copy_from_slice(input.bytes(n));
                 Packet::Publish(Publish {
                     dup: flags & 4 != 0,
                     qos,
                     retain: flags & 8 != 0,
-                    topic: DOWN_TOPICS[(flags >> 4) as usize % DOWN_TOPICS.len()].into(),
+                    // The last two are not topic names: no such packet is made.
+                    topic: topic.ok()?,
                     pkid,
-                    payload: Bytes::copy_from_slice(input.bytes(n)),
+                    payload,
                 })
             }
             4 => Packet::PubAck(self.id(input)),
@@ -304,9 +311,12 @@ impl Sim {
             _ => {
                 let pkid = self.id(input);
                 if input.byte() & 1 == 0 {
-                    Packet::Subscribe(Subscribe { pkid, filters: vec![("a".into(), QoS::AtMostOnce)] })
+                    Packet::Subscribe(Subscribe {
+                        pkid,
+                        filters: vec![(TopicFilter::new("a").ok()?, QoS::AtMostOnce)],
+                    })
                 } else {
-                    Packet::Unsubscribe(Unsubscribe { pkid, filters: vec!["a".into()] })
+                    Packet::Unsubscribe(Unsubscribe { pkid, filters: vec![TopicFilter::new("a").ok()?] })
                 }
             }
         })

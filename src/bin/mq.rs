@@ -5,9 +5,9 @@
 //! connect timeout); 3 the broker refused the connection (CONNACK code) or a subscription;
 //! 4 the connection was lost or another runtime error; 27 `-W` timeout (as mosquitto_sub).
 
-use mq::codec::{LastWill, QoS};
+use mq::codec::{LastWill, QoS, Topic};
 use mq::native::{Client, Error, Options, Reconnect, Roots, TlsOptions};
-use mq::proto::{ConnectionError, Message};
+use mq::proto::{ConnectionError, Message, UserError};
 use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -227,12 +227,15 @@ fn options(a: &Args) -> Result<Options, Error> {
     if let Some(p) = &a.pass {
         c.password = Some(p.clone().into_bytes().into());
     }
-    c.will = a.will_topic.as_ref().map(|t| LastWill {
-        topic: t.clone(),
-        payload: a.will_payload.clone().into(),
-        qos: a.will_qos,
-        retain: a.will_retain,
-    });
+    c.will = match &a.will_topic {
+        Some(t) => Some(LastWill {
+            topic: Topic::new(t.as_str()).map_err(UserError::from_topic)?,
+            payload: a.will_payload.clone().into(),
+            qos: a.will_qos,
+            retain: a.will_retain,
+        }),
+        None => None,
+    };
     o.session_dir = a.session_dir.clone();
     o.reconnect = Reconnect { max_attempts: Some(10), ..Reconnect::default() };
     Ok(o)
@@ -255,6 +258,13 @@ fn exit_code(e: &Error) -> u8 {
 
 async fn run(a: Args) -> Result<(), Error> {
     let opts = options(&a)?;
+    // Topics to publish to, checked before connecting.
+    let mut topics = Vec::new();
+    if a.publish {
+        for t in &a.topics {
+            topics.push(Topic::new(t.as_str()).map_err(UserError::from_topic)?);
+        }
+    }
     if a.debug {
         eprintln!("mq: connecting to {}:{} as '{}'", opts.host, opts.port, opts.config.client_id);
     }
@@ -265,7 +275,7 @@ async fn run(a: Args) -> Result<(), Error> {
     if a.publish {
         let mut pending = Vec::new();
         let mut send = |payload: Vec<u8>| -> Result<(), Error> {
-            for t in &a.topics {
+            for t in &topics {
                 let m = Message::new(t.clone(), payload.clone(), a.qos).retain(a.retain);
                 pending.push(client.start_publish(m)?);
             }

@@ -2,14 +2,15 @@
 
 use super::topic::validate_topic_name;
 use super::wire::{check_binary, check_remaining, check_str, write_binary, write_header, Reader};
-use super::{CodecError, QoS};
+use super::{ByteStr, CodecError, QoS, Topic};
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use bytes::Bytes;
 
 /// The will message a broker publishes when the connection drops without DISCONNECT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastWill {
-    pub topic: String,
+    /// Checked when it was made (see [`Topic`]).
+    pub topic: Topic,
     pub payload: Bytes,
     pub qos: QoS,
     pub retain: bool,
@@ -40,8 +41,7 @@ impl Connect {
         let mut len = 2 + PROTOCOL_NAME.len() + 1 + 1 + 2;
         len += check_str(&self.client_id)?;
         if let Some(will) = &self.will {
-            validate_topic_name(&will.topic)?;
-            len += check_str(&will.topic)? + check_binary(&will.payload)?;
+            len += 2 + will.topic.len() + check_binary(&will.payload)?;
         }
         if let Some(u) = &self.username {
             len += check_str(u)?;
@@ -124,7 +124,7 @@ impl Connect {
         let will = if will_flag {
             let topic = r.str()?;
             validate_topic_name(topic)?;
-            let topic = topic.to_owned();
+            let topic = Topic::from_validated(ByteStr::from(topic));
             let payload = Bytes::copy_from_slice(r.binary()?);
             Some(LastWill { topic, payload, qos: will_qos, retain: will_retain })
         } else {

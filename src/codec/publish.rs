@@ -1,8 +1,8 @@
 //! PUBLISH [MQTT-3.3] and its acknowledgements PUBACK, PUBREC, PUBREL, PUBCOMP [MQTT-3.4..3.7].
 
-use super::topic::{validate_topic_name, validate_topic_name_bytes};
-use super::wire::{check_remaining, slice_of, write_binary, write_header, Reader};
-use super::{ByteStr, CodecError, QoS};
+use super::topic::validate_topic_name_bytes;
+use super::wire::{check_remaining, extend_prefix, header_and, slice_of, Reader};
+use super::{ByteStr, CodecError, QoS, Topic};
 use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -13,7 +13,8 @@ pub struct Publish {
     pub dup: bool,
     pub qos: QoS,
     pub retain: bool,
-    pub topic: ByteStr,
+    /// Checked when it was made (see [`Topic`]), so encoding does not check it again.
+    pub topic: Topic,
     /// Packet identifier; present (non-zero) only when QoS > 0 [MQTT-2.3.1-5].
     pub pkid: u16,
     pub payload: Bytes,
@@ -21,14 +22,14 @@ pub struct Publish {
 
 impl Publish {
     /// A QoS 0 message without a packet identifier.
-    pub fn new(topic: impl Into<ByteStr>, qos: QoS, payload: impl Into<Bytes>) -> Publish {
-        Publish { dup: false, qos, retain: false, topic: topic.into(), pkid: 0, payload: payload.into() }
+    pub fn new(topic: Topic, qos: QoS, payload: impl Into<Bytes>) -> Publish {
+        Publish { dup: false, qos, retain: false, topic, pkid: 0, payload: payload.into() }
     }
 
-    /// Validates and returns the remaining length.
+    /// Validates and returns the remaining length. The topic's rules (non-empty, no wildcard,
+    /// no U+0000, at most 65,535 bytes) were checked when the [`Topic`] was made.
+    #[inline]
     pub fn remaining_len(&self) -> Result<usize, CodecError> {
-        // Also checks the string rules (at most 65,535 bytes, no U+0000) [MQTT-1.5.3].
-        validate_topic_name(&self.topic)?;
         let mut len = 2 + self.topic.len() + self.payload.len();
         match self.qos {
             QoS::AtMostOnce if self.dup => return Err(CodecError::DupWithQoS0),
@@ -45,9 +46,12 @@ impl Publish {
         0x30 | ((self.dup as u8) << 3) | ((self.qos as u8) << 1) | self.retain as u8
     }
 
+    #[inline]
     pub(crate) fn write(&self, out: &mut Vec<u8>, len: usize) {
-        write_header(out, self.first_byte(), len);
-        write_binary(out, self.topic.as_bytes());
+        // The fixed header and the topic's length in one copy.
+        let (head, n) = header_and(self.first_byte(), len, self.topic.len() as u16);
+        extend_prefix(out, &head, n + 2);
+        out.extend_from_slice(self.topic.as_bytes());
         if self.qos != QoS::AtMostOnce {
             out.extend_from_slice(&self.pkid.to_be_bytes());
         }
@@ -62,7 +66,7 @@ impl Publish {
             dup: f.dup,
             qos: f.qos,
             retain: f.retain,
-            topic: ByteStr::from_validated(slice_of(owner, &body[2..2 + f.topic_len])),
+            topic: Topic::from_validated(ByteStr::from_validated(slice_of(owner, &body[2..2 + f.topic_len]))),
             pkid: f.pkid,
             payload: slice_of(owner, &body[f.payload_at..]),
         })
@@ -87,7 +91,7 @@ impl Publish {
             dup: f.dup,
             qos: f.qos,
             retain: f.retain,
-            topic: ByteStr::from_validated(topic),
+            topic: Topic::from_validated(ByteStr::from_validated(topic)),
             pkid: f.pkid,
             payload,
         })

@@ -1,15 +1,16 @@
 //! SUBSCRIBE [MQTT-3.8], SUBACK [MQTT-3.9], UNSUBSCRIBE [MQTT-3.10] (UNSUBACK is a plain ack).
 
-use super::topic::{validate_filter_levels, validate_topic_filter};
-use super::wire::{check_remaining, write_binary, write_header, Reader};
-use super::{CodecError, QoS};
-use alloc::{borrow::ToOwned, string::String, vec::Vec};
+use super::topic::validate_filter_levels;
+use super::wire::{check_remaining, extend_prefix, header_and, Reader};
+use super::{CodecError, QoS, TopicFilter};
+use alloc::{borrow::ToOwned, vec::Vec};
 
 /// SUBSCRIBE: one or more topic filters, each with a maximum QoS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscribe {
     pub pkid: u16,
-    pub filters: Vec<(String, QoS)>,
+    /// Each checked when it was made (see [`TopicFilter`]), so encoding does not check it again.
+    pub filters: Vec<(TopicFilter, QoS)>,
 }
 
 impl Subscribe {
@@ -21,23 +22,27 @@ impl Subscribe {
         if self.filters.is_empty() {
             return Err(CodecError::NoTopicFilters);
         }
-        let mut len = 2;
-        for (f, _) in &self.filters {
-            // Includes the string rules (at most 65,535 bytes, no U+0000) [MQTT-1.5.3].
-            validate_topic_filter(f)?;
-            len += 2 + f.len() + 1;
-        }
+        // Each filter: its length, its bytes, the QoS byte.
+        let len = self.filters.iter().fold(2, |len, (f, _)| len + 3 + f.len());
         check_remaining(len)
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>, len: usize) {
         // [MQTT-3.8.1-1]: flags 0010.
-        write_header(out, 0x82, len);
-        out.extend_from_slice(&self.pkid.to_be_bytes());
-        for (f, q) in &self.filters {
-            write_binary(out, f.as_bytes());
-            out.push(*q as u8);
+        write_fixed_and_pkid(out, 0x82, len, self.pkid);
+        let mut filters = self.filters.iter();
+        let Some((first, q)) = filters.next() else { return };
+        out.extend_from_slice(&(first.len() as u16).to_be_bytes());
+        out.extend_from_slice(first.as_bytes());
+        let mut last = *q as u8;
+        // Each filter's QoS byte goes out with the next filter's length: one copy fewer each.
+        for (f, q) in filters {
+            let l = (f.len() as u16).to_be_bytes();
+            out.extend_from_slice(&[last, l[0], l[1]]);
+            out.extend_from_slice(f.as_bytes());
+            last = *q as u8;
         }
+        out.push(last);
     }
 
     pub(crate) fn decode(body: &[u8]) -> Result<Subscribe, CodecError> {
@@ -53,7 +58,7 @@ impl Subscribe {
             if q & 0xFC != 0 {
                 return Err(CodecError::SubscribeReservedBits(q));
             }
-            filters.push((f.to_owned(), QoS::from_u8(q)?));
+            filters.push((TopicFilter::from_validated(f.to_owned()), QoS::from_u8(q)?));
         }
         // [MQTT-3.8.3-3]: at least one filter.
         if filters.is_empty() {
@@ -61,6 +66,13 @@ impl Subscribe {
         }
         Ok(Subscribe { pkid, filters })
     }
+}
+
+/// The fixed header and the packet id, in one copy.
+#[inline]
+fn write_fixed_and_pkid(out: &mut Vec<u8>, byte1: u8, len: usize, pkid: u16) {
+    let (head, n) = header_and(byte1, len, pkid);
+    extend_prefix(out, &head, n + 2);
 }
 
 /// How many length-prefixed strings, each followed by `extra` bytes, `list` holds, up to
@@ -82,8 +94,9 @@ fn count_entries(list: &[u8], extra: usize) -> usize {
 /// The most entries [`count_entries`] counts.
 const CAPACITY_HINT_MAX: usize = 32;
 
-/// [`validate_topic_filter`] for a filter whose string rules `Reader::str` already checked:
-/// non-empty [MQTT-4.7.3-1], then the wildcard rules [MQTT-4.7.1-2, -3].
+/// [`validate_topic_filter`](super::topic::validate_topic_filter) for a filter whose string
+/// rules `Reader::str` already checked: non-empty [MQTT-4.7.3-1], then the wildcard rules
+/// [MQTT-4.7.1-2, -3].
 #[inline]
 fn validate_decoded_filter(f: &str) -> Result<(), CodecError> {
     if f.is_empty() {
@@ -133,8 +146,7 @@ impl SubAck {
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>, len: usize) {
-        write_header(out, 0x90, len);
-        out.extend_from_slice(&self.pkid.to_be_bytes());
+        write_fixed_and_pkid(out, 0x90, len, self.pkid);
         out.extend(self.codes.iter().map(|c| c.to_u8()));
     }
 
@@ -157,7 +169,8 @@ impl SubAck {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsubscribe {
     pub pkid: u16,
-    pub filters: Vec<String>,
+    /// Each checked when it was made (see [`TopicFilter`]).
+    pub filters: Vec<TopicFilter>,
 }
 
 impl Unsubscribe {
@@ -169,21 +182,16 @@ impl Unsubscribe {
         if self.filters.is_empty() {
             return Err(CodecError::NoTopicFilters);
         }
-        let mut len = 2;
-        for f in &self.filters {
-            // Includes the string rules (at most 65,535 bytes, no U+0000) [MQTT-1.5.3].
-            validate_topic_filter(f)?;
-            len += 2 + f.len();
-        }
+        let len = self.filters.iter().fold(2, |len, f| len + 2 + f.len());
         check_remaining(len)
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>, len: usize) {
         // [MQTT-3.10.1-1]: flags 0010.
-        write_header(out, 0xA2, len);
-        out.extend_from_slice(&self.pkid.to_be_bytes());
+        write_fixed_and_pkid(out, 0xA2, len, self.pkid);
         for f in &self.filters {
-            write_binary(out, f.as_bytes());
+            out.extend_from_slice(&(f.len() as u16).to_be_bytes());
+            out.extend_from_slice(f.as_bytes());
         }
     }
 
@@ -195,7 +203,7 @@ impl Unsubscribe {
             // [MQTT-1.5.3-1, -2]: `str` checked UTF-8 and U+0000, and the length fits 16 bits.
             let f = r.str()?;
             validate_decoded_filter(f)?;
-            filters.push(f.to_owned());
+            filters.push(TopicFilter::from_validated(f.to_owned()));
         }
         if filters.is_empty() {
             return Err(CodecError::NoTopicFilters);

@@ -1,6 +1,6 @@
 //! Topic names and topic filters: validation and matching [MQTT-4.7].
 
-use super::wire::{check_str, validate_utf8};
+use super::wire::validate_utf8;
 use super::CodecError;
 
 /// Checks a topic name (what a PUBLISH carries): non-empty [MQTT-4.7.3-1], no wildcard
@@ -51,12 +51,26 @@ pub(crate) fn validate_topic_name_bytes(b: &[u8]) -> Result<(), CodecError> {
 
 /// Checks a topic filter (what SUBSCRIBE and UNSUBSCRIBE carry): non-empty [MQTT-4.7.3-1];
 /// `#` alone in the last level [MQTT-4.7.1-2]; `+` alone in its level [MQTT-4.7.1-3].
+///
+/// One pass over the bytes finds U+0000 and wildcards together; the errors keep the order of
+/// the string rules first (too long, U+0000), then the level rules.
 pub fn validate_topic_filter(filter: &str) -> Result<(), CodecError> {
     if filter.is_empty() {
         return Err(CodecError::EmptyTopic);
     }
-    check_str(filter)?;
-    validate_filter_levels(filter.as_bytes())
+    if filter.len() > u16::MAX as usize {
+        return Err(CodecError::StringTooLong(filter.len()));
+    }
+    let b = filter.as_bytes();
+    let scan = Scan::of(b);
+    if scan.nul {
+        return Err(CodecError::NullCharacter);
+    }
+    if scan.wildcard {
+        check_levels(b)
+    } else {
+        Ok(())
+    }
 }
 
 /// The level rules of a topic filter [MQTT-4.7.1-2, -3], for a filter already checked to be
@@ -66,6 +80,11 @@ pub(crate) fn validate_filter_levels(b: &[u8]) -> Result<(), CodecError> {
     if !Scan::of(b).wildcard {
         return Ok(());
     }
+    check_levels(b)
+}
+
+/// [`validate_filter_levels`] once a wildcard was seen.
+fn check_levels(b: &[u8]) -> Result<(), CodecError> {
     for (i, &c) in b.iter().enumerate() {
         if c != b'+' && c != b'#' {
             continue;

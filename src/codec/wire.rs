@@ -79,21 +79,41 @@ pub fn remaining_len_size(len: usize) -> usize {
     }
 }
 
-/// Writes byte 1 and the remaining length. `len` must be at most [`MAX_REMAINING_LENGTH`].
-#[inline]
-pub fn write_header(out: &mut Vec<u8>, byte1: u8, mut len: usize) {
-    out.push(byte1);
+/// Byte 1, the remaining length `len` (at most [`MAX_REMAINING_LENGTH`]) and `next` (two bytes,
+/// big-endian: what follows the fixed header) in the first bytes of a word, built in a register:
+/// the bytes and how many of them hold the fixed header.
+#[inline(always)]
+pub fn header_and(byte1: u8, mut len: usize, next: u16) -> ([u8; 8], usize) {
+    let mut w = byte1 as u64;
+    let mut n = 1;
     loop {
-        let mut b = (len & 0x7F) as u8;
+        let b = (len & 0x7F) as u64;
         len >>= 7;
-        if len > 0 {
-            b |= 0x80;
-        }
-        out.push(b);
-        if len == 0 {
+        if len == 0 || n == 4 {
+            w |= b << (8 * n);
+            n += 1;
             break;
         }
+        w |= (b | 0x80) << (8 * n);
+        n += 1;
     }
+    w |= (next.swap_bytes() as u64) << (8 * n);
+    (w.to_le_bytes(), n)
+}
+
+/// Writes byte 1 and the remaining length. `len` must be at most [`MAX_REMAINING_LENGTH`].
+#[inline]
+pub fn write_header(out: &mut Vec<u8>, byte1: u8, len: usize) {
+    let (h, n) = header_and(byte1, len, 0);
+    extend_prefix(out, &h, n);
+}
+
+/// Appends the first `n` (at most `N`) bytes of `bytes`: a copy of a size known when compiling,
+/// which needs no call to `memcpy`, then a truncate.
+#[inline(always)]
+pub fn extend_prefix<const N: usize>(out: &mut Vec<u8>, bytes: &[u8; N], n: usize) {
+    out.extend_from_slice(bytes);
+    out.truncate(out.len() - (N - n));
 }
 
 /// Checks a remaining length before anything is written.
@@ -234,4 +254,35 @@ pub fn slice_of(owner: &Bytes, part: &[u8]) -> Bytes {
         return Bytes::new();
     }
     owner.slice_ref(part)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `header_and` against the remaining length written a byte at a time [MQTT-2.2.3], at every
+    /// size boundary.
+    #[test]
+    fn header_and_agrees_with_the_byte_by_byte_encoding() {
+        let lens = [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, MAX_REMAINING_LENGTH];
+        for len in lens {
+            let mut want = alloc::vec![0x32];
+            let mut l = len;
+            loop {
+                let b = (l & 0x7F) as u8;
+                l >>= 7;
+                want.push(if l > 0 { b | 0x80 } else { b });
+                if l == 0 {
+                    break;
+                }
+            }
+            assert_eq!(want.len(), 1 + remaining_len_size(len));
+            want.extend_from_slice(&0xABCDu16.to_be_bytes());
+            let (h, n) = header_and(0x32, len, 0xABCD);
+            assert_eq!(&h[..n + 2], &want[..], "length {len}");
+            let mut out = alloc::vec![7];
+            write_header(&mut out, 0x32, len);
+            assert_eq!(&out[1..], &want[..n], "length {len}");
+        }
+    }
 }

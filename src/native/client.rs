@@ -170,6 +170,7 @@ impl Client {
     }
 
     /// Publishes and waits for the QoS flow to complete (PUBACK for QoS 1, PUBCOMP for QoS 2).
+    /// A bad topic is refused here ([`Message::try_new`]), before anything is sent.
     pub async fn publish(
         &self,
         topic: impl Into<ByteStr>,
@@ -177,7 +178,7 @@ impl Client {
         qos: QoS,
         retain: bool,
     ) -> Result<(), Error> {
-        self.start_publish(Message::new(topic, payload, qos).retain(retain))?.await
+        self.start_publish(Message::try_new(topic, payload, qos)?.retain(retain))?.await
     }
 
     /// Hands a message to the client now and returns its completion, so that many can be in

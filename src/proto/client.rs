@@ -5,9 +5,9 @@ use super::{
     Config, ConnectionError, Event, Instant, Message, ProtocolError, RequestId, RestoreError, StoreKey,
     StoreOp, StoreRecord, UserError,
 };
-use crate::codec::{CodecError, Decoded, Decoder, Packet, QoS, Subscribe, Unsubscribe};
+use crate::codec::{CodecError, Decoded, Decoder, Packet, QoS, Subscribe, TopicFilter, Unsubscribe};
 use alloc::collections::VecDeque;
-use alloc::{borrow::ToOwned, string::String, vec::Vec};
+use alloc::vec::Vec;
 use core::time::Duration;
 
 // Application-paced flow control: held acknowledgements, paused reading. `impl Client` continued.
@@ -144,7 +144,7 @@ impl Client {
     }
 
     /// The granted subscriptions.
-    pub fn subscriptions(&self) -> &[(String, QoS)] {
+    pub fn subscriptions(&self) -> &[(TopicFilter, QoS)] {
         &self.session.subscriptions
     }
 
@@ -244,6 +244,7 @@ impl Client {
     /// Publishes a message; `Published` with the returned id follows on completion.
     pub fn publish(&mut self, now: Instant, message: Message) -> Result<RequestId, UserError> {
         self.check_open()?;
+        // The topic was checked when it was made (`Topic`); this checks the packet's size.
         let probe = message.to_publish(if message.qos == QoS::AtMostOnce { 0 } else { 1 });
         Packet::Publish(probe).encoded_len().map_err(|e| match e {
             CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
@@ -252,29 +253,45 @@ impl Client {
         self.submit(now, Queued::Publish { request: RequestId(0), message })
     }
 
-    /// Subscribes to one or more filters; `Subscribed` with the granted codes follows.
+    /// Subscribes to one or more filters, each checked here ([`TopicFilter::new`]);
+    /// `Subscribed` with the granted codes follows.
     pub fn subscribe<S: AsRef<str>>(
         &mut self,
         now: Instant,
         filters: &[(S, QoS)],
     ) -> Result<RequestId, UserError> {
         self.check_open()?;
-        let filters: Vec<(String, QoS)> = filters.iter().map(|(f, q)| (f.as_ref().to_owned(), *q)).collect();
-        let probe = Subscribe { pkid: 1, filters };
-        probe.remaining_len().map_err(filter_error)?;
+        // [MQTT-3.8.3-3]: at least one filter.
+        if filters.is_empty() {
+            return Err(UserError::NoFilters);
+        }
+        // A loop rather than `collect::<Result<..>>`: smaller in the wasm module.
+        let mut checked = Vec::with_capacity(filters.len());
+        for (f, q) in filters {
+            checked.push((TopicFilter::new(f.as_ref()).map_err(UserError::from_filter)?, *q));
+        }
+        let probe = Subscribe { pkid: 1, filters: checked };
+        probe.remaining_len().map_err(UserError::from_filter)?;
         self.submit(now, Queued::Subscribe { request: RequestId(0), filters: probe.filters })
     }
 
-    /// Unsubscribes from one or more filters; `Unsubscribed` follows.
+    /// Unsubscribes from one or more filters, each checked here; `Unsubscribed` follows.
     pub fn unsubscribe<S: AsRef<str>>(
         &mut self,
         now: Instant,
         filters: &[S],
     ) -> Result<RequestId, UserError> {
         self.check_open()?;
-        let filters: Vec<String> = filters.iter().map(|f| f.as_ref().to_owned()).collect();
-        let probe = Unsubscribe { pkid: 1, filters };
-        probe.remaining_len().map_err(filter_error)?;
+        // [MQTT-3.10.3-2]: at least one filter.
+        if filters.is_empty() {
+            return Err(UserError::NoFilters);
+        }
+        let mut checked = Vec::with_capacity(filters.len());
+        for f in filters {
+            checked.push(TopicFilter::new(f.as_ref()).map_err(UserError::from_filter)?);
+        }
+        let probe = Unsubscribe { pkid: 1, filters: checked };
+        probe.remaining_len().map_err(UserError::from_filter)?;
         self.submit(now, Queued::Unsubscribe { request: RequestId(0), filters: probe.filters })
     }
 
@@ -590,12 +607,4 @@ impl Client {
 
 fn mark_delivered(pkid: u16) -> StoreOp {
     StoreOp::Put(StoreRecord::Incoming { pkid, delivered: true })
-}
-
-fn filter_error(e: CodecError) -> UserError {
-    match e {
-        CodecError::NoTopicFilters => UserError::NoFilters,
-        CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
-        e => UserError::InvalidFilter(e),
-    }
 }

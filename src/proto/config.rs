@@ -1,7 +1,7 @@
 //! Client configuration, validated before anything is sent.
 
 use super::UserError;
-use crate::codec::{topic, Connect, LastWill, Packet, MAX_PACKET_SIZE};
+use crate::codec::{Connect, LastWill, Packet, MAX_PACKET_SIZE};
 use alloc::string::String;
 use bytes::Bytes;
 use core::time::Duration;
@@ -90,9 +90,6 @@ impl Config {
         }
         if self.max_packet_size < 16 || self.max_packet_size > MAX_PACKET_SIZE {
             return Err(UserError::InvalidConfig("max_packet_size must be 16..=268435460"));
-        }
-        if let Some(w) = &self.will {
-            topic::validate_topic_name(&w.topic).map_err(UserError::InvalidTopic)?;
         }
         if self.password.is_some() && self.username.is_none() {
             return Err(UserError::InvalidConfig("a password requires a user name [MQTT-3.1.2-22]"));

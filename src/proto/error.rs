@@ -160,6 +160,27 @@ pub enum UserError {
 }
 
 impl UserError {
+    /// The error for a topic name that [`Topic::new`](crate::codec::Topic::new) refused:
+    /// [`UserError::TooLarge`] when it is longer than 65,535 bytes, [`UserError::InvalidTopic`]
+    /// otherwise.
+    pub fn from_topic(e: CodecError) -> UserError {
+        match e {
+            CodecError::StringTooLong(_) => UserError::TooLarge(e),
+            e => UserError::InvalidTopic(e),
+        }
+    }
+
+    /// The error for a topic filter that [`TopicFilter::new`](crate::codec::TopicFilter::new)
+    /// or a SUBSCRIBE / UNSUBSCRIBE refused: [`UserError::NoFilters`], [`UserError::TooLarge`],
+    /// or [`UserError::InvalidFilter`].
+    pub fn from_filter(e: CodecError) -> UserError {
+        match e {
+            CodecError::NoTopicFilters => UserError::NoFilters,
+            CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
+            e => UserError::InvalidFilter(e),
+        }
+    }
+
     /// The stable code, the same for every driver (`code().as_str()` is the JS `code`).
     pub fn code(&self) -> ErrorCode {
         match self {

@@ -1,7 +1,8 @@
 //! What the client tells its driver and application.
 
 use super::ConnectionError;
-use crate::codec::{ByteStr, Publish, QoS, SubAckCode};
+use super::UserError;
+use crate::codec::{ByteStr, Publish, QoS, SubAckCode, Topic};
 use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
@@ -16,15 +17,28 @@ pub struct RequestId(pub u64);
 /// An application message to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
-    pub topic: ByteStr,
+    /// Checked when it was made (see [`Topic`]).
+    pub topic: Topic,
     pub payload: Bytes,
     pub qos: QoS,
     pub retain: bool,
 }
 
 impl Message {
-    pub fn new(topic: impl Into<ByteStr>, payload: impl Into<Bytes>, qos: QoS) -> Self {
-        Message { topic: topic.into(), payload: payload.into(), qos, retain: false }
+    pub fn new(topic: Topic, payload: impl Into<Bytes>, qos: QoS) -> Self {
+        Message { topic, payload: payload.into(), qos, retain: false }
+    }
+
+    /// A message to a topic name given as a string: checks it ([`Topic::new`]) and refuses it
+    /// as `Client::publish` does a message too large, [`UserError::TooLarge`] when longer than
+    /// 65,535 bytes and [`UserError::InvalidTopic`] for any other broken rule.
+    pub fn try_new(
+        topic: impl Into<ByteStr>,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+    ) -> Result<Self, UserError> {
+        let topic = Topic::new(topic).map_err(UserError::from_topic)?;
+        Ok(Message::new(topic, payload, qos))
     }
 
     pub fn retain(mut self, retain: bool) -> Self {

@@ -4,8 +4,8 @@
 //! holds exactly what [`Session::restore`] needs to rebuild this struct.
 
 use super::{Message, RequestId, RestoreError, StoreKey, StoreOp, StoreRecord};
-use crate::codec::{Publish, QoS};
-use alloc::{borrow::ToOwned, string::String, vec::Vec};
+use crate::codec::{Publish, QoS, TopicFilter};
+use alloc::vec::Vec;
 // Sorted Vecs under the std names: no hashbrown in the wasm module (see vecmap.rs).
 use super::vecmap::VecMap;
 use alloc::collections::VecDeque;
@@ -30,13 +30,13 @@ pub(crate) enum OutState {
 #[derive(Debug, Clone)]
 pub(crate) struct PendingSubscribe {
     pub request: Option<RequestId>,
-    pub filters: Vec<(String, QoS)>,
+    pub filters: Vec<(TopicFilter, QoS)>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct PendingUnsubscribe {
     pub request: RequestId,
-    pub filters: Vec<String>,
+    pub filters: Vec<TopicFilter>,
 }
 
 /// An incoming QoS 2 message between its PUBLISH and the broker's PUBREL [MQTT-4.3.3-2].
@@ -70,8 +70,8 @@ impl Incoming {
 #[derive(Debug, Clone)]
 pub(crate) enum Queued {
     Publish { request: RequestId, message: Message },
-    Subscribe { request: RequestId, filters: Vec<(String, QoS)> },
-    Unsubscribe { request: RequestId, filters: Vec<String> },
+    Subscribe { request: RequestId, filters: Vec<(TopicFilter, QoS)> },
+    Unsubscribe { request: RequestId, filters: Vec<TopicFilter> },
 }
 
 impl Queued {
@@ -93,7 +93,7 @@ pub(crate) struct Session {
     pub incoming: VecMap<u16, Incoming>,
     pub queue: VecDeque<Queued>,
     /// Granted subscriptions, in the order first subscribed.
-    pub subscriptions: Vec<(String, QoS)>,
+    pub subscriptions: Vec<(TopicFilter, QoS)>,
     next_pkid: u16,
     next_request: u64,
     next_release: u64,
@@ -159,14 +159,14 @@ impl Session {
         }
     }
 
-    pub fn add_subscription(&mut self, filter: &str, qos: QoS) {
+    pub fn add_subscription(&mut self, filter: &TopicFilter, qos: QoS) {
         match self.subscriptions.iter_mut().find(|(f, _)| f == filter) {
             Some(entry) => entry.1 = qos,
-            None => self.subscriptions.push((filter.to_owned(), qos)),
+            None => self.subscriptions.push((filter.clone(), qos)),
         }
     }
 
-    pub fn remove_subscription(&mut self, filter: &str) {
+    pub fn remove_subscription(&mut self, filter: &TopicFilter) {
         self.subscriptions.retain(|(f, _)| f != filter);
     }
 

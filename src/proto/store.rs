@@ -9,8 +9,8 @@
 //! bytes, so the codec is also the storage format.
 
 use super::{Message, RequestId, RestoreError};
-use crate::codec::{self, Packet, Publish, QoS, Text};
-use alloc::{borrow::ToOwned, string::String, vec::Vec};
+use crate::codec::{self, Packet, Publish, QoS, Text, TopicFilter};
+use alloc::{string::String, vec::Vec};
 use core::fmt;
 
 /// The largest request id a stored record may hold: 2^53 - 1, the largest integer a JS number
@@ -73,7 +73,7 @@ pub enum StoreRecord {
     /// A message queued while offline or past the in-flight limit.
     Queued { request: RequestId, message: Message },
     /// Filters and the QoS the broker granted.
-    Subscriptions(Vec<(String, QoS)>),
+    Subscriptions(Vec<(TopicFilter, QoS)>),
 }
 
 /// A change to the stored session.
@@ -201,10 +201,10 @@ impl StoreRecord {
                     let n = n.ok_or(corrupt("short subscription"))?;
                     let filter = s.get(2..2 + n).ok_or(corrupt("short subscription"))?;
                     let filter = core::str::from_utf8(filter).map_err(|_| corrupt("filter not UTF-8"))?;
-                    codec::topic::validate_topic_filter(filter).map_err(|_| corrupt("invalid filter"))?;
+                    let filter = TopicFilter::new(filter).map_err(|_| corrupt("invalid filter"))?;
                     let qos = s.get(2 + n).ok_or(corrupt("short subscription"))?;
                     let qos = QoS::from_u8(*qos).map_err(|_| corrupt("bad QoS"))?;
-                    subs.push((filter.to_owned(), qos));
+                    subs.push((filter, qos));
                     s = &s[3 + n..];
                 }
                 Ok(StoreRecord::Subscriptions(subs))

@@ -250,7 +250,10 @@ impl MqttClient {
         let message = options::string(&topic, "topic").and_then(|topic| {
             let payload = options::bytes(&payload, "payload")?;
             let (qos, retain) = options::publish_options(&options.unwrap_or(JsValue::UNDEFINED))?;
-            Ok(Message::new(ByteStr::from(topic), payload, qos).retain(retain))
+            // The topic is checked here, once; the error surfaces after the closed check below.
+            Message::try_new(ByteStr::from(topic), payload, qos)
+                .map(|m| m.retain(retain))
+                .map_err(|e| user_error(&e))
         });
         let d = match &self.d {
             Inner::Tabs(t) => return share::publish(t, message),

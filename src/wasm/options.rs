@@ -6,9 +6,9 @@
 //! getters and proxies run once, here, and what throws is caught), then each value goes through
 //! serde-wasm-bindgen into its Rust type.
 
-use super::error::{cat, invalid, js_error, wrap};
-use crate::codec::{LastWill, QoS};
-use crate::proto::{Config, ErrorCode};
+use super::error::{cat, invalid, js_error, user_error, wrap};
+use crate::codec::{LastWill, QoS, Topic};
+use crate::proto::{Config, ErrorCode, UserError};
 use bytes::Bytes;
 use core::time::Duration;
 use js_sys::{ArrayBuffer, Object, Reflect, Uint8Array};
@@ -350,7 +350,7 @@ pub(crate) fn connect_options(v: &JsValue) -> Result<Options, JsValue> {
     if let Some(w) = Snapshot::read(&s.raw("will"), &["topic", "payload", "qos", "retain"], "will")? {
         let topic = w.string("topic")?.ok_or_else(|| invalid("will: topic must be a string"))?;
         config.will = Some(LastWill {
-            topic,
+            topic: Topic::new(topic).map_err(|e| user_error(&UserError::from_topic(e)))?,
             payload: bytes(&w.raw("payload"), "will payload")?,
             qos: qos(&w)?,
             retain: w.bool("retain")?.unwrap_or(false),

@@ -38,12 +38,13 @@ fn text() -> impl Strategy<Value = String> {
     prop_oneof!["[ -~]{0,20}", "[^\\x00]{0,12}"]
 }
 
-fn topic_name() -> impl Strategy<Value = String> {
+fn topic_name() -> impl Strategy<Value = Topic> {
     prop_oneof!["[a-z0-9/$ ]{1,20}", "[^\\x00+#]{1,12}", Just("a/b".to_string())]
+        .prop_map(|t| Topic::new(t).expect("the pattern makes valid topic names"))
 }
 
 /// Levels of text or `+`, maybe ending in `#`.
-fn topic_filter() -> impl Strategy<Value = String> {
+fn topic_filter() -> impl Strategy<Value = TopicFilter> {
     let level = prop_oneof![3 => "[^\\x00+#/]{0,6}", 1 => Just("+".to_string())];
     (vec(level, 1..5), any::<bool>()).prop_map(|(levels, hash)| {
         let mut f = levels.join("/");
@@ -53,7 +54,7 @@ fn topic_filter() -> impl Strategy<Value = String> {
             (false, true) => f.push('+'),
             (false, false) => {}
         }
-        f
+        TopicFilter::new(f).expect("the levels make a valid filter")
     })
 }
 
@@ -99,7 +100,7 @@ fn publish() -> impl Strategy<Value = Packet> {
                 dup: dup && !qos0,
                 qos,
                 retain,
-                topic: ByteStr::from(topic),
+                topic,
                 pkid: if qos0 { 0 } else { pkid },
                 payload,
             })

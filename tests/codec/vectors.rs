@@ -116,7 +116,8 @@ fn check_fields(
                     .iter()
                     .map(|s| (s["topic"].as_str().expect("topic").to_string(), json_u64(&s["qos"])))
                     .collect();
-                let got: Vec<(String, u64)> = s.filters.iter().map(|(f, q)| (f.clone(), *q as u64)).collect();
+                let got: Vec<(String, u64)> =
+                    s.filters.iter().map(|(f, q)| (f.to_string(), *q as u64)).collect();
                 assert_eq!(got, expected, "{name}: subscriptions");
             }
             ("granted", Packet::SubAck(s)) => {

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use bytes::Bytes;
-use mq::codec::QoS;
 use mq::codec::{ConnAck, ConnectReturnCode, Decoder, Packet};
+use mq::codec::{QoS, Topic, TopicFilter};
 use mq::proto::{
     Client, Config, ConnectionError, Event, Instant, Message, RequestId, StoreKey, StoreOp, StoreRecord,
 };
@@ -217,7 +217,12 @@ pub fn payload(s: &str) -> Bytes {
 
 /// A message to publish: `body` as the payload.
 pub fn msg(topic: &str, body: &str, qos: QoS) -> Message {
-    Message::new(topic, payload(body), qos)
+    Message::new(Topic::new(topic).expect("a valid topic name"), payload(body), qos)
+}
+
+/// A topic filter the test knows is valid.
+pub fn filter(f: &str) -> TopicFilter {
+    TopicFilter::new(f).expect("a valid topic filter")
 }
 
 /// Why the connection ended, if one of `events` says it did.

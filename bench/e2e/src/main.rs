@@ -16,7 +16,7 @@
 #![allow(clippy::disallowed_methods)] // A benchmark reads the clock.
 
 use bytes::Bytes;
-use mq::codec::QoS;
+use mq::codec::{QoS, Topic};
 use mq::native::{Client, Options, Reconnect};
 use mq::proto::Message;
 use std::collections::VecDeque;
@@ -106,7 +106,8 @@ async fn round_mq(port: u16, qos: QoS, n: usize, payload: Bytes, tag: &str) -> R
         o.reconnect = Reconnect::disabled();
         o
     };
-    let topic = format!("bench/mq/{tag}");
+    // Checked once here; each message then shares it.
+    let topic = Topic::new(format!("bench/mq/{tag}")).map_err(|e| e.to_string())?;
     let (sub, mut msgs) = Client::connect(opts(format!("mq-sub-{tag}"))).await.map_err(|e| e.to_string())?;
     sub.subscribe(&topic, qos).await.map_err(|e| e.to_string())?;
     let (publ, _) = Client::connect(opts(format!("mq-pub-{tag}"))).await.map_err(|e| e.to_string())?;

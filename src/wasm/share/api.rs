@@ -8,7 +8,7 @@ use super::super::session::session_js;
 use super::super::web::deferred;
 use super::wire::{strings, Wire};
 use super::{with_tab, TabRef};
-use crate::codec::{CodecError, Packet, Publish, QoS, Subscribe, Unsubscribe};
+use crate::codec::{CodecError, Packet, Publish, QoS, Subscribe, TopicFilter, Unsubscribe};
 use crate::proto::{ErrorCode, Message, UserError};
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::JsValue;
@@ -53,7 +53,9 @@ fn closed() -> Promise {
 
 pub(crate) fn subscribe(t: &TabRef, parsed: Result<(Vec<String>, QoS), JsValue>) -> Promise {
     let checked = parsed.and_then(|(filters, qos)| {
-        let probe = Subscribe { pkid: 1, filters: filters.iter().map(|f| (f.clone(), qos)).collect() };
+        let checked = filters.iter().map(|f| Ok((TopicFilter::new(f.as_str())?, qos)));
+        let probe =
+            Subscribe { pkid: 1, filters: checked.collect::<Result<_, CodecError>>().map_err(filter_error)? };
         probe.remaining_len().map_err(filter_error)?;
         Ok((filters, qos))
     });
@@ -81,9 +83,13 @@ pub(crate) fn subscribe(t: &TabRef, parsed: Result<(Vec<String>, QoS), JsValue>)
 
 pub(crate) fn unsubscribe(t: &TabRef, filters: Result<Vec<String>, JsValue>) -> Promise {
     let checked = filters.and_then(|filters| {
-        let probe = Unsubscribe { pkid: 1, filters };
+        let checked = filters.iter().map(|f| TopicFilter::new(f.as_str()));
+        let probe = Unsubscribe {
+            pkid: 1,
+            filters: checked.collect::<Result<_, CodecError>>().map_err(filter_error)?,
+        };
         probe.remaining_len().map_err(filter_error)?;
-        Ok(probe.filters)
+        Ok(filters)
     });
     let filters = match checked {
         Ok(v) => v,

@@ -99,7 +99,8 @@ impl Hub {
             // The session's subscriptions: a tab asking for one of them is answered at once.
             let subs = with(&h.driver, |d| {
                 let s = d.core.subscriptions().iter();
-                s.map(|(f, q)| Sub { filter: f.clone(), qos: *q, granted: Some(*q as u8) }).collect()
+                s.map(|(f, q)| Sub { filter: f.as_str().to_owned(), qos: *q, granted: Some(*q as u8) })
+                    .collect()
             });
             h.subs = subs;
             h.listen();
@@ -232,7 +233,11 @@ impl Hub {
                     if !self.subs.iter().any(|s| s.filter == *f) {
                         // The session's subscription, or (never completed) subscribe it again.
                         let granted = with(&self.driver, |d| {
-                            d.core.subscriptions().iter().find(|(g, _)| g == f).map(|(_, g)| *g as u8)
+                            d.core
+                                .subscriptions()
+                                .iter()
+                                .find(|(g, _)| g.as_str() == f)
+                                .map(|(_, g)| *g as u8)
                         });
                         if granted.is_none() {
                             missing.push((f.clone(), q));
@@ -401,9 +406,12 @@ impl Hub {
     fn publish(&mut self, tab: String, n: f64, msg: &Wire) {
         let topic = msg.topic().as_string().unwrap_or_default();
         let payload = msg.payload().dyn_into::<Uint8Array>().map(|a| a.to_vec()).unwrap_or_default();
-        let m =
-            Message::new(ByteStr::from(topic), payload, qos_of(msg.qos())).retain(Wire::flag(msg.retain()));
-        let r = with(&self.driver, |d| Some(d.core.publish(now(), m)));
+        // The calling tab checked the topic; a message from a tab that did not is refused here.
+        let m = Message::try_new(ByteStr::from(topic), payload, qos_of(msg.qos()));
+        let r = match m {
+            Ok(m) => with(&self.driver, |d| Some(d.core.publish(now(), m.retain(Wire::flag(msg.retain()))))),
+            Err(e) => Some(Err(e)),
+        };
         match r {
             Some(Ok(id)) => {
                 let id = id.0 as f64;

@@ -34,7 +34,7 @@ use super::session::restored_info;
 use super::timer::Timer;
 use super::web::{callback, deferred, later, Callback, Scope};
 use crate::codec::topic::matches;
-use crate::codec::{ByteStr, Publish, QoS};
+use crate::codec::{ByteStr, Publish, QoS, Topic};
 use crate::proto::{Client, ErrorCode};
 use hub::{Hub, HubRef};
 use js_sys::{Array, Function, Promise, Uint8Array};
@@ -324,8 +324,8 @@ fn lead(w: &Weak<RefCell<Tab>>, release: Function) {
             // call of the app. A failover's leader does not: a dead tab's filters are nobody's.
             if first {
                 for (f, q) in core.subscriptions() {
-                    if !t.subs.iter().any(|(g, _)| g == f) {
-                        t.subs.push((f.clone(), *q));
+                    if !t.subs.iter().any(|(g, _)| g == f.as_str()) {
+                        t.subs.push((f.as_str().to_owned(), *q));
                     }
                 }
             }
@@ -509,7 +509,9 @@ impl Tab {
                     _ => QoS::AtMostOnce,
                 }
                 .min(max);
-                let mut p = Publish::new(ByteStr::from(topic), qos, payload);
+                // The leader posts only what the broker sent, its topic checked on decoding.
+                let Ok(topic) = Topic::new(ByteStr::from(topic)) else { return };
+                let mut p = Publish::new(topic, qos, payload);
                 p.retain = Wire::flag(msg.retain());
                 p.dup = Wire::flag(msg.dup());
                 // Acknowledgements are the connection's tab's business (see api::messages).
