@@ -8,7 +8,10 @@ mod common;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use common::{config, disconnect_reason, filter, messages, msg, payload, published as published_ids, Pair};
+use common::{
+    config, disconnect_reason, filter, incoming, kept_session_pair, messages, msg, payload,
+    published as published_ids, Pair,
+};
 use mq::codec::{
     ConnAck, ConnectReturnCode, LastWill, Packet, Publish, QoS, SubAck, SubAckCode, Subscribe, Topic,
     Unsubscribe,
@@ -17,17 +20,6 @@ use mq::proto::{
     Client, ConnectionError, Event, Message, ProtocolError, StoreKey, StoreOp, StoreRecord, UserError,
 };
 use std::time::Duration;
-
-fn incoming(pkid: u16, qos: QoS, body: &str) -> Publish {
-    Publish {
-        dup: false,
-        qos,
-        retain: false,
-        topic: Topic::from_static("in/t"),
-        pkid,
-        payload: payload(body),
-    }
-}
 
 fn connected_pair(id: &str) -> Pair {
     let mut p = Pair::new(config(id));
@@ -792,15 +784,6 @@ fn a_clean_session_ends_with_its_connection_and_loses_no_message_mqtt_3_1_2_6() 
     p.deliver(Packet::PubAck(again.pkid));
     assert_eq!(published_ids(&p.take_events()), vec![id]);
 }
-}
-
-/// A connected pair whose session is kept (clean = false), and its config for `reload`.
-fn kept_session_pair(id: &str) -> (Pair, mq::proto::Config) {
-    let mut c = config(id);
-    c.clean_session = false;
-    let mut p = Pair::new(c.clone());
-    p.connect(false);
-    (p, c)
 }
 
 both! {
