@@ -7,36 +7,16 @@ mod common;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use common::{config, disconnect_reason, messages, payload, Pair};
-use mq::codec::{Packet, Publish, QoS, Topic};
+use common::{config, disconnect_reason, incoming, kept_session_pair, messages, Pair};
+use mq::codec::{Packet, QoS};
 use mq::proto::{ConnectionError, Event, StoreKey, StoreRecord};
 use std::time::Duration;
-
-fn incoming(pkid: u16, qos: QoS, body: &str) -> Publish {
-    Publish {
-        dup: false,
-        qos,
-        retain: false,
-        topic: Topic::from_static("in/t"),
-        pkid,
-        payload: payload(body),
-    }
-}
-
-fn kept_session_pair() -> (Pair, mq::proto::Config) {
-    let mut c = config("c");
-    c.clean_session = false;
-    let mut p = Pair::new(c.clone());
-    assert!(p.connect(false).is_empty());
-    p.take_events();
-    (p, c)
-}
 
 both! {
 /// [MQTT-4.6.0-2, MQTT-4.6.0-3]: acknowledgements go in the order the PUBLISHes arrived, held
 /// or not; messages are delivered as they arrive.
 fn held_acknowledgements_go_out_in_arrival_order_once_released() {
-    let (mut p, _) = kept_session_pair();
+    let (mut p, _) = kept_session_pair("c");
     p.deliver(Packet::Publish(incoming(1, QoS::AtLeastOnce, "a")));
     assert_eq!(p.take_sent(), vec![Packet::PubAck(1)]);
     p.client.hold_acks(p.now, true);
@@ -57,7 +37,7 @@ fn held_acknowledgements_go_out_in_arrival_order_once_released() {
 
 both! {
 fn other_packets_still_flow_while_acknowledgements_are_held() {
-    let (mut p, _) = kept_session_pair();
+    let (mut p, _) = kept_session_pair("c");
     p.client.hold_acks(p.now, true);
     p.deliver(Packet::Publish(incoming(1, QoS::AtLeastOnce, "a")));
     // PUBREL is answered, outgoing messages go out, and the keepalive runs.
@@ -76,7 +56,7 @@ both! {
 /// which never got the PUBREC, sends it again after a cut or a reload, and it is not delivered
 /// twice [MQTT-4.3.3-2]. The id is stored before the message is handed over, as always.
 fn a_qos2_message_with_a_held_pubrec_is_delivered_once_across_a_cut_and_a_restore() {
-    let (mut p, c) = kept_session_pair();
+    let (mut p, c) = kept_session_pair("c");
     p.client.hold_acks(p.now, true);
     p.deliver(Packet::Publish(incoming(7, QoS::ExactlyOnce, "once")));
     assert_eq!(messages(&p.take_events()), ["once"]);
@@ -112,7 +92,7 @@ both! {
 /// A QoS 1 message whose PUBACK was held when the connection dropped comes again (DUP) and is
 /// delivered again: QoS 1 allows the duplicate, and nothing is lost.
 fn a_qos1_message_with_a_held_puback_comes_again_after_a_cut() {
-    let (mut p, _) = kept_session_pair();
+    let (mut p, _) = kept_session_pair("c");
     p.client.hold_acks(p.now, true);
     p.deliver(Packet::Publish(incoming(3, QoS::AtLeastOnce, "q1")));
     assert_eq!(messages(&p.take_events()), ["q1"]);
@@ -150,7 +130,7 @@ both! {
 /// Reading paused: a PINGRESP may sit unread, so the connection is not declared dead; PINGREQs
 /// still go out every interval so the broker keeps hearing from us [MQTT-3.1.2-24].
 fn while_reading_is_paused_pings_go_out_and_no_pingresp_is_awaited() {
-    let (mut p, _) = kept_session_pair();
+    let (mut p, _) = kept_session_pair("c");
     p.run_for(Duration::from_secs(60));
     assert_eq!(p.take_sent(), vec![Packet::PingReq]);
     p.client.handle_read_paused(p.now, true);
@@ -178,7 +158,7 @@ both! {
 /// After resuming, a broker that died meanwhile is still found: the PINGRESP owed gets a full
 /// ping timeout from the moment reading resumed.
 fn after_resuming_a_missing_pingresp_still_declares_the_connection_dead() {
-    let (mut p, _) = kept_session_pair();
+    let (mut p, _) = kept_session_pair("c");
     p.client.handle_read_paused(p.now, true);
     p.run_for(Duration::from_secs(130));
     assert_eq!(p.take_sent(), vec![Packet::PingReq, Packet::PingReq]);
@@ -192,7 +172,7 @@ fn after_resuming_a_missing_pingresp_still_declares_the_connection_dead() {
 
 both! {
 fn reading_starts_again_with_every_connection() {
-    let (mut p, _) = kept_session_pair();
+    let (mut p, _) = kept_session_pair("c");
     p.client.handle_read_paused(p.now, true);
     p.cut();
     assert!(!p.client.is_read_paused());

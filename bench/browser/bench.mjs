@@ -36,11 +36,11 @@ import { chromium } from "playwright-core";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { freePort, waitForPort } from "../ports.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const N = Number(process.argv[2] || 20000);
@@ -74,30 +74,6 @@ function pkgInfo(dir) {
   return { dir, entry, shipped, version: p.version };
 }
 const pkgs = { "/pkg/": pkgInfo(pkgDir), ...(jsDriverDir ? { "/js-driver/": pkgInfo(jsDriverDir) } : {}) };
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
-
-async function waitForPort(port) {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise((resolve) => {
-      const c = net.connect(port, "127.0.0.1", () => {
-        c.end();
-        resolve(true);
-      });
-      c.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port}`);
-}
 
 // ---- rumqttd ----
 const dir = mkdtempSync(path.join(os.tmpdir(), "mq-bench-"));

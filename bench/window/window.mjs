@@ -23,6 +23,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, waitForPort } from "../ports.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
@@ -37,26 +38,7 @@ const WINDOWS = (args[2] || "10,20,50,100,256,1000,65535").split(",").map(Number
 const BROKERS = (process.env.MQ_WINDOW_BROKERS || "mosquitto,rumqttd,aedes").split(",");
 const IDLE_MS = 5000;
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function waitForPort(port) {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise((resolve) => {
-      const c = net.connect(port, "127.0.0.1", () => (c.end(), resolve(true)));
-      c.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port}`);
-}
 const version = (cmd, argv) => {
   try {
     return execFileSync(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] }).toString().split("\n")[0].trim();

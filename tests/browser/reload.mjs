@@ -7,32 +7,17 @@
 // (broker.mjs) and builds the package. The other side of each stream is mosquitto_pub /
 // mosquitto_sub on the broker's TCP listener. Waits are bounded (a stuck stream fails the test)
 // but no timing is asserted.
-import { chromium } from "playwright-core";
 import { spawn } from "node:child_process";
 import { readFileSync, existsSync, statSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { launch, check, fail, finish, sleep, requireEnv } from "../web/lib.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const broker = process.env.MQ_BROKER_WS;
-const tcpPort = process.env.MQ_BROKER_TCP_PORT;
-const pkgDir = process.env.MQ_PKG_DIR;
-if (!broker || !tcpPort || !pkgDir) {
-  console.error("MQ_BROKER_WS, MQ_BROKER_TCP_PORT and MQ_PKG_DIR must be set");
-  process.exit(2);
-}
+const [broker, tcpPort, pkgDir] = requireEnv("MQ_BROKER_WS", "MQ_BROKER_TCP_PORT", "MQ_PKG_DIR");
 const N = 150; // messages per QoS and direction
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const prefix = `reload-${process.pid}-${Date.now() % 100000}`;
-
-let failures = 0;
-let passes = 0;
-function check(ok, what) {
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-  if (ok) passes += 1;
-  else failures += 1;
-}
 
 // ---- the page and the package, served on loopback ----
 const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".ts": "text/plain" };
@@ -53,12 +38,7 @@ const server = http.createServer((req, res) => {
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
 const origin = `http://127.0.0.1:${server.address().port}`;
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-});
+const browser = await launch();
 
 async function evaluate(page, fn, arg) {
   // The page may be between two loads: retry until it answers.
@@ -77,9 +57,7 @@ async function waitUntil(what, f, seconds = 60) {
     if (await f()) return true;
     await sleep(100);
   }
-  console.log(`FAIL ${what}: gave up after ${seconds}s`);
-  failures += 1;
-  return false;
+  return check(false, `${what}: gave up after ${seconds}s`);
 }
 
 async function openPage(mode, reloadAt, share = false) {
@@ -209,12 +187,9 @@ try {
   await incoming(true);
   await outgoing();
 } catch (e) {
-  console.log(`FAIL ${e.stack || e}`);
-  failures += 1;
+  fail(e);
 } finally {
   await browser.close();
   server.close();
 }
-// The summary line scripts/test.sh counts, in cargo's words.
-console.log(`test result: ${failures === 0 ? "ok" : "FAILED"}. ${passes} passed; ${failures} failed;`);
-process.exit(failures === 0 ? 0 : 1);
+finish();

@@ -10,15 +10,9 @@
 //   MQ_BROKER_WS=ws://127.0.0.1:P MQ_BROKER_TCP_PORT=T MQ_PKG_DIR=pkg node tests/browser/tabs.mjs
 import { spawn } from "node:child_process";
 import net from "node:net";
-import { launch, check, waitUntil, finish, fail, serveDir, sleep } from "../web/lib.mjs";
+import { launch, check, waitUntil, finish, fail, serveDir, sleep, requireEnv } from "../web/lib.mjs";
 
-const broker = process.env.MQ_BROKER_WS;
-const tcpPort = process.env.MQ_BROKER_TCP_PORT;
-const pkgDir = process.env.MQ_PKG_DIR;
-if (!broker || !tcpPort || !pkgDir) {
-  console.error("MQ_BROKER_WS, MQ_BROKER_TCP_PORT and MQ_PKG_DIR must be set");
-  process.exit(2);
-}
+const [broker, tcpPort, pkgDir] = requireEnv("MQ_BROKER_WS", "MQ_BROKER_TCP_PORT", "MQ_PKG_DIR");
 const N = 120; // messages per outside stream
 const M = 30; // messages per QoS from each tab
 const P = `tabs-${process.pid}-${Date.now() % 100000}`;

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use mq::codec::{ConnAck, ConnectReturnCode, Decoder, Packet};
-use mq::codec::{QoS, Topic, TopicFilter};
+use mq::codec::{Publish, QoS, Topic, TopicFilter};
 use mq::proto::{
     Client, Config, ConnectionError, Event, Instant, Message, RequestId, StoreKey, StoreOp, StoreRecord,
 };
@@ -68,6 +68,17 @@ pub fn config(id: &str) -> Config {
     let mut c = Config::new(id);
     c.keep_alive = Duration::from_secs(60);
     c
+}
+
+/// A connected pair whose session is kept (clean = false), and its config for `reload`; the
+/// CONNACK's events already taken.
+pub fn kept_session_pair(id: &str) -> (Pair, Config) {
+    let mut c = config(id);
+    c.clean_session = false;
+    let mut p = Pair::new(c.clone());
+    assert!(p.connect(false).is_empty());
+    p.take_events();
+    (p, c)
 }
 
 impl Pair {
@@ -213,6 +224,18 @@ pub fn start() -> Instant {
 
 pub fn payload(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
+}
+
+/// A PUBLISH from the broker on `in/t`, `body` as the payload.
+pub fn incoming(pkid: u16, qos: QoS, body: &str) -> Publish {
+    Publish {
+        dup: false,
+        qos,
+        retain: false,
+        topic: Topic::from_static("in/t"),
+        pkid,
+        payload: payload(body),
+    }
 }
 
 /// A message to publish: `body` as the payload.

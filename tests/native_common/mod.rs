@@ -3,6 +3,8 @@
 //! killed when its handle drops; every temporary directory is removed.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use mq::native::{Client, Messages, Options, Reconnect};
 use std::fs;
 use std::io::{BufRead, BufReader};

@@ -10,6 +10,18 @@ import { fileURLToPath } from "node:url";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The values of the environment variables `names`, in order; if any is unset, says which must
+ *  be set and exits with status 2. */
+export function requireEnv(...names) {
+  const values = names.map((name) => process.env[name]);
+  if (values.some((v) => !v)) {
+    const list = names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : names[0];
+    console.error(`${list} must be set`);
+    process.exit(2);
+  }
+  return values;
+}
+
 /** Headless Chromium; `options` adds Playwright launch options (e.g. handleSIGINT) to these,
  *  `extraArgs` command line flags. */
 export function launch(options = {}, extraArgs = []) {
