@@ -409,7 +409,13 @@ async fn twenty_thousand_messages_through_cuts_lose_nothing_and_duplicate_no_qos
 /// The client answered the PUBREL, so it must take that PUBLISH as a new message
 /// [MQTT-4.3.3-2]: it delivers it a second time. The fault test's QoS 2 duplicates are checked
 /// against this signature in the subscriber proxy's log (`diagnose`).
+///
+/// It shows the broker's behaviour, not the client's, and depends on the broker's timing (it
+/// failed once in five runs on a loaded machine: no PUBLISH on the proxy's connection 2), so it
+/// is not part of the test command: `cargo test --features native --test native_faults --
+/// --ignored` runs it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "demonstrates a Mosquitto 2.0 bug; timing-dependent: run with --ignored"]
 async fn mosquitto_sends_a_qos2_publish_again_after_its_pubrel_when_a_reconnect_dies_in_its_connack() {
     let b = broker("");
     let proxy = Proxy::start(b.port).await;
