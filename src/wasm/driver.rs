@@ -84,11 +84,11 @@ impl Pending {
     }
 }
 
-/// The argument of a "connect" listener.
+/// The argument of a "connect" listener (a sharing tab's too).
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ConnectInfo {
-    session_present: bool,
+pub(crate) struct ConnectInfo {
+    pub session_present: bool,
 }
 
 /// What a store write in flight holds back until it committed.

@@ -25,7 +25,7 @@ mod wire;
 
 pub(crate) use api::*;
 
-use super::driver::{with, Driver};
+use super::driver::{with, ConnectInfo, Driver};
 use super::error::{js_error, restore_error};
 use super::events::{flush, queue, to_js, Listeners, MessageStreams};
 use super::idb::{session_lock_name, IdbStore, SessionLock, LOCK_WAIT_MS};
@@ -50,13 +50,6 @@ pub(crate) type TabRef = Rc<RefCell<Tab>>;
 thread_local! {
     /// Open tab clients: like a socket, they stay alive while the app holds no reference.
     static TABS: RefCell<Vec<TabRef>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The argument of a "connect" listener.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ConnectInfo {
-    session_present: bool,
 }
 
 /// A request of this tab, until the leader answered `done` or `failed`.
