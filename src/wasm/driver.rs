@@ -154,10 +154,17 @@ pub(crate) fn with<R: Default>(shared: &Shared, f: impl FnOnce(&mut Driver) -> R
     match shared.try_borrow_mut() {
         Ok(mut d) => f(&mut d),
         Err(_) => {
-            web_sys::console::error_1(&"mq: internal error: re-entrant driver call".into());
+            reentrant();
             R::default()
         }
     }
+}
+
+/// `with` found the driver borrowed: one copy of the report for every caller.
+#[cold]
+#[inline(never)]
+fn reentrant() {
+    web_sys::console::error_1(&"mq: internal error: re-entrant driver call".into());
 }
 
 /// `with`, then run the JS calls it queued.
