@@ -386,22 +386,22 @@ impl Hub {
 
     /// `done` / `failed` answers as JS functions for the driver's promise slots.
     fn answers(&self, tab: &str, n: f64, id: f64) -> (Function, Function) {
+        (self.answer(tab, n, wire::DONE, id), self.answer(tab, n, wire::FAILED, id))
+    }
+
+    /// The `op` answer (`stored`, `done`, `failed` with the error it is called with) as a JS
+    /// function: one closure type for the three.
+    fn answer(&self, tab: &str, n: f64, op: u8, id: f64) -> Function {
         let (w, t) = (self.me.clone(), tab.to_owned());
-        let done = function(move |_| {
-            act(&w, |h| h.ack(&t, n, wire::DONE, id, &JsValue::UNDEFINED));
-            JsValue::UNDEFINED
-        });
-        let (w, t) = (self.me.clone(), tab.to_owned());
-        let failed = function(move |e| {
+        function(move |e| {
             // Closing on leaving: the request is in the session, the next leader completes it.
             act(&w, |h| {
-                if !h.leaving {
-                    h.ack(&t, n, wire::FAILED, id, &e)
+                if op != wire::FAILED || !h.leaving {
+                    h.ack(&t, n, op, id, &e)
                 }
             });
             JsValue::UNDEFINED
-        });
-        (done, failed)
+        })
     }
 
     fn publish(&mut self, tab: String, n: f64, msg: &Wire) {
@@ -412,12 +412,8 @@ impl Hub {
             Some(Ok(id)) => {
                 let id = id.0 as f64;
                 let (done, failed) = self.answers(&tab, n, id);
-                let (w, t) = (self.me.clone(), tab);
                 // In IndexedDB (or sent, QoS 0): a later leader completes it, never a resend.
-                let stored = function(move |_| {
-                    act(&w, |h| h.ack(&t, n, wire::STORED, id, &JsValue::UNDEFINED));
-                    JsValue::UNDEFINED
-                });
+                let stored = self.answer(&tab, n, wire::STORED, id);
                 with(&self.driver, |d| d.track_publish(crate::proto::RequestId(id as u64), done, failed));
                 // After the driver's pump (scheduled first), whose store write holds the message:
                 // "stored" once that write committed, not once every later write did too.
