@@ -450,9 +450,10 @@ impl Hub {
                 None => self.subs.push(Sub { filter: f.clone(), qos, granted: None }),
             }
         }
-        let pairs: Vec<(String, QoS)> = need
+        // `(&str, QoS)`, as the other callers: one instantiation of `Client::subscribe`.
+        let pairs: Vec<(&str, QoS)> = need
             .iter()
-            .map(|f| (f.clone(), self.subs.iter().find(|s| s.filter == *f).map_or(qos, |s| s.qos)))
+            .map(|f| (f.as_str(), self.subs.iter().find(|s| s.filter == *f).map_or(qos, |s| s.qos)))
             .collect();
         let r = with(&self.driver, |d| Some(d.core.subscribe(now(), &pairs)));
         match r {
