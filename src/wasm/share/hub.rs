@@ -7,16 +7,15 @@
 
 use super::super::driver::{now, with, Shared};
 use super::super::error::user_error;
-use super::super::events::flush;
+use super::super::events::{flush, queue};
 use super::super::web::{later, Scope};
 use super::wire::{self, function, held_locks, lock, noop, Info, Wire};
 use super::{local, TabRef};
-use crate::codec::{ByteStr, QoS};
+use crate::codec::{ByteStr, Publish, QoS};
 use crate::proto::Message;
 use js_sys::{Array, Function, Uint8Array};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::BroadcastChannel;
 
@@ -118,21 +117,28 @@ impl Hub {
     /// The driver's events, as the tabs see them.
     fn listen(&mut self) {
         let w = self.me.clone();
-        let on_message = Closure::<dyn FnMut(JsValue, JsValue, JsValue)>::new(
-            move |topic: JsValue, payload: JsValue, info: JsValue| {
-                act(&w, |h| {
-                    let info: &Info = info.unchecked_ref();
-                    let mut m = Wire::new(wire::MSG);
-                    m.topic = topic.as_string().unwrap_or_default();
-                    m.payload = payload.dyn_ref::<Uint8Array>().map(|a| a.to_vec()).unwrap_or_default();
-                    m.qos = info.qos().as_f64().unwrap_or(0.0) as u8;
-                    m.retain = info.retain().as_bool().unwrap_or(false);
-                    m.dup = info.dup().as_bool().unwrap_or(false);
-                    h.broadcast(m);
-                })
-            },
-        );
-        let on_message: Function = on_message.into_js_value().unchecked_into();
+        // Incoming messages: from the driver in Rust, posted once as the channel's bytes (through
+        // the event queue, in their place among the other events).
+        let post = function(move |bytes| {
+            act(&w, |h| {
+                if let Some(a) = bytes.dyn_ref::<Uint8Array>() {
+                    let _ = h.channel.post_message(a);
+                    if let Some(msg) = Wire::decode(&a.to_vec()) {
+                        local(&h.tab, msg);
+                    }
+                }
+            });
+            JsValue::UNDEFINED
+        });
+        let tap = Box::new(move |p: &Publish| {
+            let mut m = Wire::new(wire::MSG);
+            m.topic = p.topic.as_str().to_owned();
+            m.payload = p.payload.to_vec();
+            m.qos = p.qos as u8;
+            m.retain = p.retain;
+            m.dup = p.dup;
+            queue(&post, &[Uint8Array::from(&m.encode()[..]).into()]);
+        });
         let ev = |w: Weak<RefCell<Hub>>, op: u8| {
             function(move |arg| {
                 act(&w, |h| h.driver_event(op, arg));
@@ -148,7 +154,7 @@ impl Hub {
             ("restored", ev(w_of(&self.me), RESTORED)),
         ];
         with(&self.driver, |d| {
-            d.listeners.on("message", &on_message);
+            d.tap = Some(tap);
             for (name, f) in &listeners {
                 d.listeners.on(name, f);
             }

@@ -32,7 +32,7 @@ use web_sys::{AbortSignal, BroadcastChannel};
 
 #[wasm_bindgen]
 extern "C" {
-    /// What the driver's listeners get: `{ qos, retain, dup }`, `{ sessionPresent }`, an
+    /// What the driver's listeners get: `{ sessionPresent }`, an
     /// `MqttRestored`'s `id`, an error's `message` and `returnCode`, a granted entry's
     /// `topic` / `qos`.
     #[wasm_bindgen(extends = Object)]
@@ -47,10 +47,6 @@ extern "C" {
     pub fn topic(this: &Info) -> JsValue;
     #[wasm_bindgen(method, getter)]
     pub fn qos(this: &Info) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    pub fn retain(this: &Info) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    pub fn dup(this: &Info) -> JsValue;
     #[wasm_bindgen(method, getter)]
     pub fn id(this: &Info) -> JsValue;
 }
