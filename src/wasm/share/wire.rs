@@ -312,6 +312,22 @@ pub(crate) fn lock(
     signal: Option<&AbortSignal>,
     on_grant: impl FnOnce(Option<Function>) + 'static,
 ) -> bool {
+    lock_boxed(locks, name, if_available, hold, signal, Box::new(on_grant))
+}
+
+/// Called once: by the grant, or (`None`) by a request that fails before it (no lock manager
+/// for this document, say) or is aborted.
+type Grant = Box<dyn FnOnce(Option<Function>)>;
+
+/// `lock` over a boxed `on_grant`: its body and closures once for every caller.
+fn lock_boxed(
+    locks: &LockManager,
+    name: &str,
+    if_available: bool,
+    hold: bool,
+    signal: Option<&AbortSignal>,
+    on_grant: Grant,
+) -> bool {
     let options: LockOptions = Object::new().unchecked_into();
     if if_available {
         options.set_if_available(true);
@@ -319,10 +335,7 @@ pub(crate) fn lock(
     if let Some(s) = signal {
         options.set_signal(s);
     }
-    // Called once: by the grant, or (`None`) by a request that fails before it (no lock
-    // manager for this document, say) or is aborted.
-    type Grant = Box<dyn FnOnce(Option<Function>)>;
-    let slot: Rc<RefCell<Option<Grant>>> = Rc::new(RefCell::new(Some(Box::new(on_grant))));
+    let slot: Rc<RefCell<Option<Grant>>> = Rc::new(RefCell::new(Some(on_grant)));
     let take = |slot: &Rc<RefCell<Option<Grant>>>| slot.try_borrow_mut().ok().and_then(|mut s| s.take());
     let granted = slot.clone();
     let cb = callback(move |lock| {
