@@ -19,26 +19,46 @@ const P = `tabs-${process.pid}-${Date.now() % 100000}`;
 const clientId = `${P}-client`;
 
 // ---- a TCP proxy in front of the WebSockets listener: counts the broker connections ----
+// `open` counts TCP connections; a leader's page closed mid-stream lets its Web Lock go, and the
+// next leader may connect, before the browser has closed the old page's socket, so two can be
+// open for a moment under load. "One client connection at a time" is therefore checked on what
+// each carries: no connection sends anything to the broker (its WebSocket close frame aside)
+// after a later one has started (`overlaps`).
 const wsPort = Number(new URL(broker).port);
 let open = 0;
 let maxOpen = 0;
 let total = 0;
+let seq = 0;
+const conns = [];
 const proxy = net.createServer((down) => {
   const up = net.connect({ host: "127.0.0.1", port: wsPort });
   total += 1;
   open += 1;
   maxOpen = Math.max(maxOpen, open);
+  const conn = { first: null, last: null };
+  conns.push(conn);
   let counted = true;
   const done = () => {
     if (counted) { counted = false; open -= 1; }
     down.destroy();
     up.destroy();
   };
+  down.on("data", (chunk) => {
+    // A masked client close frame (opcode 8, payload of at most 125 bytes) written alone.
+    const closeFrame = chunk[0] === 0x88 && chunk.length <= 2 + 4 + 125;
+    if (closeFrame) return;
+    seq += 1;
+    if (conn.first === null) conn.first = seq;
+    conn.last = seq;
+  });
   down.pipe(up);
   up.pipe(down);
   down.on("error", done).on("close", done);
   up.on("error", done).on("close", done);
 });
+// Connections (in the order they opened) of which an earlier one sent after a later one began.
+const overlaps = () => conns.filter((c, i) =>
+  c.last !== null && conns.slice(i + 1).some((d) => d.first !== null && d.first < c.last)).length;
 await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
 const url = `ws://127.0.0.1:${proxy.address().port}`;
 
@@ -186,6 +206,7 @@ try {
   await edges();
   total = 0; // the connections counted from here on are the shared one's
   maxOpen = open;
+  conns.length = 0;
   // Overlapping subscriptions: a holds P/x/#, b holds P/+/q2 and P/x/q1, c holds P/#.
   const subsA = [[`${P}/x/#`, 2], [`${P}/r/#`, 1]];
   const subsB = [[`${P}/+/q2`, 2], [`${P}/x/q1`, 1], [`${P}/r/#`, 1]];
@@ -303,7 +324,7 @@ try {
     return !received.includes(`${P}/out/a/q${q} ${i}`);
   });
   check(aLost.length === 0, `a's publishes resolved before it closed reached the broker (${aResolved.length}; ${aLost.length} missing)`);
-  check(maxOpen === 1, `the broker saw one client connection at a time (${total} in all, at most ${maxOpen} open)`);
+  check(overlaps() === 0, `the broker saw one client connection at a time (${total} in all, at most ${maxOpen} open, ${overlaps()} sending after a later one began)`);
   check(total >= 2, `the new leader reconnected (${total} connections in all)`);
   for (const [, p] of tabs) await p.evaluate(() => window.client.end());
 } catch (e) {
