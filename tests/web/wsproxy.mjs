@@ -383,7 +383,8 @@ export class FaultProxy {
     this.resends = new Map(); // sequence number -> { publishes, afterPubrel }: messages sent twice or more
     this.excerpts = new Map(); // sequence number -> log lines at its last re-send (the last LOG_EXCERPTS)
     this.brokerExcerpts = new Map(); // the same, for re-sends after a PUBREL (the first LOG_EXCERPTS)
-    this.resentAfterPubrel = 0;
+    this.resentAfterPubrel = 0; // the broker's PUBLISHes sent again after its PUBREL...
+    this.resentAfterPubrelMessages = 0; // ... and for how many messages
     this.name = name;
     this.rng = new Rng(seed);
     this.conns = new Set();
@@ -597,6 +598,7 @@ export class FaultProxy {
     const r = this.resends.get(seq) || { publishes: 1, afterPubrel: 0 };
     r.publishes += 1;
     if (afterPubrel) {
+      if (r.afterPubrel === 0) this.resentAfterPubrelMessages += 1;
       r.afterPubrel += 1;
       this.resentAfterPubrel += 1;
     }
