@@ -622,7 +622,7 @@ export class FaultProxy {
       const rec = this.connLog.get(n);
       lines.push(`connection ${n}: ${rec ? rec.connack || "no CONNACK" : "(forgotten)"}`);
       while (at < h.entries.length && h.entries[at].conn === n) lines.push(`  ${h.entries[at++].text}`);
-      if (n < now) lines.push(`  ended: ${rec ? rec.ended || "?" : "?"}`);
+      if (rec && rec.ended) lines.push(`  ended: ${rec.ended}`);
     }
     return lines;
   }
@@ -636,7 +636,7 @@ export class FaultProxy {
     let lines = this.brokerExcerpts.get(seq) || this.excerpts.get(seq);
     if (!lines) {
       const now = this.connections;
-      lines = [...this.ids.values()].filter((h) => h.seq === seq).flatMap((h) => this.render(h, now));
+      lines = [...this.ids.values()].filter((h) => h.seq === seq).flatMap((h) => this.render(h, Math.min(now, h.conn + 1)));
     }
     return { publishes: r ? r.publishes : null, afterPubrel: r ? r.afterPubrel : 0, lines };
   }
