@@ -27,10 +27,21 @@
 // WebSockets listener stops about 128 KB into a larger message for about 5 s (whether or not the
 // client sends anything meanwhile): cut every second or so, such a message never got through.
 //
-// Checks: every message arrived (by its sequence number), no QoS 2 message twice, every publish
-// resolved, nothing left in either session, at least 50 cuts made on each proxy, the page's
-// wasm memory bounded. Prints sent, received, lost, duplicates, cuts (by kind) and the memory
-// figures. Waits are bounded; no timing is asserted.
+// Checks: every message arrived (by its sequence number), no QoS 2 message twice but for the
+// broker's own duplicates (below), every publish resolved, nothing left in either session, at
+// least 50 cuts made on each proxy, the page's wasm memory bounded. Prints sent, received, lost,
+// duplicates, cuts (by kind) and the memory figures. Waits are bounded; no timing is asserted.
+//
+// Mosquitto 2.0 sends a QoS 2 message's PUBLISH again (DUP set, same packet id) after it sent
+// its PUBREL, when a reconnection dies right after its CONNACK (its write of the PUBREL it
+// re-sends fails, and the next reconnection turns the message back into "publish"): the
+// subscriber's handshake cuts provoke it. That breaks [MQTT-4.3.3-1]; the client, having answered
+// the PUBREL, must take the PUBLISH as a new message [MQTT-4.3.3-2] and delivers it again. So the
+// subscriber's proxy keeps a packet log of the QoS 2 flows (wsproxy.mjs), each QoS 2 duplicate is
+// printed with its packets, and it counts as the broker's only if the broker sent that message's
+// PUBLISH again after its PUBREL for that id had gone to the client on an earlier connection (as
+// often as the extra copies); any other QoS 2 duplicate fails the test (tests/native_faults.rs
+// does the same).
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -163,7 +174,9 @@ try {
   broker = await useBroker();
   const pubProxy = await new FaultProxy(broker.env.ws, "publisher", rng.below(0xffffffff) + 1).start();
   // The subscriber's proxy reaches Mosquitto on its TCP listener (see the top of this file).
-  const subProxy = await new FaultProxy(`mqtt://127.0.0.1:${broker.env.tcpPort}`, "subscriber", rng.below(0xffffffff) + 1).start();
+  // It logs the QoS 2 flows to the subscriber: what each QoS 2 duplicate is diagnosed from.
+  const subProxy = await new FaultProxy(`mqtt://127.0.0.1:${broker.env.tcpPort}`, "subscriber", rng.below(0xffffffff) + 1,
+    { log: true }).start();
   proxies.push(pubProxy, subProxy);
   server = await serveDir(pkgDir, {
     "/": { type: "text/html", body: '<!doctype html><meta charset="utf-8"><title>mq faults</title><script type="module" src="/faults-page.js"></script>' },
@@ -263,11 +276,33 @@ try {
   const r = await page.evaluate(() => window.faults.finish());
   const secs = (Date.now() - t0) / 1000;
 
+  // Each QoS 2 duplicate, diagnosed from the subscriber proxy's log: the broker's when it sent the
+  // PUBLISH again after its PUBREL as many times as the message arrived more than once.
+  let byBroker = 0;
+  const unexplained = [];
+  for (const [k, [i, count]] of r.q2twice.entries()) {
+    const d = subProxy.diagnose(i);
+    const extra = count - 1;
+    byBroker += Math.min(d.afterPubrel, extra);
+    const explained = d.afterPubrel >= extra;
+    if (!explained) unexplained.push(i);
+    // The packets of the first five, and of the first twenty not explained.
+    if (k < 5 || (!explained && unexplained.length <= 20)) {
+      console.log(`# faults: QoS 2 message ${i} delivered ${count} times; the broker sent its PUBLISH ` +
+        `${d.publishes === null ? "once (as far as the log tells)" : `${d.publishes} times`}, ${d.afterPubrel} of them ` +
+        `after its PUBREL for that id on an earlier connection [MQTT-4.3.3-1]. Subscriber proxy log:`);
+      for (const l of d.lines.length ? d.lines : ["(nothing kept)"]) console.log(`#     ${l}`);
+    }
+  }
+  if (r.q2twice.length >= 1000) unexplained.push("(1,000 or more messages twice: the rest not diagnosed)");
+
   console.log(`# faults: sent ${N} (10,000 QoS 1 + 10,000 QoS 2; published in ${publishSecs.toFixed(1)} s, ` +
     `all received after ${secs.toFixed(1)} s), received ${r.received} (${r.distinct} distinct, ${r.dupFlagged} with DUP set), ` +
-    `lost ${r.lost}, QoS 1 duplicates ${r.q1dups}, QoS 2 duplicates ${r.q2dups}; broker restarts ${restarts}`);
+    `lost ${r.lost}, QoS 1 duplicates ${r.q1dups}, QoS 2 duplicates ${r.q2dups} (${byBroker} the broker's: ` +
+    `a PUBLISH sent again after its PUBREL); broker restarts ${restarts}`);
   console.log(`# faults: publisher proxy ${pubProxy.summary()}`);
-  console.log(`# faults: subscriber proxy ${subProxy.summary()}`);
+  console.log(`# faults: subscriber proxy ${subProxy.summary()}; the broker's QoS 2 PUBLISHes sent again ` +
+    `after its PUBREL: ${subProxy.resentAfterPubrel} (for ${subProxy.resentAfterPubrelMessages} messages)`);
   console.log(`# faults: publisher events ${JSON.stringify(r.events.pub)}; subscriber events ${JSON.stringify(r.events.sub)}`);
   console.log(`# faults: most publishes outstanding ${r.mostOutstanding}; sessions before end: ` +
     `publisher ${JSON.stringify(r.sessions.pub)}, subscriber ${JSON.stringify(r.sessions.sub)}; ` +
@@ -280,7 +315,8 @@ try {
     `no uncaught error and no console error in the page (${pageErrors.length} uncaught, ${consoleErrors.length} console errors)`);
   check(r.wrong.length === 0, `no unexpected message (${JSON.stringify(r.wrong.slice(0, 5))})`);
   check(r.lost === 0, `no message lost (${r.lost} missing, first ${r.firstLost})`);
-  check(r.q2dups === 0, `no QoS 2 message delivered twice (${r.q2dups} extra copies, of ${r.q2twice})`);
+  check(unexplained.length === 0, `no QoS 2 message delivered twice but for the broker's re-sends after its PUBREL ` +
+    `(${r.q2dups} extra copies, ${byBroker} the broker's; not explained: ${JSON.stringify(unexplained.slice(0, 20))})`);
   check(r.failed === 0 && r.completed === N, `every publish resolved (${r.failed} rejected: ${JSON.stringify(r.firstFailed)})`);
   check(pubProxy.cuts >= MIN_CUTS, `at least ${MIN_CUTS} cuts on the publisher's connections (${pubProxy.cuts})`);
   check(subProxy.cuts >= MIN_CUTS, `at least ${MIN_CUTS} cuts on the subscriber's connections (${subProxy.cuts})`);

@@ -13,6 +13,16 @@
 // What goes to the page is re-framed at random: a frame may hold several packets or a piece of
 // one, as the spec allows and brokers do. Every cut is counted by kind; a cut is a connection the
 // proxy ended (or, for a stall, one that ended while the proxy held a direction).
+//
+// With `log` set, the proxy keeps a compact packet log of the QoS 2 flows through it, to tell
+// whose a QoS 2 duplicate is: per packet id, the broker's PUBLISH (DUP flag, the message's
+// sequence number when its payload starts with one) and PUBREL, the client's PUBREC and PUBCOMP,
+// each with its connection (numbered from 1; its CONNACK and how it ended). A broker PUBLISH
+// sent whole again for the same message after the broker's PUBREL for that id went to the client
+// on an earlier connection is counted for that message (`diagnose`): the broker broke
+// [MQTT-4.3.3-1], and the client, having answered the PUBREL, must take it as a new message
+// [MQTT-4.3.3-2]. The log is bounded: only ids active in the last `LOG_CONNS` connections,
+// at most `LOG_PER_ID` entries each, and a bounded number of rendered excerpts.
 
 import crypto from "node:crypto";
 import http from "node:http";
@@ -32,6 +42,21 @@ export const typeName = (t) => NAMES[t] || `type ${t}`;
 /** Client to broker, broker to client. */
 export const UP = 0;
 export const DOWN = 1;
+
+/** The log keeps the ids active in this many of the last connections... */
+const LOG_CONNS = 32;
+/** ... at most this many entries per id, ... */
+const LOG_PER_ID = 24;
+/** ... and rendered excerpts for at most this many re-sent messages (the broker's kept apart). */
+const LOG_EXCERPTS = 256;
+
+/** The message sequence number a payload starts with (ASCII digits), or null. */
+export function leadingNumber(payload) {
+  let n = 0;
+  let i = 0;
+  for (; i < payload.length && i < 10 && payload[i] >= 0x30 && payload[i] <= 0x39; i++) n = n * 10 + payload[i] - 0x30;
+  return i === 0 ? null : n;
+}
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -200,8 +225,9 @@ function openUpstream(url) {
 
 /** One relayed connection: the page's socket and the broker's, a packet pump per direction. */
 class Conn {
-  constructor(proxy, page, broker, brokerWs) {
+  constructor(proxy, page, broker, brokerWs, n) {
     this.proxy = proxy;
+    this.n = n; // numbered from 1, in the proxy's packet log
     this.brokerWs = brokerWs; // the broker's leg is a WebSocket (else MQTT over TCP as it is)
     this.sockets = [page, broker]; // indexed by the side a packet comes from: UP from the page
     this.ended = false;
@@ -284,6 +310,7 @@ class Conn {
         if (this.ended) return;
       }
       const verdict = this.proxy.verdict(side, ptype);
+      if (this.proxy.log) this.proxy.logPacket(this, side, packet, verdict);
       if (verdict === "forward") {
         out.push(packet);
         if (side === DOWN && ptype === CONNACK && packet.length >= 4 && packet[3] === 0) {
@@ -347,8 +374,17 @@ class Conn {
 export class FaultProxy {
   /** `upstream`: the broker's ws:// URL (its WebSockets listener), or mqtt://host:port (its
    *  TCP listener: the page's leg is a WebSocket either way); `name` labels the figures. */
-  constructor(upstream, name, seed) {
+  constructor(upstream, name, seed, { log = false, seqOf = leadingNumber } = {}) {
     this.upstream = upstream;
+    this.log = log;
+    this.seqOf = seqOf;
+    this.connLog = new Map(); // connection number -> { connack, ended } (the last LOG_CONNS)
+    this.ids = new Map(); // packet id -> its QoS 2 flow (see logPacket); least recently active first
+    this.resends = new Map(); // sequence number -> { publishes, afterPubrel }: messages sent twice or more
+    this.excerpts = new Map(); // sequence number -> log lines at its last re-send (the last LOG_EXCERPTS)
+    this.brokerExcerpts = new Map(); // the same, for re-sends after a PUBREL (the first LOG_EXCERPTS)
+    this.resentAfterPubrel = 0; // the broker's PUBLISHes sent again after its PUBREL...
+    this.resentAfterPubrelMessages = 0; // ... and for how many messages
     this.name = name;
     this.rng = new Rng(seed);
     this.conns = new Set();
@@ -397,7 +433,8 @@ export class FaultProxy {
         `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n`,
     );
     this.connections += 1;
-    const c = new Conn(this, socket, up.socket, this.upstream.startsWith("ws:"));
+    const c = new Conn(this, socket, up.socket, this.upstream.startsWith("ws:"), this.connections);
+    if (this.log) this.logConn(c);
     this.conns.add(c);
     c.start(head, up.head);
   }
@@ -484,12 +521,124 @@ export class FaultProxy {
 
   connEnded(c, why) {
     this.conns.delete(c);
+    const rec = this.connLog.get(c.n);
+    if (rec) rec.ended = why;
     // A connection that ended while the proxy held one of its directions: the stall's doing
     // (the client's keepalive, or the broker's, gave up on it).
     if (c.stalling && why !== "cut" && why !== "proxy stopped" && !why.startsWith("close (")) {
       this.count(`stall ${c.stalling.dir === UP ? "up" : "down"}, then ${why}`);
     }
     this.notify();
+  }
+
+  // ---- the QoS 2 packet log ----
+
+  logConn(c) {
+    this.connLog.set(c.n, { connack: null, ended: null });
+    for (const n of this.connLog.keys()) {
+      if (n > c.n - LOG_CONNS) break;
+      this.connLog.delete(n);
+    }
+    for (const [id, h] of this.ids) {
+      if (h.conn > c.n - LOG_CONNS) break;
+      this.ids.delete(id);
+    }
+  }
+
+  /** Logs a packet forwarded on `c` (`verdict` "mid": only its first half went out). */
+  logPacket(c, dir, packet, verdict) {
+    const ptype = packet[0] >> 4;
+    const whole = verdict !== "mid";
+    let hl = 1;
+    while (hl < 5 && packet[hl] & 0x80) hl += 1;
+    hl += 1; // fixed header: type byte and remaining length
+    if (dir === DOWN && ptype === CONNACK) {
+      const rec = this.connLog.get(c.n);
+      if (rec && packet.length >= 4) rec.connack = `CONNACK sp ${packet[2] & 1} rc ${packet[3]}${whole ? "" : " (first half only: cut)"}`;
+      return;
+    }
+    const qos = (packet[0] >> 1) & 3;
+    const wanted = dir === DOWN ? (ptype === PUBLISH && qos === 2) || ptype === PUBREL : ptype === PUBREC || ptype === PUBCOMP;
+    if (!wanted || packet.length < hl + 2) return;
+    let id;
+    let seq = null;
+    let dup = 0;
+    if (ptype === PUBLISH) {
+      const tl = packet.readUInt16BE(hl);
+      if (packet.length < hl + 4 + tl) return;
+      id = packet.readUInt16BE(hl + 2 + tl);
+      seq = this.seqOf(packet.subarray(hl + 4 + tl, hl + 4 + tl + 16));
+      dup = (packet[0] >> 3) & 1;
+    } else {
+      id = packet.readUInt16BE(hl);
+    }
+    let h = this.ids.get(id);
+    // A PUBLISH of another message (or, with no sequence number, one without DUP) starts a new flow.
+    if (ptype === PUBLISH && (!h || (seq === null ? !dup : h.seq !== seq))) {
+      h = { seq, conn: c.n, publishes: 0, released: null, entries: [] };
+    }
+    if (!h) return; // a PUBREL, PUBREC or PUBCOMP of a flow already forgotten
+    this.ids.delete(id);
+    this.ids.set(id, h); // most recently active last
+    h.conn = c.n;
+    const who = dir === DOWN ? "broker" : "client";
+    const what = ptype === PUBLISH ? `PUBLISH id ${id} dup ${dup}${seq === null ? "" : ` message ${seq}`}` : `${typeName(ptype)} id ${id}`;
+    h.entries.push({ conn: c.n, text: `${who} ${what}${whole ? "" : " (first half only: cut)"}` });
+    if (h.entries.length > LOG_PER_ID) h.entries.shift();
+    if (!whole) return;
+    if (ptype === PUBREL) {
+      h.released = c.n;
+      return;
+    }
+    if (ptype !== PUBLISH) return;
+    h.publishes += 1;
+    const afterPubrel = h.released !== null && h.released < c.n;
+    h.released = null;
+    if (h.publishes < 2 || seq === null) return;
+    const r = this.resends.get(seq) || { publishes: 1, afterPubrel: 0 };
+    r.publishes += 1;
+    if (afterPubrel) {
+      if (r.afterPubrel === 0) this.resentAfterPubrelMessages += 1;
+      r.afterPubrel += 1;
+      this.resentAfterPubrel += 1;
+    }
+    this.resends.set(seq, r);
+    const lines = this.render(h, c.n);
+    if (afterPubrel) {
+      if (this.brokerExcerpts.size < LOG_EXCERPTS || this.brokerExcerpts.has(seq)) this.brokerExcerpts.set(seq, lines);
+    } else {
+      this.excerpts.delete(seq);
+      this.excerpts.set(seq, lines);
+      if (this.excerpts.size > LOG_EXCERPTS) this.excerpts.delete(this.excerpts.keys().next().value);
+    }
+  }
+
+  /** The log of flow `h` up to connection `now`: its entries, and each connection's CONNACK and end. */
+  render(h, now) {
+    const lines = [];
+    let at = 0;
+    const first = h.entries.length ? h.entries[0].conn : now;
+    for (let n = first; n <= now; n++) {
+      const rec = this.connLog.get(n);
+      lines.push(`connection ${n}: ${rec ? rec.connack || "no CONNACK" : "(forgotten)"}`);
+      while (at < h.entries.length && h.entries[at].conn === n) lines.push(`  ${h.entries[at++].text}`);
+      if (rec && rec.ended) lines.push(`  ended: ${rec.ended}`);
+    }
+    return lines;
+  }
+
+  /** What the log says of QoS 2 message `seq`: how many times the broker sent its PUBLISH whole
+   *  (null: at most once), how many of those came after the broker's PUBREL for that id had gone
+   *  to the client on an earlier connection, and the log around its last re-send (else of its
+   *  flows still in the log). */
+  diagnose(seq) {
+    const r = this.resends.get(seq);
+    let lines = this.brokerExcerpts.get(seq) || this.excerpts.get(seq);
+    if (!lines) {
+      const now = this.connections;
+      lines = [...this.ids.values()].filter((h) => h.seq === seq).flatMap((h) => this.render(h, Math.min(now, h.conn + 1)));
+    }
+    return { publishes: r ? r.publishes : null, afterPubrel: r ? r.afterPubrel : 0, lines };
   }
 
   async stop() {
