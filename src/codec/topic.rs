@@ -174,15 +174,31 @@ pub fn matches(filter: &str, topic: &str) -> bool {
     if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
         return false;
     }
-    let mut f = filter.split('/');
-    let mut t = topic.split('/');
+    let mut f = Some(filter.as_bytes());
+    let mut t = Some(topic.as_bytes());
     loop {
-        match (f.next(), t.next()) {
-            (Some("#"), _) => return true,
-            (Some("+"), Some(_)) => {}
+        match (level(&mut f), level(&mut t)) {
+            (Some(b"#"), _) => return true,
+            (Some(b"+"), Some(_)) => {}
             (Some(fl), Some(tl)) if fl == tl => {}
             (None, None) => return true,
             _ => return false,
+        }
+    }
+}
+
+/// The next level of a topic or filter, as `split('/')` yields them (a trailing `/` ends in an
+/// empty level): a byte loop, smaller in the wasm than `str::split`'s searcher.
+fn level<'a>(rest: &mut Option<&'a [u8]>) -> Option<&'a [u8]> {
+    let s = (*rest)?;
+    match s.iter().position(|&b| b == b'/') {
+        Some(i) => {
+            *rest = s.get(i + 1..);
+            s.get(..i)
+        }
+        None => {
+            *rest = None;
+            Some(s)
         }
     }
 }

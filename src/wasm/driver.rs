@@ -91,12 +91,15 @@ impl Pending {
     }
 }
 
-/// The argument of a "connect" listener.
+/// The argument of a "connect" listener (a sharing tab's too).
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ConnectInfo {
-    session_present: bool,
+pub(crate) struct ConnectInfo {
+    pub session_present: bool,
 }
+
+/// See [`Driver::tap`].
+pub(crate) type Tap = Box<dyn Fn(&crate::codec::Publish)>;
 
 /// What a store write in flight holds back until it committed.
 #[derive(Default)]
@@ -154,6 +157,9 @@ pub(crate) struct Driver {
     pub(super) persisted_waiters: Vec<Function>,
     pub(super) end_waiters: Vec<Function>,
     pub(super) page: Vec<Listener>,
+    /// A sharing leader's hub (wasm/share/): sees each incoming message before the listeners,
+    /// in Rust (it queues its own JS calls, so they keep their place among the events').
+    pub tap: Option<Tap>,
 }
 
 /// Runs `f` on the driver, unless it is borrowed (which would be a bug: report, do not panic).
@@ -161,10 +167,17 @@ pub(crate) fn with<R: Default>(shared: &Shared, f: impl FnOnce(&mut Driver) -> R
     match shared.try_borrow_mut() {
         Ok(mut d) => f(&mut d),
         Err(_) => {
-            web_sys::console::error_1(&"mq: internal error: re-entrant driver call".into());
+            reentrant();
             R::default()
         }
     }
+}
+
+/// `with` found the driver borrowed: one copy of the report for every caller.
+#[cold]
+#[inline(never)]
+fn reentrant() {
+    web_sys::console::error_1(&"mq: internal error: re-entrant driver call".into());
 }
 
 /// `with`, then run the JS calls it queued.
@@ -211,6 +224,7 @@ impl Driver {
             persisted_waiters: Vec::new(),
             end_waiters: Vec::new(),
             page: Vec::new(),
+            tap: None,
         }));
         if let Ok(mut d) = shared.try_borrow_mut() {
             d.me = Rc::downgrade(&shared);
@@ -632,6 +646,9 @@ impl Driver {
                 // { topic, payload, qos, retain }, the same payload object. A stream left full
                 // holds back the acknowledgements of what comes next (see `release_acks`).
                 let check = !self.core.acks_held();
+                if let Some(tap) = &self.tap {
+                    tap(&p);
+                }
                 if super::events::message(&self.listeners, &self.streams, &p, check) {
                     self.core.hold_acks(now(), true);
                 }

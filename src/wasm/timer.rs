@@ -15,8 +15,7 @@ use web_sys::EventTarget;
 
 /// gloo-timers' `Timeout` (cleared, and its closure freed, on drop). Its delay is an `i32` in JS:
 /// longer ones are capped (a late wake-up is harmless, see above).
-fn timeout(ms: u32, f: impl FnOnce() + 'static) -> Timeout {
-    let f: Box<dyn FnOnce()> = Box::new(f);
+fn timeout(ms: u32, f: Box<dyn FnOnce()>) -> Timeout {
     Timeout::new(ms.min(i32::MAX as u32), f)
 }
 
@@ -31,6 +30,11 @@ impl Timer {
     /// Arms the timer for `at` (or disarms it); `callback` runs once when it fires. Returns
     /// whether a new timeout was created.
     pub fn set(&mut self, now: Instant, at: Option<Instant>, callback: impl FnOnce() + 'static) -> bool {
+        self.set_boxed(now, at, Box::new(callback))
+    }
+
+    /// `set`'s body, once for every caller.
+    fn set_boxed(&mut self, now: Instant, at: Option<Instant>, callback: Box<dyn FnOnce()>) -> bool {
         if at == self.at && (self.timeout.is_some() || at.is_none()) {
             return false;
         }
@@ -47,6 +51,10 @@ impl Timer {
 
     /// Arms the timer `ms` from now, replacing what was armed.
     pub fn set_ms(&mut self, ms: f64, callback: impl FnOnce() + 'static) {
+        self.set_ms_boxed(ms, Box::new(callback))
+    }
+
+    fn set_ms_boxed(&mut self, ms: f64, callback: Box<dyn FnOnce()>) {
         self.at = None;
         let ms = if ms.is_finite() && ms > 0.0 { ms.min(u32::MAX as f64) as u32 } else { 0 };
         self.timeout = Some(timeout(ms, callback));
@@ -69,7 +77,7 @@ impl Timer {
 
 /// A one-shot timer for `ms`, cancelled when dropped (the lock wait, say).
 pub(crate) fn after_ms(ms: u32, f: impl FnOnce() + 'static) -> Timeout {
-    timeout(ms, f)
+    timeout(ms, Box::new(f))
 }
 
 /// An event listener that removes itself on drop.

@@ -43,6 +43,12 @@ extern "C" {
     #[wasm_bindgen(catch, js_namespace = Promise, js_name = withResolvers)]
     fn promise_with_resolvers() -> Result<js_sys::PromiseWithResolvers, JsValue>;
 
+    /// A promise seen for its `then` with two JS functions (js-sys binds it with closure types
+    /// of its own).
+    type Thenable;
+    #[wasm_bindgen(method, js_name = then)]
+    fn then_fns(this: &Thenable, on_fulfilled: &Function, on_rejected: &Function);
+
     /// The options of `LockManager.request`.
     #[wasm_bindgen(extends = Object)]
     pub(crate) type LockOptions;
@@ -61,6 +67,11 @@ pub(crate) type Callback = Closure<dyn FnMut(JsValue) -> JsValue>;
 pub(crate) fn callback(f: impl FnMut(JsValue) -> JsValue + 'static) -> Callback {
     let f: Box<dyn FnMut(JsValue) -> JsValue> = Box::new(f);
     Closure::wrap(f)
+}
+
+/// `promise.then(on_fulfilled, on_rejected)`: no future and no task of its own.
+pub(crate) fn then(promise: &Promise, on_fulfilled: &Function, on_rejected: &Function) {
+    promise.unchecked_ref::<Thenable>().then_fns(on_fulfilled, on_rejected);
 }
 
 /// The global scope the module runs in.

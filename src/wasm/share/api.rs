@@ -6,11 +6,11 @@ use super::super::error::{js_error, user_error};
 use super::super::events::{flush, queue};
 use super::super::session::session_js;
 use super::super::web::deferred;
-use super::wire::{strings, Wire};
+use super::wire::{self, Wire};
 use super::{with_tab, TabRef};
 use crate::codec::{CodecError, Packet, Publish, QoS, Subscribe, TopicFilter, Unsubscribe};
 use crate::proto::{ErrorCode, Message, UserError};
-use js_sys::{Array, Promise, Uint8Array};
+use js_sys::{Array, Promise};
 use wasm_bindgen::JsValue;
 
 /// A publish: checked here as the core would, then to the leader.
@@ -30,12 +30,12 @@ pub(crate) fn publish(t: &TabRef, message: Result<Message, JsValue>) -> Promise 
         Ok(m) => m,
         Err(e) => return Promise::reject(&e),
     };
-    let w = Wire::new("req");
-    w.set_op("pub");
-    w.set_topic(&JsValue::from_str(m.topic.as_str()));
-    w.set_payload(&Uint8Array::from(m.payload.as_ref()).into());
-    w.set_qos(m.qos as u8 as f64);
-    w.set_retain(m.retain);
+    let mut w = Wire::new(wire::REQ);
+    w.op = wire::PUB;
+    w.topic = m.topic.as_str().to_owned();
+    w.payload = m.payload.to_vec();
+    w.qos = m.qos as u8;
+    w.retain = m.retain;
     with_tab(t, |t| Some(t.request(w, None, true))).unwrap_or_else(closed)
 }
 
@@ -63,10 +63,10 @@ pub(crate) fn subscribe(t: &TabRef, parsed: Result<(Vec<String>, QoS), JsValue>)
         Ok(v) => v,
         Err(e) => return Promise::reject(&e),
     };
-    let w = Wire::new("req");
-    w.set_op("sub");
-    w.set_filters(&strings(&filters));
-    w.set_qos(qos as u8 as f64);
+    let mut w = Wire::new(wire::REQ);
+    w.op = wire::SUB;
+    w.filters = filters.clone();
+    w.qos = qos as u8;
     with_tab(t, |t| {
         if !t.closed {
             for f in &filters {
@@ -95,9 +95,9 @@ pub(crate) fn unsubscribe(t: &TabRef, filters: Result<Vec<String>, JsValue>) -> 
         Ok(v) => v,
         Err(e) => return Promise::reject(&e),
     };
-    let w = Wire::new("req");
-    w.set_op("unsub");
-    w.set_filters(&strings(&filters));
+    let mut w = Wire::new(wire::REQ);
+    w.op = wire::UNSUB;
+    w.filters = filters.clone();
     with_tab(t, |t| {
         if !t.closed {
             t.subs.retain(|(f, _)| !filters.contains(f));

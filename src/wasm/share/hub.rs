@@ -7,21 +7,22 @@
 
 use super::super::driver::{now, with, Shared};
 use super::super::error::user_error;
-use super::super::events::flush;
-use super::super::session::Granted;
+use super::super::events::{flush, queue};
 use super::super::web::{later, Scope};
-use super::wire::{function, held_locks, lock, noop, read_numbers, read_strings, Info, Wire};
+use super::wire::{self, function, held_locks, lock, noop, Info, Wire};
 use super::{local, TabRef};
-use crate::codec::{ByteStr, QoS};
+use crate::codec::{ByteStr, Publish, QoS};
 use crate::proto::Message;
 use js_sys::{Array, Function, Uint8Array};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::BroadcastChannel;
 
 pub(crate) type HubRef = Rc<RefCell<Hub>>;
+
+/// The driver's "restored" event (not an `op` on the channel: it goes as `rdone`).
+const RESTORED: u8 = 0;
 
 /// A filter subscribed at the broker: the highest QoS asked, and what the broker granted.
 struct Sub {
@@ -63,10 +64,10 @@ pub(crate) fn act(w: &Weak<RefCell<Hub>>, f: impl FnOnce(&mut Hub)) {
     }
 }
 
-fn qos_of(v: JsValue) -> QoS {
-    match v.as_f64() {
-        Some(2.0) => QoS::ExactlyOnce,
-        Some(1.0) => QoS::AtLeastOnce,
+fn qos_of(v: u8) -> QoS {
+    match v {
+        2 => QoS::ExactlyOnce,
+        1 => QoS::AtLeastOnce,
         _ => QoS::AtMostOnce,
     }
 }
@@ -110,43 +111,51 @@ impl Hub {
 
     /// Posts `msg` to the other tabs, and hands it to this tab after this task's code.
     pub fn broadcast(&self, msg: Wire) {
-        let _ = self.channel.post_message(&msg);
+        wire::post(&self.channel, &msg.encode());
         local(&self.tab, msg);
     }
 
     /// The driver's events, as the tabs see them.
     fn listen(&mut self) {
         let w = self.me.clone();
-        let on_message =
-            Closure::<dyn FnMut(JsValue, JsValue, JsValue)>::new(move |topic, payload, info: JsValue| {
-                act(&w, |h| {
-                    let info: &Wire = info.unchecked_ref();
-                    let m = Wire::new("msg");
-                    m.set_topic(&topic);
-                    m.set_payload(&payload);
-                    m.set_qos(Wire::number(info.qos()));
-                    m.set_retain(Wire::flag(info.retain()));
-                    m.set_dup(Wire::flag(info.dup()));
-                    h.broadcast(m);
-                })
+        // Incoming messages: from the driver in Rust, posted once as the channel's bytes (through
+        // the event queue, in their place among the other events).
+        let post = function(move |bytes| {
+            act(&w, |h| {
+                if let Some(a) = bytes.dyn_ref::<Uint8Array>() {
+                    let _ = h.channel.post_message(a);
+                    if let Some(msg) = Wire::decode(&a.to_vec()) {
+                        local(&h.tab, msg);
+                    }
+                }
             });
-        let on_message: Function = on_message.into_js_value().unchecked_into();
-        let ev = |w: Weak<RefCell<Hub>>, name: &'static str| {
+            JsValue::UNDEFINED
+        });
+        let tap = Box::new(move |p: &Publish| {
+            let mut m = Wire::new(wire::MSG);
+            m.topic = p.topic.as_str().to_owned();
+            m.payload = p.payload.to_vec();
+            m.qos = p.qos as u8;
+            m.retain = p.retain;
+            m.dup = p.dup;
+            queue(&post, &[Uint8Array::from(&m.encode()[..]).into()]);
+        });
+        let ev = |w: Weak<RefCell<Hub>>, op: u8| {
             function(move |arg| {
-                act(&w, |h| h.driver_event(name, arg));
+                act(&w, |h| h.driver_event(op, arg));
                 JsValue::UNDEFINED
             })
         };
         let listeners = [
-            ("connect", ev(w_of(&self.me), "connect")),
-            ("close", ev(w_of(&self.me), "close")),
-            ("offline", ev(w_of(&self.me), "offline")),
-            ("reconnect", ev(w_of(&self.me), "reconnect")),
-            ("error", ev(w_of(&self.me), "error")),
-            ("restored", ev(w_of(&self.me), "restored")),
+            ("connect", ev(w_of(&self.me), wire::CONNECT)),
+            ("close", ev(w_of(&self.me), wire::CLOSE)),
+            ("offline", ev(w_of(&self.me), wire::OFFLINE)),
+            ("reconnect", ev(w_of(&self.me), wire::RECONNECT)),
+            ("error", ev(w_of(&self.me), wire::ERROR)),
+            ("restored", ev(w_of(&self.me), RESTORED)),
         ];
         with(&self.driver, |d| {
-            d.listeners.on("message", &on_message);
+            d.tap = Some(tap);
             for (name, f) in &listeners {
                 d.listeners.on(name, f);
             }
@@ -154,35 +163,35 @@ impl Hub {
     }
 
     /// A driver event: to every tab (`restored`: the request's id, and the event to this tab).
-    pub fn driver_event(&mut self, name: &'static str, arg: JsValue) {
+    pub fn driver_event(&mut self, op: u8, arg: JsValue) {
         if self.leaving {
             return;
         }
-        let e = Wire::new("ev");
-        match name {
-            "connect" => {
-                let sp = Wire::flag(arg.unchecked_ref::<Info>().session_present());
+        let mut e = Wire::new(wire::EV);
+        match op {
+            wire::CONNECT => {
+                let sp = arg.unchecked_ref::<Info>().session_present().as_bool().unwrap_or(false);
                 self.session_present = sp;
-                e.set_sp(sp);
+                e.sp = sp;
             }
-            "error" | "first" => {
+            wire::ERROR | wire::FIRST => {
                 // An error after which the driver is closed ends every tab ("failed"); the
                 // first connection of a leader failing ("first") ends the tabs still connecting.
                 let closed = with(&self.driver, |d| d.is_closed());
                 e.set_error(&arg);
-                e.set_op(if name == "first" {
-                    "first"
+                e.op = if op == wire::FIRST {
+                    wire::FIRST
                 } else if closed {
-                    "failed"
+                    wire::FAILED
                 } else {
-                    "error"
-                });
+                    wire::ERROR
+                };
                 self.broadcast(e);
                 return;
             }
-            "restored" => {
-                let r = Wire::new("rdone");
-                r.set_id(Wire::number(arg.unchecked_ref::<Wire>().id()));
+            RESTORED => {
+                let mut r = Wire::new(wire::RDONE);
+                r.id = arg.unchecked_ref::<Info>().id().as_f64().unwrap_or(-1.0);
                 self.broadcast(r);
                 if let Some(t) = self.tab.upgrade() {
                     if let Ok(t) = t.try_borrow() {
@@ -193,22 +202,20 @@ impl Hub {
             }
             _ => {}
         }
-        e.set_op(name);
+        e.op = op;
         self.broadcast(e);
     }
 
     /// "Here I lead": my id, the connection's state and the restored requests still pending
     /// (a tab told "stored" with another id knows that request completed).
     pub fn announce(&self) {
-        let m = Wire::new("leader");
-        m.set_tab(&self.my_id);
-        let (connected, ids) = with(&self.driver, |d| {
-            let ids: Array = d.restored.iter().map(|(id, _)| JsValue::from_f64(id.0 as f64)).collect();
-            (d.core.is_connected() && !d.is_closed(), ids)
+        let mut m = Wire::new(wire::LEADER);
+        m.tab = self.my_id.clone();
+        with(&self.driver, |d| {
+            m.ids = d.restored.iter().map(|(id, _)| id.0 as f64).collect();
+            m.connected = d.core.is_connected() && !d.is_closed();
         });
-        m.set_connected(connected);
-        m.set_sp(self.session_present);
-        m.set_ids(&ids);
+        m.sp = self.session_present;
         self.broadcast(m);
     }
 
@@ -217,18 +224,16 @@ impl Hub {
         if self.leaving {
             return;
         }
-        let tab = msg.tab_id();
-        match msg.kind().as_str() {
-            "hello" => {
+        let tab = msg.tab.clone();
+        match msg.k {
+            wire::HELLO => {
                 self.watch(&tab);
                 if !self.heard.contains(&tab) {
                     self.heard.push(tab.clone());
                 }
-                let filters = read_strings(&msg.filters());
-                let qoss = read_numbers(&msg.qoss());
                 let mut missing = Vec::new();
-                for (f, q) in filters.iter().zip(qoss) {
-                    let q = qos_of(JsValue::from_f64(q));
+                for (f, q) in msg.filters.iter().zip(&msg.qoss) {
+                    let q = qos_of(*q);
                     self.hold(&tab, f, q);
                     if !self.subs.iter().any(|s| s.filter == *f) {
                         // The session's subscription, or (never completed) subscribe it again.
@@ -257,12 +262,12 @@ impl Hub {
                 self.announce();
                 self.heard_from(&tab);
             }
-            "req" => {
-                let n = Wire::number(msg.n());
-                match msg.op_name().as_str() {
-                    "pub" => self.publish(tab, n, msg),
-                    "sub" => self.subscribe(tab, n, msg),
-                    "unsub" => self.unsubscribe(tab, n, msg),
+            wire::REQ => {
+                let n = msg.n;
+                match msg.op {
+                    wire::PUB => self.publish(tab, n, msg),
+                    wire::SUB => self.subscribe(tab, n, msg),
+                    wire::UNSUB => self.unsubscribe(tab, n, msg),
                     _ => {}
                 }
             }
@@ -309,8 +314,7 @@ impl Hub {
     pub fn collect_orphans(&self) {
         let Some(locks) = Scope::get().locks() else { return };
         let (w, prefix, me) = (self.me.clone(), self.lock_prefix.clone(), self.my_id.clone());
-        wasm_bindgen_futures::spawn_local(async move {
-            let Ok(names) = held_locks(&locks).await else { return };
+        held_locks(&locks, move |names| {
             let live: Vec<String> = names
                 .iter()
                 .filter_map(|n| n.strip_prefix(prefix.as_str()))
@@ -370,58 +374,60 @@ impl Hub {
 
     /// Answers request `n` of `tab`: `stored` (with the session's request id), `done` (with
     /// the granted QoS of a subscribe) or `failed` (with the error).
-    fn ack(&self, tab: &str, n: f64, op: &str, id: f64, arg: &JsValue) {
-        let a = Wire::new("ack");
-        a.set_tab(tab);
-        a.set_n(n);
-        a.set_op(op);
-        a.set_id(id);
-        match op {
-            "failed" => a.set_error(arg),
-            _ => a.set_granted(arg),
+    fn ack(&self, tab: &str, n: f64, op: u8, id: f64, err: &JsValue) {
+        let mut a = ack_of(tab, n, op, id);
+        if op == wire::FAILED {
+            a.set_error(err);
         }
+        self.broadcast(a);
+    }
+
+    /// `done` of a subscribe: `[{ topic, qos }]` for `filters`, as the broker granted them (128:
+    /// refused or unknown).
+    fn ack_granted(&self, tab: &str, n: f64, filters: &[String]) {
+        let mut a = ack_of(tab, n, wire::DONE, -1.0);
+        a.granted = true;
+        a.qoss = filters
+            .iter()
+            .map(|f| self.subs.iter().find(|s| s.filter == *f).and_then(|s| s.granted).unwrap_or(0x80))
+            .collect();
+        a.filters = filters.to_vec();
         self.broadcast(a);
     }
 
     /// `done` / `failed` answers as JS functions for the driver's promise slots.
     fn answers(&self, tab: &str, n: f64, id: f64) -> (Function, Function) {
+        (self.answer(tab, n, wire::DONE, id), self.answer(tab, n, wire::FAILED, id))
+    }
+
+    /// The `op` answer (`stored`, `done`, `failed` with the error it is called with) as a JS
+    /// function: one closure type for the three.
+    fn answer(&self, tab: &str, n: f64, op: u8, id: f64) -> Function {
         let (w, t) = (self.me.clone(), tab.to_owned());
-        let done = function(move |_| {
-            act(&w, |h| h.ack(&t, n, "done", id, &JsValue::UNDEFINED));
-            JsValue::UNDEFINED
-        });
-        let (w, t) = (self.me.clone(), tab.to_owned());
-        let failed = function(move |e| {
+        function(move |e| {
             // Closing on leaving: the request is in the session, the next leader completes it.
             act(&w, |h| {
-                if !h.leaving {
-                    h.ack(&t, n, "failed", id, &e)
+                if op != wire::FAILED || !h.leaving {
+                    h.ack(&t, n, op, id, &e)
                 }
             });
             JsValue::UNDEFINED
-        });
-        (done, failed)
+        })
     }
 
     fn publish(&mut self, tab: String, n: f64, msg: &Wire) {
-        let topic = msg.topic().as_string().unwrap_or_default();
-        let payload = msg.payload().dyn_into::<Uint8Array>().map(|a| a.to_vec()).unwrap_or_default();
         // The calling tab checked the topic; a message from a tab that did not is refused here.
-        let m = Message::try_new(ByteStr::from(topic), payload, qos_of(msg.qos()));
+        let m = Message::try_new(ByteStr::from(msg.topic.clone()), msg.payload.clone(), qos_of(msg.qos));
         let r = match m {
-            Ok(m) => with(&self.driver, |d| Some(d.core.publish(now(), m.retain(Wire::flag(msg.retain()))))),
+            Ok(m) => with(&self.driver, |d| Some(d.core.publish(now(), m.retain(msg.retain)))),
             Err(e) => Some(Err(e)),
         };
         match r {
             Some(Ok(id)) => {
                 let id = id.0 as f64;
                 let (done, failed) = self.answers(&tab, n, id);
-                let (w, t) = (self.me.clone(), tab);
                 // In IndexedDB (or sent, QoS 0): a later leader completes it, never a resend.
-                let stored = function(move |_| {
-                    act(&w, |h| h.ack(&t, n, "stored", id, &JsValue::UNDEFINED));
-                    JsValue::UNDEFINED
-                });
+                let stored = self.answer(&tab, n, wire::STORED, id);
                 with(&self.driver, |d| d.track_publish(crate::proto::RequestId(id as u64), done, failed));
                 // After the driver's pump (scheduled first), whose store write holds the message:
                 // "stored" once that write committed, not once every later write did too.
@@ -431,14 +437,14 @@ impl Hub {
                     flush();
                 });
             }
-            Some(Err(e)) => self.ack(&tab, n, "failed", -1.0, &user_error(&e)),
+            Some(Err(e)) => self.ack(&tab, n, wire::FAILED, -1.0, &user_error(&e)),
             None => {}
         }
     }
 
     fn subscribe(&mut self, tab: String, n: f64, msg: &Wire) {
-        let filters = read_strings(&msg.filters());
-        let qos = qos_of(msg.qos());
+        let filters = msg.filters.clone();
+        let qos = qos_of(msg.qos);
         // What the broker must be asked: filters not subscribed yet, or at a lower QoS.
         let need: Vec<String> = filters
             .iter()
@@ -449,8 +455,7 @@ impl Hub {
             self.hold(&tab, f, qos);
         }
         if need.is_empty() {
-            let granted = self.granted(&filters);
-            self.ack(&tab, n, "done", -1.0, &granted);
+            self.ack_granted(&tab, n, &filters);
             return;
         }
         for f in &need {
@@ -459,9 +464,10 @@ impl Hub {
                 None => self.subs.push(Sub { filter: f.clone(), qos, granted: None }),
             }
         }
-        let pairs: Vec<(String, QoS)> = need
+        // `(&str, QoS)`, as the other callers: one instantiation of `Client::subscribe`.
+        let pairs: Vec<(&str, QoS)> = need
             .iter()
-            .map(|f| (f.clone(), self.subs.iter().find(|s| s.filter == *f).map_or(qos, |s| s.qos)))
+            .map(|f| (f.as_str(), self.subs.iter().find(|s| s.filter == *f).map_or(qos, |s| s.qos)))
             .collect();
         let r = with(&self.driver, |d| Some(d.core.subscribe(now(), &pairs)));
         match r {
@@ -471,44 +477,31 @@ impl Hub {
                     act(&w, |h| {
                         if let Some(a) = granted.dyn_ref::<Array>() {
                             for g in a.iter() {
-                                let g: &Wire = g.unchecked_ref();
+                                let g: &Info = g.unchecked_ref();
                                 let f = g.topic().as_string().unwrap_or_default();
                                 if let Some(s) = h.subs.iter_mut().find(|s| s.filter == f) {
                                     s.granted = g.qos().as_f64().map(|q| q as u8);
                                 }
                             }
                         }
-                        let all = h.granted(&filters);
-                        h.ack(&t, n, "done", -1.0, &all);
+                        h.ack_granted(&t, n, &filters);
                     });
                     JsValue::UNDEFINED
                 });
                 let (_, failed) = self.answers(&tab, n, -1.0);
                 with(&self.driver, |d| d.track_subscribe(id, need, done, failed));
             }
-            Some(Err(e)) => self.ack(&tab, n, "failed", -1.0, &user_error(&e)),
+            Some(Err(e)) => self.ack(&tab, n, wire::FAILED, -1.0, &user_error(&e)),
             None => {}
         }
     }
 
-    /// `[{ topic, qos }]` for `filters`, as the broker granted them (128: refused or unknown).
-    fn granted(&self, filters: &[String]) -> JsValue {
-        let g: Vec<Granted> = filters
-            .iter()
-            .map(|f| Granted {
-                topic: f,
-                qos: self.subs.iter().find(|s| s.filter == *f).and_then(|s| s.granted).unwrap_or(0x80),
-            })
-            .collect();
-        super::super::events::to_js(&g)
-    }
-
     fn unsubscribe(&mut self, tab: String, n: f64, msg: &Wire) {
-        let filters = read_strings(&msg.filters());
+        let filters = &msg.filters;
         self.holders.retain(|(t, f, _)| !(*t == tab && filters.contains(f)));
-        let orphans = self.orphans(&filters);
+        let orphans = self.orphans(filters);
         if orphans.is_empty() {
-            self.ack(&tab, n, "done", -1.0, &JsValue::UNDEFINED);
+            self.ack(&tab, n, wire::DONE, -1.0, &JsValue::UNDEFINED);
             return;
         }
         let r = with(&self.driver, |d| Some(d.core.unsubscribe(now(), &orphans)));
@@ -517,10 +510,21 @@ impl Hub {
                 let (done, failed) = self.answers(&tab, n, -1.0);
                 with(&self.driver, |d| d.track_unsubscribe(id, done, failed));
             }
-            Some(Err(e)) => self.ack(&tab, n, "failed", -1.0, &user_error(&e)),
+            Some(Err(e)) => self.ack(&tab, n, wire::FAILED, -1.0, &user_error(&e)),
             None => {}
         }
     }
+}
+
+/// An `ack` to request `n` of `tab`.
+#[inline(never)]
+fn ack_of(tab: &str, n: f64, op: u8, id: f64) -> Wire {
+    let mut a = Wire::new(wire::ACK);
+    a.tab = tab.to_owned();
+    a.n = n;
+    a.op = op;
+    a.id = id;
+    a
 }
 
 fn w_of(w: &Weak<RefCell<Hub>>) -> Weak<RefCell<Hub>> {

@@ -25,25 +25,25 @@ mod wire;
 
 pub(crate) use api::*;
 
-use super::driver::{with, Driver};
+use super::driver::{with, ConnectInfo, Driver};
 use super::error::{js_error, restore_error};
 use super::events::{flush, queue, to_js, Listeners, MessageStreams};
 use super::idb::{session_lock_name, IdbStore, SessionLock, LOCK_WAIT_MS};
 use super::options::Options;
-use super::session::restored_info;
+use super::session::{restored_info, Granted};
 use super::timer::Timer;
 use super::web::{callback, deferred, later, Callback, Scope};
 use crate::codec::topic::matches;
 use crate::codec::{ByteStr, Publish, QoS, Topic};
 use crate::proto::{Client, ErrorCode};
 use hub::{Hub, HubRef};
-use js_sys::{Array, Function, Promise, Uint8Array};
+use js_sys::{Function, Promise, Uint8Array};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, BroadcastChannel, MessageEvent};
-use wire::{function, lock, read_numbers, strings, Wire};
+use wire::{function, lock, Wire};
 
 pub(crate) type TabRef = Rc<RefCell<Tab>>;
 
@@ -52,17 +52,11 @@ thread_local! {
     static TABS: RefCell<Vec<TabRef>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The argument of a "connect" listener.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ConnectInfo {
-    session_present: bool,
-}
-
 /// A request of this tab, until the leader answered `done` or `failed`.
 struct Req {
     n: f64,
-    wire: Wire,
+    /// The request as sent.
+    wire: Vec<u8>,
     resolve: Function,
     reject: Function,
     /// Subscribe: the filters, taken back if it fails.
@@ -152,8 +146,7 @@ fn local(tab: &Weak<RefCell<Tab>>, msg: Wire) {
 
 /// A message from the channel: to the hub if it is for the leader and this tab leads.
 fn dispatch(w: &Weak<RefCell<Tab>>, msg: Wire) {
-    let k = msg.kind();
-    if k == "hello" || k == "req" {
+    if msg.k == wire::HELLO || msg.k == wire::REQ {
         let hub = w.upgrade().and_then(|t| t.try_borrow().ok().and_then(|t| t.hub.clone()));
         if let Some(hub) = hub {
             hub::act(&Rc::downgrade(&hub), |h| h.on_wire(&msg));
@@ -209,9 +202,8 @@ pub(crate) async fn connect(url: String, opts: Options) -> Result<Result<TabRef,
         let w = w.clone();
         callback(move |e| {
             if let Some(e) = e.dyn_ref::<MessageEvent>() {
-                let data = e.data();
-                if data.is_object() {
-                    dispatch(&w, data.unchecked_into());
+                if let Some(msg) = e.data().dyn_ref::<Uint8Array>().and_then(|d| Wire::decode(&d.to_vec())) {
+                    dispatch(&w, msg);
                 }
             }
             JsValue::UNDEFINED
@@ -350,7 +342,7 @@ fn lead(w: &Weak<RefCell<Tab>>, release: Function) {
             if first {
                 let hw = Rc::downgrade(&hub);
                 let reject = function(move |e| {
-                    hub::act(&hw, |h| h.driver_event("first", e));
+                    hub::act(&hw, |h| h.driver_event(wire::FIRST, e));
                     JsValue::UNDEFINED
                 });
                 d.connect_waiter = Some((wire::noop(), reject));
@@ -404,29 +396,29 @@ impl Tab {
     }
 
     fn send_hello(&self) {
-        let m = Wire::new("hello");
-        m.set_tab(&self.id);
-        let filters: Vec<String> = self.subs.iter().map(|(f, _)| f.clone()).collect();
-        let qoss: Array = self.subs.iter().map(|(_, q)| JsValue::from_f64(*q as u8 as f64)).collect();
-        m.set_filters(&strings(&filters));
-        m.set_qoss(&qoss);
+        let mut m = Wire::new(wire::HELLO);
+        m.tab = self.id.clone();
+        m.filters = self.subs.iter().map(|(f, _)| f.clone()).collect();
+        m.qoss = self.subs.iter().map(|(_, q)| *q as u8).collect();
         // To whoever leads, known or not.
         if self.hub.is_some() {
-            self.to_leader(m);
+            self.to_leader(&m.encode());
         } else {
-            let _ = self.channel.post_message(&m);
+            wire::post(&self.channel, &m.encode());
         }
     }
 
     /// Sends `msg` to the leader: this tab's hub, or the channel (nowhere while none is known).
-    fn to_leader(&self, msg: Wire) -> Option<String> {
+    fn to_leader(&self, msg: &[u8]) -> Option<String> {
         if let Some(hub) = &self.hub {
             let hw = Rc::downgrade(hub);
-            later(move || hub::act(&hw, |h| h.on_wire(&msg)));
+            if let Some(msg) = Wire::decode(msg) {
+                later(move || hub::act(&hw, |h| h.on_wire(&msg)));
+            }
             return Some(self.id.clone());
         }
         let leader = self.leader.clone()?;
-        let _ = self.channel.post_message(&msg);
+        wire::post(&self.channel, msg);
         Some(leader)
     }
 
@@ -435,18 +427,18 @@ impl Tab {
         if self.closed {
             return;
         }
-        match msg.kind().as_str() {
-            "leader" => self.on_leader(msg),
-            "ev" => match msg.op_name().as_str() {
-                "connect" if !self.connected => self.on_connect(Wire::flag(msg.sp())),
-                "close" if self.connected => {
+        match msg.k {
+            wire::LEADER => self.on_leader(msg),
+            wire::EV => match msg.op {
+                wire::CONNECT if !self.connected => self.on_connect(msg.sp),
+                wire::CLOSE if self.connected => {
                     self.connected = false;
                     self.listeners.emit("close", &[]);
                 }
-                "offline" => self.listeners.emit("offline", &[]),
-                "reconnect" => self.listeners.emit("reconnect", &[]),
-                "error" => self.listeners.emit("error", &[msg.error()]),
-                "failed" => {
+                wire::OFFLINE => self.listeners.emit("offline", &[]),
+                wire::RECONNECT => self.listeners.emit("reconnect", &[]),
+                wire::ERROR => self.listeners.emit("error", &[msg.error()]),
+                wire::FAILED => {
                     let e = msg.error();
                     if self.connect_waiter.is_none() {
                         self.listeners.emit("error", core::slice::from_ref(&e));
@@ -455,27 +447,35 @@ impl Tab {
                 }
                 // The leader's first connection failed and it let the lead go: the tabs still
                 // connecting fail with it; a connected tab waits for the next leader.
-                "first" if self.connect_waiter.is_some() || self.hub.is_some() => {
+                wire::FIRST if self.connect_waiter.is_some() || self.hub.is_some() => {
                     self.finish(&msg.error(), false);
                 }
-                "first" => self.listeners.emit("error", &[msg.error()]),
+                wire::FIRST => self.listeners.emit("error", &[msg.error()]),
                 _ => {}
             },
-            "ack" if msg.tab_id() == self.id => {
-                let n = Wire::number(msg.n());
-                let Some(i) = self.pending.iter().position(|r| r.n == n) else { return };
-                match msg.op_name().as_str() {
-                    "stored" => {
-                        self.pending[i].stored = Some(Wire::number(msg.id()));
+            wire::ACK if msg.tab == self.id => {
+                let Some(i) = self.pending.iter().position(|r| r.n == msg.n) else { return };
+                match msg.op {
+                    wire::STORED => {
+                        self.pending[i].stored = Some(msg.id);
                         self.settle_persisted();
                     }
-                    "done" => {
+                    wire::DONE => {
                         let r = self.pending.remove(i);
-                        let g = msg.granted();
-                        queue(&r.resolve, if g.is_undefined() { &[] } else { core::slice::from_ref(&g) });
+                        if msg.granted {
+                            let g: Vec<Granted> = msg
+                                .filters
+                                .iter()
+                                .zip(&msg.qoss)
+                                .map(|(f, q)| Granted { topic: f, qos: *q })
+                                .collect();
+                            queue(&r.resolve, &[to_js(&g)]);
+                        } else {
+                            queue(&r.resolve, &[]);
+                        }
                         self.settle_persisted();
                     }
-                    "failed" => {
+                    wire::FAILED => {
                         let r = self.pending.remove(i);
                         if let Some(fs) = &r.filters {
                             self.subs.retain(|(f, _)| !fs.contains(f));
@@ -486,34 +486,32 @@ impl Tab {
                     _ => {}
                 }
             }
-            "rdone" => {
-                let id = Wire::number(msg.id());
-                if let Some(i) = self.pending.iter().position(|r| r.stored == Some(id)) {
+            wire::RDONE => {
+                if let Some(i) = self.pending.iter().position(|r| r.stored == Some(msg.id)) {
                     let r = self.pending.remove(i);
                     queue(&r.resolve, &[]);
                     self.settle_persisted();
                 }
             }
-            "msg" => {
-                let Some(topic) = msg.topic().as_string() else { return };
+            wire::MSG => {
+                let topic = &msg.topic;
                 // The highest QoS of this tab's matching filters bounds the message's, as the
                 // broker's delivery to a client of its own would.
-                let Some(max) = self.subs.iter().filter(|(f, _)| matches(f, &topic)).map(|(_, q)| *q).max()
+                let Some(max) = self.subs.iter().filter(|(f, _)| matches(f, topic)).map(|(_, q)| *q).max()
                 else {
                     return;
                 };
-                let payload = msg.payload().dyn_into::<Uint8Array>().map(|a| a.to_vec()).unwrap_or_default();
-                let qos = match Wire::number(msg.qos()) as u8 {
+                let qos = match msg.qos {
                     2 => QoS::ExactlyOnce,
                     1 => QoS::AtLeastOnce,
                     _ => QoS::AtMostOnce,
                 }
                 .min(max);
                 // The leader posts only what the broker sent, its topic checked on decoding.
-                let Ok(topic) = Topic::new(ByteStr::from(topic)) else { return };
-                let mut p = Publish::new(topic, qos, payload);
-                p.retain = Wire::flag(msg.retain());
-                p.dup = Wire::flag(msg.dup());
+                let Ok(topic) = Topic::new(ByteStr::from(topic.clone())) else { return };
+                let mut p = Publish::new(topic, qos, msg.payload.clone());
+                p.retain = msg.retain;
+                p.dup = msg.dup;
                 // Acknowledgements are the connection's tab's business (see api::messages).
                 super::events::message(&self.listeners, &self.streams, &p, false);
             }
@@ -522,7 +520,7 @@ impl Tab {
     }
 
     fn on_leader(&mut self, msg: &Wire) {
-        let leader = msg.tab_id();
+        let leader = msg.tab.clone();
         self.lonely.cancel();
         if self.leader.as_deref() != Some(leader.as_str()) {
             self.leader = Some(leader.clone());
@@ -530,7 +528,7 @@ impl Tab {
                 self.watch_leader(&leader);
             }
             // A request the new leader's session does not hold any more completed before.
-            let ids = read_numbers(&msg.ids());
+            let ids = &msg.ids;
             let mut i = 0;
             while i < self.pending.len() {
                 if self.pending[i].stored.is_some_and(|id| !ids.contains(&id)) {
@@ -545,15 +543,15 @@ impl Tab {
             for i in 0..self.pending.len() {
                 let r = &self.pending[i];
                 if r.stored.is_none() && r.sent_to.as_deref() != Some(leader.as_str()) {
-                    let sent = self.to_leader(r.wire.clone());
+                    let sent = self.to_leader(&r.wire);
                     self.pending[i].sent_to = sent;
                 }
             }
             self.settle_persisted();
         }
-        let up = Wire::flag(msg.connected());
+        let up = msg.connected;
         if up && !self.connected {
-            self.on_connect(Wire::flag(msg.sp()));
+            self.on_connect(msg.sp);
         } else if !up && self.connected {
             // A new leader, not connected yet: the connection this tab knew is gone (its own
             // watch on the old leader may not have said so yet).
@@ -593,7 +591,7 @@ impl Tab {
     }
 
     /// Queues request `wire` (its `n` set here) and sends it when a leader is known.
-    fn request(&mut self, wire: Wire, filters: Option<Vec<String>>, publish: bool) -> Promise {
+    fn request(&mut self, mut wire: Wire, filters: Option<Vec<String>>, publish: bool) -> Promise {
         let (promise, resolve, reject) = deferred();
         if self.closed {
             let _ = reject.call1(&JsValue::UNDEFINED, &js_error(ErrorCode::Closed, "the client is closed"));
@@ -601,10 +599,11 @@ impl Tab {
         }
         let n = self.next_n;
         self.next_n += 1.0;
-        wire.set_k("req");
-        wire.set_tab(&self.id);
-        wire.set_n(n);
-        let sent_to = self.to_leader(wire.clone());
+        wire.k = wire::REQ;
+        wire.tab = self.id.clone();
+        wire.n = n;
+        let wire = wire.encode();
+        let sent_to = self.to_leader(&wire);
         self.pending.push(Req { n, wire, resolve, reject, filters, publish, stored: None, sent_to });
         promise
     }

@@ -1,7 +1,11 @@
 //! What the tabs say to each other on their `BroadcastChannel`, and the Web Locks they hold.
 //!
-//! A message is a plain object, structured-cloned by the browser, read and written through the
-//! typed accessors of [`Wire`] (no property named by a string at run time). Its kind is `k`:
+//! A message is a [`Wire`], posted as a `Uint8Array` of a small format of our own
+//! ([`Wire::encode`]: one byte each for the magic `0xa1`, `k`, `op`, `qos` and the flags, three
+//! little-endian `f64` for `n`, `id` and `rc`, then `tab`, `topic`, `payload`, `code`, `text` and
+//! `qoss` as a `u32` length and bytes, `filters` and `ids` as a `u32` count and entries). One
+//! encoder and one decoder for every kind: no typed JS accessor per field (each was an import, a
+//! shim and JS glue). `k` and `op` are the byte constants below. Its kind is `k`:
 //!
 //! | `k` | from | fields |
 //! |---|---|---|
@@ -9,107 +13,26 @@
 //! | `req` | a tab | `tab`, `n` (the tab's request number), `op` (`pub` / `sub` / `unsub`), `topic`, `payload` (`Uint8Array`), `qos`, `retain`, `filters` |
 //! | `leader` | the leader | `tab` (the leader's), `connected`, `sp`, `ids` (the restored requests still pending) |
 //! | `ev` | the leader | `op` (`connect` / `close` / `offline` / `reconnect` / `error` / `failed`), `sp`, `code`, `text`, `rc` |
-//! | `ack` | the leader | `tab`, `n`, `op` (`stored` / `done` / `failed`), `id` (the session's request id), `granted`, `code`, `text`, `rc` |
+//! | `ack` | the leader | `tab`, `n`, `op` (`stored` / `done` / `failed`), `id` (the session's request id), `granted` with `filters` + `qoss` (a subscribe's), `code`, `text`, `rc` |
 //! | `rdone` | the leader | `id`: a request restored from the session completed |
 //! | `msg` | the leader | `topic`, `payload`, `qos`, `retain`, `dup`: an incoming message, posted once for all tabs |
 //!
-//! Every getter returns a `JsValue` read with `as_string` / `as_f64` / `as_bool`: a message
-//! of another shape (another version of the package, say) reads as absent fields, never a panic.
+//! A message without the magic byte is ignored; a short one reads as empty fields past its end,
+//! never a panic.
 
 use super::super::error::{error_code, js_error};
-use super::super::web::{callback, deferred, LockManager, LockOptions};
+use super::super::web::{callback, deferred, then, LockManager, LockOptions};
 use crate::proto::ErrorCode;
-use js_sys::{Array, Function, Object};
+use js_sys::{Array, Function, Object, Uint8Array};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::AbortSignal;
+use web_sys::{AbortSignal, BroadcastChannel};
 
 #[wasm_bindgen]
 extern "C" {
-    /// A message on the channel (see the module docs).
-    #[wasm_bindgen(extends = Object)]
-    #[derive(Clone)]
-    pub(crate) type Wire;
-    #[wasm_bindgen(method, getter)]
-    pub fn k(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = k)]
-    pub fn set_k(this: &Wire, v: &str);
-    #[wasm_bindgen(method, getter)]
-    pub fn tab(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = tab)]
-    pub fn set_tab(this: &Wire, v: &str);
-    #[wasm_bindgen(method, getter)]
-    pub fn n(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = n)]
-    pub fn set_n(this: &Wire, v: f64);
-    #[wasm_bindgen(method, getter)]
-    pub fn op(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = op)]
-    pub fn set_op(this: &Wire, v: &str);
-    #[wasm_bindgen(method, getter)]
-    pub fn topic(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = topic)]
-    pub fn set_topic(this: &Wire, v: &JsValue);
-    #[wasm_bindgen(method, getter)]
-    pub fn payload(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = payload)]
-    pub fn set_payload(this: &Wire, v: &JsValue);
-    #[wasm_bindgen(method, getter)]
-    pub fn qos(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = qos)]
-    pub fn set_qos(this: &Wire, v: f64);
-    #[wasm_bindgen(method, getter)]
-    pub fn retain(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = retain)]
-    pub fn set_retain(this: &Wire, v: bool);
-    #[wasm_bindgen(method, getter)]
-    pub fn dup(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = dup)]
-    pub fn set_dup(this: &Wire, v: bool);
-    #[wasm_bindgen(method, getter)]
-    pub fn filters(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = filters)]
-    pub fn set_filters(this: &Wire, v: &Array);
-    #[wasm_bindgen(method, getter)]
-    pub fn qoss(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = qoss)]
-    pub fn set_qoss(this: &Wire, v: &Array);
-    #[wasm_bindgen(method, getter)]
-    pub fn connected(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = connected)]
-    pub fn set_connected(this: &Wire, v: bool);
-    #[wasm_bindgen(method, getter)]
-    pub fn sp(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = sp)]
-    pub fn set_sp(this: &Wire, v: bool);
-    #[wasm_bindgen(method, getter)]
-    pub fn ids(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = ids)]
-    pub fn set_ids(this: &Wire, v: &Array);
-    #[wasm_bindgen(method, getter)]
-    pub fn id(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = id)]
-    pub fn set_id(this: &Wire, v: f64);
-    #[wasm_bindgen(method, getter)]
-    pub fn granted(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = granted)]
-    pub fn set_granted(this: &Wire, v: &JsValue);
-    #[wasm_bindgen(method, getter)]
-    pub fn code(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = code)]
-    pub fn set_code(this: &Wire, v: &str);
-    #[wasm_bindgen(method, getter)]
-    pub fn text(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = text)]
-    pub fn set_text(this: &Wire, v: &str);
-    #[wasm_bindgen(method, getter)]
-    pub fn rc(this: &Wire) -> JsValue;
-    #[wasm_bindgen(method, setter, js_name = rc)]
-    pub fn set_rc(this: &Wire, v: &JsValue);
-
-    /// What the driver's listeners get: `{ qos, retain, dup }`, `{ sessionPresent }`, an
+    /// What the driver's listeners get: `{ sessionPresent }`, an
     /// `MqttRestored`'s `id`, an error's `message` and `returnCode`, a granted entry's
     /// `topic` / `qos`.
     #[wasm_bindgen(extends = Object)]
@@ -120,6 +43,12 @@ extern "C" {
     pub fn message(this: &Info) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch, getter, js_name = returnCode)]
     pub fn return_code(this: &Info) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    pub fn topic(this: &Info) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    pub fn qos(this: &Info) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    pub fn id(this: &Info) -> JsValue;
 }
 
 #[wasm_bindgen]
@@ -136,68 +65,221 @@ extern "C" {
     fn name(this: &LockSnapshot) -> JsValue;
 }
 
-/// The names of the locks held now, in this origin.
-pub(crate) async fn held_locks(locks: &LockManager) -> Result<Vec<String>, JsValue> {
-    let snapshot = wasm_bindgen_futures::JsFuture::from(locks.query()?).await?;
-    let held = snapshot.unchecked_ref::<LockSnapshot>().held();
-    let Some(held) = held.dyn_ref::<Array>() else { return Ok(Vec::new()) };
-    Ok(held.iter().filter_map(|l| l.unchecked_ref::<LockSnapshot>().name().as_string()).collect())
+/// `on_names` gets the names of the locks held now, in this origin (never called if the query
+/// fails).
+pub(crate) fn held_locks(locks: &LockManager, on_names: impl FnOnce(Vec<String>) + 'static) {
+    let Ok(query) = locks.query() else { return };
+    let mut on_names = Some(on_names);
+    let done = function(move |snapshot| {
+        let held = snapshot.unchecked_ref::<LockSnapshot>().held();
+        let names = match held.dyn_ref::<Array>() {
+            Some(held) => {
+                held.iter().filter_map(|l| l.unchecked_ref::<LockSnapshot>().name().as_string()).collect()
+            }
+            None => Vec::new(),
+        };
+        if let Some(f) = on_names.take() {
+            f(names);
+        }
+        JsValue::UNDEFINED
+    });
+    then(&query, &done, &noop());
+}
+
+/// Message kinds (`k`).
+pub(crate) const HELLO: u8 = 1;
+pub(crate) const REQ: u8 = 2;
+pub(crate) const LEADER: u8 = 3;
+pub(crate) const EV: u8 = 4;
+pub(crate) const ACK: u8 = 5;
+pub(crate) const RDONE: u8 = 6;
+pub(crate) const MSG: u8 = 7;
+
+/// `op` of a `req`.
+pub(crate) const PUB: u8 = 1;
+pub(crate) const SUB: u8 = 2;
+pub(crate) const UNSUB: u8 = 3;
+/// `op` of an `ev`.
+pub(crate) const CONNECT: u8 = 4;
+pub(crate) const CLOSE: u8 = 5;
+pub(crate) const OFFLINE: u8 = 6;
+pub(crate) const RECONNECT: u8 = 7;
+pub(crate) const ERROR: u8 = 8;
+pub(crate) const FAILED: u8 = 9;
+pub(crate) const FIRST: u8 = 10;
+/// `op` of an `ack` (and `FAILED`).
+pub(crate) const STORED: u8 = 11;
+pub(crate) const DONE: u8 = 12;
+
+/// The first byte of every message: a message of another shape (another version of the
+/// package, say) is ignored.
+const MAGIC: u8 = 0xa1;
+
+/// A message on the channel (see the module docs): every kind has the same fields, those it does
+/// not use left empty.
+#[derive(Default)]
+pub(crate) struct Wire {
+    pub k: u8,
+    pub op: u8,
+    pub qos: u8,
+    pub retain: bool,
+    pub dup: bool,
+    pub connected: bool,
+    pub sp: bool,
+    /// An `ack` `done` of a subscribe: the granted QoS of each of `filters` in `qoss`.
+    pub granted: bool,
+    pub n: f64,
+    pub id: f64,
+    /// A CONNACK return code, when the error carries one.
+    pub rc: Option<f64>,
+    pub tab: String,
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub code: String,
+    pub text: String,
+    pub filters: Vec<String>,
+    pub qoss: Vec<u8>,
+    pub ids: Vec<f64>,
+}
+
+fn put(o: &mut Vec<u8>, b: &[u8]) {
+    o.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    o.extend_from_slice(b);
+}
+
+/// Reads a message's bytes; past the end everything reads as empty.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        match self.0.split_at_checked(n) {
+            Some((a, b)) => {
+                self.0 = b;
+                a
+            }
+            None => {
+                let a = self.0;
+                self.0 = &[];
+                &a[..0]
+            }
+        }
+    }
+
+    fn u8(&mut self) -> u8 {
+        self.take(1).first().copied().unwrap_or(0)
+    }
+
+    fn num(&mut self) -> f64 {
+        self.take(8).try_into().map_or(-1.0, f64::from_le_bytes)
+    }
+
+    fn len(&mut self) -> usize {
+        self.take(4).try_into().map_or(0, u32::from_le_bytes) as usize
+    }
+
+    fn bytes(&mut self) -> Vec<u8> {
+        let n = self.len();
+        self.take(n).to_vec()
+    }
+
+    fn str(&mut self) -> String {
+        String::from_utf8(self.bytes()).unwrap_or_default()
+    }
 }
 
 impl Wire {
     /// An empty message of kind `k`.
-    pub fn new(k: &str) -> Wire {
-        let w: Wire = Object::new().unchecked_into();
-        w.set_k(k);
-        w
+    #[inline(never)]
+    pub fn new(k: u8) -> Wire {
+        Wire { k, n: -1.0, id: -1.0, ..Wire::default() }
     }
 
-    pub fn kind(&self) -> String {
-        self.k().as_string().unwrap_or_default()
+    /// The message's bytes, as the channel carries them.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut o = vec![MAGIC, self.k, self.op, self.qos];
+        let flags = [self.retain, self.dup, self.connected, self.sp, self.granted, self.rc.is_some()];
+        o.push(flags.iter().rev().fold(0, |a, f| a << 1 | *f as u8));
+        for v in [self.n, self.id, self.rc.unwrap_or(0.0)] {
+            o.extend_from_slice(&v.to_le_bytes());
+        }
+        for s in [
+            self.tab.as_bytes(),
+            self.topic.as_bytes(),
+            &self.payload,
+            self.code.as_bytes(),
+            self.text.as_bytes(),
+        ] {
+            put(&mut o, s);
+        }
+        put(&mut o, &self.qoss);
+        o.extend_from_slice(&(self.filters.len() as u32).to_le_bytes());
+        for f in &self.filters {
+            put(&mut o, f.as_bytes());
+        }
+        o.extend_from_slice(&(self.ids.len() as u32).to_le_bytes());
+        for id in &self.ids {
+            o.extend_from_slice(&id.to_le_bytes());
+        }
+        o
     }
 
-    pub fn tab_id(&self) -> String {
-        self.tab().as_string().unwrap_or_default()
-    }
-
-    pub fn op_name(&self) -> String {
-        self.op().as_string().unwrap_or_default()
-    }
-
-    pub fn number(v: JsValue) -> f64 {
-        v.as_f64().unwrap_or(-1.0)
-    }
-
-    pub fn flag(v: JsValue) -> bool {
-        v.as_bool().unwrap_or(false)
+    /// A message from its bytes (`None`: not one of ours).
+    pub fn decode(b: &[u8]) -> Option<Wire> {
+        let mut r = Reader(b);
+        if r.u8() != MAGIC {
+            return None;
+        }
+        let (k, op, qos, flags) = (r.u8(), r.u8(), r.u8(), r.u8());
+        let (n, id, rc) = (r.num(), r.num(), r.num());
+        let mut w = Wire {
+            k,
+            op,
+            qos,
+            retain: flags & 1 != 0,
+            dup: flags & 2 != 0,
+            connected: flags & 4 != 0,
+            sp: flags & 8 != 0,
+            granted: flags & 16 != 0,
+            n,
+            id,
+            rc: (flags & 32 != 0).then_some(rc),
+            tab: r.str(),
+            topic: r.str(),
+            payload: r.bytes(),
+            code: r.str(),
+            text: r.str(),
+            qoss: r.bytes(),
+            ..Wire::default()
+        };
+        // Each entry takes at least 4 bytes: a count past the message reads what is there.
+        let count = r.len().min(r.0.len() / 4);
+        w.filters = (0..count).map(|_| r.str()).collect();
+        let count = r.len().min(r.0.len() / 8);
+        w.ids = (0..count).map(|_| r.num()).collect();
+        Some(w)
     }
 
     /// Carries `err` (a JS error with a `code`): its code, message and CONNACK return code.
-    pub fn set_error(&self, err: &JsValue) {
-        let code = error_code(err).unwrap_or_else(|| ErrorCode::Internal.as_str().to_owned());
-        self.set_code(&code);
+    pub fn set_error(&mut self, err: &JsValue) {
+        self.code = error_code(err).unwrap_or_else(|| ErrorCode::Internal.as_str().to_owned());
         if err.is_object() {
             let info: &Info = err.unchecked_ref();
             if let Some(m) = info.message().ok().and_then(|m| m.as_string()) {
-                self.set_text(&m);
+                self.text = m;
             }
-            if let Ok(rc) = info.return_code() {
-                self.set_rc(&rc);
-            }
+            self.rc = info.return_code().ok().and_then(|rc| rc.as_f64());
         }
     }
 
     /// The error this message carries, rebuilt in this tab: an `Error` with the same `code`,
     /// message and `returnCode`.
     pub fn error(&self) -> JsValue {
-        let text = self.text().as_string().unwrap_or_default();
-        let e = js_error(ErrorCode::Internal, &text);
-        if let Some(code) = self.code().as_string() {
-            e.unchecked_ref::<Coded>().set_code(&code);
+        let e = js_error(ErrorCode::Internal, &self.text);
+        if !self.code.is_empty() {
+            e.unchecked_ref::<Coded>().set_code(&self.code);
         }
-        let rc = self.rc();
-        if rc.as_f64().is_some() {
-            e.unchecked_ref::<Coded>().set_return_code(&rc);
+        if let Some(rc) = self.rc {
+            e.unchecked_ref::<Coded>().set_return_code(rc);
         }
         e
     }
@@ -210,28 +292,12 @@ extern "C" {
     #[wasm_bindgen(method, setter, js_name = code)]
     fn set_code(this: &Coded, code: &str);
     #[wasm_bindgen(method, setter, js_name = returnCode)]
-    fn set_return_code(this: &Coded, code: &JsValue);
+    fn set_return_code(this: &Coded, code: f64);
 }
 
-/// Strings to a JS array.
-pub(crate) fn strings(v: &[String]) -> Array {
-    v.iter().map(|s| JsValue::from_str(s)).collect()
-}
-
-/// A JS array of strings to strings (anything else is skipped).
-pub(crate) fn read_strings(v: &JsValue) -> Vec<String> {
-    match v.dyn_ref::<Array>() {
-        Some(a) => a.iter().filter_map(|s| s.as_string()).collect(),
-        None => Vec::new(),
-    }
-}
-
-/// A JS array of numbers to numbers (anything else reads as -1).
-pub(crate) fn read_numbers(v: &JsValue) -> Vec<f64> {
-    match v.dyn_ref::<Array>() {
-        Some(a) => a.iter().map(Wire::number).collect(),
-        None => Vec::new(),
-    }
+/// Posts a message's bytes on the channel.
+pub(crate) fn post(channel: &BroadcastChannel, bytes: &[u8]) {
+    let _ = channel.post_message(&Uint8Array::from(bytes));
 }
 
 /// A Web Lock request: `on_grant(Some(release))` once lock `name` is ours (held until
@@ -246,6 +312,22 @@ pub(crate) fn lock(
     signal: Option<&AbortSignal>,
     on_grant: impl FnOnce(Option<Function>) + 'static,
 ) -> bool {
+    lock_boxed(locks, name, if_available, hold, signal, Box::new(on_grant))
+}
+
+/// Called once: by the grant, or (`None`) by a request that fails before it (no lock manager
+/// for this document, say) or is aborted.
+type Grant = Box<dyn FnOnce(Option<Function>)>;
+
+/// `lock` over a boxed `on_grant`: its body and closures once for every caller.
+fn lock_boxed(
+    locks: &LockManager,
+    name: &str,
+    if_available: bool,
+    hold: bool,
+    signal: Option<&AbortSignal>,
+    on_grant: Grant,
+) -> bool {
     let options: LockOptions = Object::new().unchecked_into();
     if if_available {
         options.set_if_available(true);
@@ -253,10 +335,7 @@ pub(crate) fn lock(
     if let Some(s) = signal {
         options.set_signal(s);
     }
-    // Called once: by the grant, or (`None`) by a request that fails before it (no lock
-    // manager for this document, say) or is aborted.
-    type Grant = Box<dyn FnOnce(Option<Function>)>;
-    let slot: Rc<RefCell<Option<Grant>>> = Rc::new(RefCell::new(Some(Box::new(on_grant))));
+    let slot: Rc<RefCell<Option<Grant>>> = Rc::new(RefCell::new(Some(on_grant)));
     let take = |slot: &Rc<RefCell<Option<Grant>>>| slot.try_borrow_mut().ok().and_then(|mut s| s.take());
     let granted = slot.clone();
     let cb = callback(move |lock| {
@@ -276,13 +355,13 @@ pub(crate) fn lock(
     });
     match locks.request_with_options_and_callback(name, &options, cb.as_ref().unchecked_ref()) {
         Ok(p) => {
-            wasm_bindgen_futures::spawn_local(async move {
-                if wasm_bindgen_futures::JsFuture::from(p).await.is_err() {
-                    if let Some(f) = take(&slot) {
-                        f(None);
-                    }
+            let failed = function(move |_| {
+                if let Some(f) = take(&slot) {
+                    f(None);
                 }
+                JsValue::UNDEFINED
             });
+            then(&p, &noop(), &failed);
             // The closure must outlive the request; JS's garbage collector frees it afterwards.
             drop(cb.into_js_value());
             true
