@@ -486,6 +486,8 @@ impl Driver {
             Event::TooLarge { .. } => {
                 self.counters.too_large.fetch_add(1, Ordering::Relaxed);
             }
+            // The application has the message already; nobody else to hand it to.
+            Event::Redelivered(_) | Event::Released { .. } => {}
         }
     }
 

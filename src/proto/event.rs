@@ -84,4 +84,13 @@ pub enum Event {
     /// the broker does not send it again, and it is not delivered. A driver reports it to the
     /// application as a `TOO_LARGE` error that does not end the connection.
     TooLarge { topic: String, qos: QoS, size: usize },
+    /// A QoS 2 PUBLISH again for a packet id whose message this session already handed over
+    /// ([`Event::Message`]) and the broker has not released: answered with PUBREC again, not
+    /// for the application (a client alone ignores it). A driver that hands each message on to
+    /// several receivers (the browser's `share: "tabs"`) gives it to those that may have missed
+    /// the first one.
+    Redelivered(Publish),
+    /// PUBREL for an incoming QoS 2 packet id this session held: its exchange is over, the
+    /// broker may use the id for a new message. A client alone ignores it.
+    Released { pkid: u16 },
 }

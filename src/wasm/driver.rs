@@ -98,8 +98,18 @@ pub(crate) struct ConnectInfo {
     pub session_present: bool,
 }
 
+/// What a sharing leader's hub is shown (see [`Driver::tap`]).
+pub(crate) enum Tapped<'a> {
+    /// A message, as the listeners get it.
+    Message(&'a crate::codec::Publish),
+    /// [`Event::Redelivered`]: not for the listeners.
+    Again(&'a crate::codec::Publish),
+    /// [`Event::Released`].
+    Released(u16),
+}
+
 /// See [`Driver::tap`].
-pub(crate) type Tap = Box<dyn Fn(&crate::codec::Publish)>;
+pub(crate) type Tap = Box<dyn Fn(Tapped<'_>)>;
 
 /// What a store write in flight holds back until it committed.
 #[derive(Default)]
@@ -647,7 +657,7 @@ impl Driver {
                 // holds back the acknowledgements of what comes next (see `release_acks`).
                 let check = !self.core.acks_held();
                 if let Some(tap) = &self.tap {
-                    tap(&p);
+                    tap(Tapped::Message(&p));
                 }
                 if super::events::message(&self.listeners, &self.streams, &p, check) {
                     self.core.hold_acks(now(), true);
@@ -682,6 +692,18 @@ impl Driver {
                 m.s("a message on \"").s(&topic).s("\" of ").n(size as u64);
                 m.s(" bytes is larger than maxPacketSize: acknowledged to the broker and dropped");
                 self.listeners.emit("error", &[js_error(ErrorCode::TooLarge, &m.0)]);
+            }
+            // A client alone has the message already; a sharing leader's tabs may not (see
+            // share/hub.rs).
+            Event::Redelivered(p) => {
+                if let Some(tap) = &self.tap {
+                    tap(Tapped::Again(&p));
+                }
+            }
+            Event::Released { pkid } => {
+                if let Some(tap) = &self.tap {
+                    tap(Tapped::Released(pkid));
+                }
             }
             Event::Ignored { packet, pkid } => {
                 // Not an error: the connection stays up (see proto::Event::Ignored).

@@ -179,6 +179,7 @@ fn an_oversize_publish_is_acknowledged_reported_and_not_delivered() {
     assert!(p.take_events().is_empty());
     p.deliver(Packet::PubRel(2));
     assert_eq!(p.take_sent(), vec![Packet::PubComp(2)]);
+    assert_eq!(p.take_events(), vec![Event::Released { pkid: 2 }]);
     assert!(p.client.is_connected());
     // A small message after them is delivered as usual.
     let mut small = Publish::new(Topic::from_static("small/t"), QoS::AtLeastOnce, payload("ok"));

@@ -663,6 +663,65 @@ test("share: a follower's publish issued while no client leads waits and goes to
   await resolves("the publish issued in the gap", sent.promise);
 });
 
+test("share: a QoS 2 message whose post the leader's end lost reaches the follower once through the failover; one it had is not delivered twice", async (env) => {
+  const url = "ws://share-q2";
+  const opts = { clientId: "tabs-q2", share: "tabs", reconnect: { minDelay: 1, maxDelay: 1 } };
+  const [a, wsA] = await connectClient(env, url, opts);
+  const b = await resolves("the second client's connect", MqttClient.connect(url, opts));
+  env.clients.push(b);
+  const got = [];
+  b.on("message", (t, p) => got.push(`${t} ${dec(p)}`));
+  const subscribed = track(b.subscribe("q/#", { qos: 2 }));
+  const sub = await waitFor("SUBSCRIBE on the leader's socket", () => wsA.packets().find((p) => p.type == 8));
+  wsA.receive(SUBACK((sub.body[0] << 8) | sub.body[1], 2));
+  await resolves("the follower's subscribe", subscribed.promise);
+  const pubrec = (id) => wsA.packets().some((p) => p.type == T.PUBREC && ((p.body[0] << 8) | p.body[1]) == id);
+  // Id 6: posted and delivered as usual.
+  wsA.receive(publishPacket("q/1", "had", 2, 6));
+  await waitFor("the first message in the follower", () => got.length == 1 && pubrec(6));
+  // Id 5: the leader stores its id, answers PUBREC and posts it, but its page goes: the post
+  // never reaches the follower (dropped here, as a closing page's may be) and the PUBREC never
+  // reaches the broker (the connection drops; the session then records both ids as delivered).
+  const post = BroadcastChannel.prototype.postMessage;
+  const MSG = 7; // wire.rs: a message's kind, after the magic byte 0xa1
+  BroadcastChannel.prototype.postMessage = function (m) {
+    if (m instanceof Uint8Array && m[0] == 0xa1 && m[1] == MSG) return;
+    return post.call(this, m);
+  };
+  try {
+    wsA.receive(publishPacket("q/1", "lost", 2, 5));
+    await waitFor("PUBREC 5", () => pubrec(5));
+    wsA.drop();
+    const marked = () => storedRecords(env, url, opts.clientId).filter((r) => r.value[0] == 0x49 && r.value[3] == 1).length == 2;
+    await waitFor("both ids recorded as delivered", marked);
+  } finally {
+    BroadcastChannel.prototype.postMessage = post;
+  }
+  a.destroy();
+  const before = env.sockets.length;
+  const wsB = await waitFor("the new leader's WebSocket", () => env.sockets[before]);
+  wsB.accept();
+  await waitFor("CONNECT", () => wsB.sent.length);
+  wsB.receive(CONNACK(1));
+  // The broker, which saw neither PUBREC, sends both again (DUP).
+  const dup = (pkid, payload) => {
+    const p = publishPacket("q/1", payload, 2, pkid);
+    p[0] |= 8;
+    return p;
+  };
+  wsB.receive(dup(5, "lost"));
+  wsB.receive(dup(6, "had"));
+  const pubrecs = () => wsB.packets().filter((p) => p.type == T.PUBREC).map((p) => (p.body[0] << 8) | p.body[1]);
+  await waitFor("PUBREC 5 and 6 from the new leader", () => pubrecs().length == 2);
+  assertEq(pubrecs(), [5, 6], "the new leader's PUBRECs");
+  // Released, an id carries a new message, delivered as any.
+  wsB.receive([0x62, 2, 0, 5]);
+  wsB.receive([0x62, 2, 0, 6]);
+  wsB.receive(publishPacket("q/1", "next", 2, 6));
+  await waitFor("the message after the release", () => got.includes("q/1 next"));
+  assertEq(got, ["q/1 had", "q/1 lost", "q/1 next"], "the follower's messages: each once");
+});
+
 async function rejectsBeforeOpening(env, what, f, code) {
   const before = env.sockets.length;
   const t = attempt(f);

@@ -42,6 +42,7 @@ impl Client {
                 // [MQTT-4.3.3-2]: PUBCOMP answers every PUBREL, known id or not.
                 if self.session.incoming.remove(&id).is_some() {
                     self.store.push_back(StoreOp::Delete(StoreKey::Incoming(id)));
+                    self.events.push_back(Event::Released { pkid: id });
                 }
                 self.send(now, &Packet::PubComp(id));
             }
@@ -153,8 +154,9 @@ impl Client {
             QoS::ExactlyOnce => {
                 let id = p.pkid;
                 // [MQTT-4.3.3-2] method B: the id is kept until PUBREL; a PUBLISH with a kept id
-                // (a redelivery) is acknowledged but not delivered again, unless it is the
-                // redelivery of one a previous run stored and never delivered (see `Incoming`).
+                // (a redelivery) is acknowledged but not delivered again (only reported as
+                // `Redelivered`), unless it is the redelivery of one a previous run stored and
+                // never delivered (see `Incoming`).
                 match self.session.incoming.get(&id) {
                     None => {
                         let record = StoreRecord::Incoming { pkid: id, delivered: false };
@@ -166,7 +168,7 @@ impl Client {
                         self.session.incoming.insert(id, Incoming::Emitted { cut: false });
                         self.events.push_back(Event::Message(p));
                     }
-                    Some(_) => {}
+                    Some(_) => self.events.push_back(Event::Redelivered(p)),
                 }
                 self.ack(now, id, true);
             }

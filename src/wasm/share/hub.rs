@@ -5,13 +5,13 @@
 //! when no tab holds a filter any more), and learns that a tab is gone when that tab's Web Lock
 //! (`mq-tab\n<url>\n<client id>\n<id>`) is granted to it.
 
-use super::super::driver::{now, with, Shared};
+use super::super::driver::{now, with, Shared, Tapped};
 use super::super::error::user_error;
 use super::super::events::{flush, queue};
 use super::super::web::{later, Scope};
 use super::wire::{self, function, held_locks, lock, noop, Info, Wire};
 use super::{local, TabRef};
-use crate::codec::{ByteStr, Publish, QoS};
+use crate::codec::{ByteStr, QoS};
 use crate::proto::Message;
 use js_sys::{Array, Function, Uint8Array};
 use std::cell::RefCell;
@@ -79,6 +79,8 @@ impl Hub {
         lock_prefix: String,
         driver: Shared,
         channel: BroadcastChannel,
+        unconfirmed: Vec<u16>,
+        failover: bool,
     ) -> HubRef {
         let hub = Rc::new(RefCell::new(Hub {
             me: Weak::new(),
@@ -104,7 +106,7 @@ impl Hub {
                     .collect()
             });
             h.subs = subs;
-            h.listen();
+            h.listen(unconfirmed, failover);
         }
         hub
     }
@@ -115,8 +117,15 @@ impl Hub {
         local(&self.tab, msg);
     }
 
-    /// The driver's events, as the tabs see them.
-    fn listen(&mut self) {
+    /// The driver's events, as the tabs see them. A QoS 2 message goes with its packet id, and
+    /// as `again` when a tab may have it already: the broker sent it once more after a failover
+    /// (the old leader's PUBREC lost with its page, maybe after its post went out), to an id the
+    /// restored session holds as delivered (`Redelivered`) or as stored but not known delivered
+    /// (`unconfirmed`, the records' ids). Each tab keeps the ids it delivered until `rel`, so it
+    /// delivers such a message only if it missed it. `failover`: tabs were open before this
+    /// leader; otherwise (a first connection on a stored session) a `Redelivered` one was the
+    /// app's before, as for a client alone, and is not posted.
+    fn listen(&mut self, unconfirmed: Vec<u16>, failover: bool) {
         let w = self.me.clone();
         // Incoming messages: from the driver in Rust, posted once as the channel's bytes (through
         // the event queue, in their place among the other events).
@@ -131,8 +140,36 @@ impl Hub {
             });
             JsValue::UNDEFINED
         });
-        let tap = Box::new(move |p: &Publish| {
+        let unconfirmed = RefCell::new(unconfirmed);
+        let tap = Box::new(move |t: Tapped<'_>| {
             let mut m = Wire::new(wire::MSG);
+            let mut unconfirmed = unconfirmed.borrow_mut();
+            let p = match t {
+                Tapped::Message(p) => {
+                    if let Some(i) =
+                        unconfirmed.iter().position(|id| *id == p.pkid && p.qos == QoS::ExactlyOnce)
+                    {
+                        unconfirmed.swap_remove(i);
+                        m.op = wire::AGAIN;
+                    }
+                    p
+                }
+                Tapped::Again(p) if failover => {
+                    m.op = wire::AGAIN;
+                    p
+                }
+                Tapped::Again(_) => return,
+                Tapped::Released(id) => {
+                    unconfirmed.retain(|u| *u != id);
+                    m.k = wire::REL;
+                    m.id = id as f64;
+                    queue(&post, &[Uint8Array::from(&m.encode()[..]).into()]);
+                    return;
+                }
+            };
+            if p.qos == QoS::ExactlyOnce {
+                m.id = p.pkid as f64;
+            }
             m.topic = p.topic.as_str().to_owned();
             m.payload = p.payload.to_vec();
             m.qos = p.qos as u8;

@@ -35,7 +35,7 @@ use super::timer::Timer;
 use super::web::{callback, deferred, later, Callback, Scope};
 use crate::codec::topic::matches;
 use crate::codec::{ByteStr, Publish, QoS, Topic};
-use crate::proto::{Client, ErrorCode};
+use crate::proto::{Client, ErrorCode, StoreRecord};
 use hub::{Hub, HubRef};
 use js_sys::{Function, Promise, Uint8Array};
 use std::cell::RefCell;
@@ -81,6 +81,10 @@ pub(crate) struct Tab {
     pub streams: MessageStreams,
     /// This tab's subscriptions: the messages it keeps.
     subs: Vec<(String, QoS)>,
+    /// The packet ids of the QoS 2 messages this tab took, until the leader said `rel` (or a
+    /// connection without the session): a message posted `again` with one of them is not
+    /// delivered twice. At most one entry per id the broker has in flight to the session.
+    q2: Vec<u16>,
     pending: Vec<Req>,
     next_n: f64,
     /// The leading tab, once it said so.
@@ -185,6 +189,7 @@ pub(crate) async fn connect(url: String, opts: Options) -> Result<Result<TabRef,
         listeners: Listeners::default(),
         streams: MessageStreams::default(),
         subs: Vec::new(),
+        q2: Vec::new(),
         pending: Vec::new(),
         next_n: 1.0,
         leader: None,
@@ -285,10 +290,18 @@ fn lead(w: &Weak<RefCell<Tab>>, release: Function) {
                 }
             };
             let restored: Vec<_> = records.iter().filter_map(restored_info).collect();
+            // Stored, not known delivered: the old leader's tabs may have them (see Hub::listen).
+            let unconfirmed: Vec<u16> = records
+                .iter()
+                .filter_map(|r| match r {
+                    StoreRecord::Incoming { pkid, delivered: false } => Some(*pkid),
+                    _ => None,
+                })
+                .collect();
             match Client::restore(config, records) {
                 Ok(core) => {
                     store.lock = SessionLock::held(release.clone());
-                    Ok((core, store, restored))
+                    Ok((core, store, restored, unconfirmed))
                 }
                 Err(e) => {
                     store.close();
@@ -297,7 +310,7 @@ fn lead(w: &Weak<RefCell<Tab>>, release: Function) {
             }
         }
         .await;
-        let (core, store, restored) = match restored {
+        let (core, store, restored, unconfirmed) = match restored {
             Ok(r) => r,
             Err(e) => {
                 let _ = release.call0(&JsValue::UNDEFINED);
@@ -322,7 +335,8 @@ fn lead(w: &Weak<RefCell<Tab>>, release: Function) {
                 }
             }
             let driver = Driver::new(t.url.clone(), &t.opts, core, Some(store));
-            let hub = Hub::new(&tab, t.id.clone(), t.lock_prefix.clone(), driver.clone(), t.channel.clone());
+            let (id, prefix, channel) = (t.id.clone(), t.lock_prefix.clone(), t.channel.clone());
+            let hub = Hub::new(&tab, id, prefix, driver.clone(), channel, unconfirmed, !first);
             if let Ok(mut h) = hub.try_borrow_mut() {
                 for (f, q) in &t.subs {
                     h.hold(&t.id, f, *q);
@@ -429,6 +443,17 @@ impl Tab {
         }
         match msg.k {
             wire::LEADER => self.on_leader(msg),
+            // The broker has no session: no PUBREL, nor a redelivery, for the ids held.
+            wire::EV if msg.op == wire::CONNECT && !msg.sp => {
+                self.q2.clear();
+                if !self.connected {
+                    self.on_connect(msg.sp);
+                }
+            }
+            wire::REL => {
+                let id = msg.id as u16;
+                self.q2.retain(|q| *q != id);
+            }
             wire::EV => match msg.op {
                 wire::CONNECT if !self.connected => self.on_connect(msg.sp),
                 wire::CLOSE if self.connected => {
@@ -497,6 +522,16 @@ impl Tab {
                 let topic = &msg.topic;
                 // The highest QoS of this tab's matching filters bounds the message's, as the
                 // broker's delivery to a client of its own would.
+                if msg.qos == 2 && msg.id >= 0.0 {
+                    let id = msg.id as u16;
+                    let had = self.q2.contains(&id);
+                    if had && msg.op == wire::AGAIN {
+                        return;
+                    }
+                    if !had {
+                        self.q2.push(id);
+                    }
+                }
                 let Some(max) = self.subs.iter().filter(|(f, _)| matches(f, topic)).map(|(_, q)| *q).max()
                 else {
                     return;

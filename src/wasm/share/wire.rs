@@ -15,7 +15,8 @@
 //! | `ev` | the leader | `op` (`connect` / `close` / `offline` / `reconnect` / `error` / `failed`), `sp`, `code`, `text`, `rc` |
 //! | `ack` | the leader | `tab`, `n`, `op` (`stored` / `done` / `failed`), `id` (the session's request id), `granted` with `filters` + `qoss` (a subscribe's), `code`, `text`, `rc` |
 //! | `rdone` | the leader | `id`: a request restored from the session completed |
-//! | `msg` | the leader | `topic`, `payload`, `qos`, `retain`, `dup`: an incoming message, posted once for all tabs |
+//! | `msg` | the leader | `topic`, `payload`, `qos`, `retain`, `dup`, `id` (a QoS 2 message's packet id), `op` (`again`: maybe handed over already): an incoming message, posted once for all tabs |
+//! | `rel` | the leader | `id`: the broker released that QoS 2 packet id (PUBREL) |
 //!
 //! A message without the magic byte is ignored; a short one reads as empty fields past its end,
 //! never a panic.
@@ -94,6 +95,7 @@ pub(crate) const EV: u8 = 4;
 pub(crate) const ACK: u8 = 5;
 pub(crate) const RDONE: u8 = 6;
 pub(crate) const MSG: u8 = 7;
+pub(crate) const REL: u8 = 8;
 
 /// `op` of a `req`.
 pub(crate) const PUB: u8 = 1;
@@ -110,6 +112,9 @@ pub(crate) const FIRST: u8 = 10;
 /// `op` of an `ack` (and `FAILED`).
 pub(crate) const STORED: u8 = 11;
 pub(crate) const DONE: u8 = 12;
+/// `op` of a QoS 2 `msg` this session may have posted already (a tab that has its id pending
+/// does not deliver it again).
+pub(crate) const AGAIN: u8 = 13;
 
 /// The first byte of every message: a message of another shape (another version of the
 /// package, say) is ignored.
