@@ -3,7 +3,7 @@
 //! buffer of packets; `encode_publishes` writes PUBLISH packets as a client sends them.
 
 use bytes::Bytes;
-use mq::codec::{Decoder, Packet, Publish, QoS};
+use mq::codec::{Decoder, Packet, Publish, QoS, Topic};
 use wasm_bindgen::prelude::*;
 
 /// Decodes every packet of `stream` (copied into the decoder, as a socket's bytes are) and
@@ -36,8 +36,9 @@ pub fn encode_publishes(topic: &str, qos: u8, payload: &[u8], count: u32) -> Vec
         _ => QoS::AtMostOnce,
     };
     let payload = Bytes::copy_from_slice(payload);
-    let topic = mq::codec::ByteStr::from(topic);
-    let mut out = Vec::with_capacity(count as usize * (payload.len() + topic.len() + 8));
+    // Checked once, where it is made (as an app reusing a topic does); encode does not check again.
+    let Ok(topic) = Topic::new(topic) else { return Vec::new() };
+    let mut out = Vec::with_capacity(count as usize * (payload.len() + topic.as_str().len() + 8));
     for i in 0..count {
         let mut p = Publish::new(topic.clone(), qos, payload.clone());
         if qos != QoS::AtMostOnce {
