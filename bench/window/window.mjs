@@ -113,9 +113,19 @@ listen = "127.0.0.1:${consolePort}"
   };
 }
 
-/** A raw MQTT 3.1.1 connection: resolves once CONNACK 0 came. */
+/** `promise`, or a rejection saying `what` did not come within IDLE_MS. */
+function within(promise, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within ${IDLE_MS} ms`)), IDLE_MS);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** A raw MQTT 3.1.1 connection: resolves once CONNACK 0 came (a broker that never answers:
+ * rejected after IDLE_MS, so one stuck broker cannot hang the whole study). */
 function connect(port, clientId, onPacket) {
-  return new Promise((resolve, reject) => {
+  return within(new Promise((resolve, reject) => {
     const sock = net.connect(port, "127.0.0.1");
     sock.setNoDelay(true);
     const parser = mqttPacket.parser({ protocolVersion: 4 });
@@ -130,7 +140,7 @@ function connect(port, clientId, onPacket) {
     sock.on("close", () => (state.closed = true));
     sock.on("connect", () => state.write({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 60 }));
     sock.once("close", () => reject(new Error("closed before CONNACK")));
-  });
+  }), "CONNACK");
 }
 
 let runNo = 0;
@@ -153,7 +163,7 @@ async function run(port, qos, window, n) {
     else if (p.cmd === "suback") onSuback(p.granted);
   });
   sub.write({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic, qos }] });
-  await subacked;
+  await within(subacked, "SUBACK");
 
   const inflight = new Set();
   let sent = 0, nextId = 0;
@@ -219,7 +229,9 @@ for (const name of BROKERS) {
         const runs = [];
         for (let r = 0; r < ROUNDS; r++) {
           const before = b.log().length;
-          const res = await run(b.port, qos, window, N);
+          const res = await run(b.port, qos, window, N).catch((e) => ({
+            outcome: `stall (${e.message})`, acked: 0, delivered: 0, duplicates: 0, rate: 0,
+          }));
           res.dropLines = (b.log().slice(before).match(/dropp/gi) || []).length;
           if (process.env.MQ_WINDOW_LOG) process.stdout.write(b.log().slice(before));
           runs.push(res);
