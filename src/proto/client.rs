@@ -244,12 +244,7 @@ impl Client {
     /// Publishes a message; `Published` with the returned id follows on completion.
     pub fn publish(&mut self, now: Instant, message: Message) -> Result<RequestId, UserError> {
         self.check_open()?;
-        // The topic was checked when it was made (`Topic`); this checks the packet's size.
-        let probe = message.to_publish(if message.qos == QoS::AtMostOnce { 0 } else { 1 });
-        Packet::Publish(probe).encoded_len().map_err(|e| match e {
-            CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
-            e => UserError::InvalidTopic(e),
-        })?;
+        check_publish(&message)?;
         self.submit(now, Queued::Publish { request: RequestId(0), message })
     }
 
@@ -261,18 +256,8 @@ impl Client {
         filters: &[(S, QoS)],
     ) -> Result<RequestId, UserError> {
         self.check_open()?;
-        // [MQTT-3.8.3-3]: at least one filter.
-        if filters.is_empty() {
-            return Err(UserError::NoFilters);
-        }
-        // A loop rather than `collect::<Result<..>>`: smaller in the wasm module.
-        let mut checked = Vec::with_capacity(filters.len());
-        for (f, q) in filters {
-            checked.push((TopicFilter::new(f.as_ref()).map_err(UserError::from_filter)?, *q));
-        }
-        let probe = Subscribe { pkid: 1, filters: checked };
-        probe.remaining_len().map_err(UserError::from_filter)?;
-        self.submit(now, Queued::Subscribe { request: RequestId(0), filters: probe.filters })
+        let filters = check_subscribe(filters)?;
+        self.submit(now, Queued::Subscribe { request: RequestId(0), filters })
     }
 
     /// Unsubscribes from one or more filters, each checked here; `Unsubscribed` follows.
@@ -282,17 +267,8 @@ impl Client {
         filters: &[S],
     ) -> Result<RequestId, UserError> {
         self.check_open()?;
-        // [MQTT-3.10.3-2]: at least one filter.
-        if filters.is_empty() {
-            return Err(UserError::NoFilters);
-        }
-        let mut checked = Vec::with_capacity(filters.len());
-        for f in filters {
-            checked.push(TopicFilter::new(f.as_ref()).map_err(UserError::from_filter)?);
-        }
-        let probe = Unsubscribe { pkid: 1, filters: checked };
-        probe.remaining_len().map_err(UserError::from_filter)?;
-        self.submit(now, Queued::Unsubscribe { request: RequestId(0), filters: probe.filters })
+        let filters = check_unsubscribe(filters)?;
+        self.submit(now, Queued::Unsubscribe { request: RequestId(0), filters })
     }
 
     /// Sends DISCONNECT (when connected) and ends the connection; the session stays, so a later
@@ -607,4 +583,48 @@ impl Client {
 
 fn mark_delivered(pkid: u16) -> StoreOp {
     StoreOp::Put(StoreRecord::Incoming { pkid, delivered: true })
+}
+
+/// The checks [`Client::publish`] makes of a message before taking it: its packet's size (the
+/// topic was checked when it was made, [`Topic`](crate::codec::Topic)). Public so that a driver
+/// handing a command to another client (a tab of a shared connection) refuses what the core
+/// would, with the same error, before anything is sent.
+pub fn check_publish(message: &Message) -> Result<(), UserError> {
+    let probe = message.to_publish(if message.qos == QoS::AtMostOnce { 0 } else { 1 });
+    Packet::Publish(probe).encoded_len().map_err(|e| match e {
+        CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
+        e => UserError::InvalidTopic(e),
+    })?;
+    Ok(())
+}
+
+/// The checks [`Client::subscribe`] makes: at least one filter [MQTT-3.8.3-3], each a valid
+/// [`TopicFilter`], the packet within MQTT's size.
+pub fn check_subscribe<S: AsRef<str>>(filters: &[(S, QoS)]) -> Result<Vec<(TopicFilter, QoS)>, UserError> {
+    if filters.is_empty() {
+        return Err(UserError::NoFilters);
+    }
+    // A loop rather than `collect::<Result<..>>`: smaller in the wasm module.
+    let mut checked = Vec::with_capacity(filters.len());
+    for (f, q) in filters {
+        checked.push((TopicFilter::new(f.as_ref()).map_err(UserError::from_filter)?, *q));
+    }
+    let probe = Subscribe { pkid: 1, filters: checked };
+    probe.remaining_len().map_err(UserError::from_filter)?;
+    Ok(probe.filters)
+}
+
+/// The checks [`Client::unsubscribe`] makes: at least one filter [MQTT-3.10.3-2], each a valid
+/// [`TopicFilter`], the packet within MQTT's size.
+pub fn check_unsubscribe<S: AsRef<str>>(filters: &[S]) -> Result<Vec<TopicFilter>, UserError> {
+    if filters.is_empty() {
+        return Err(UserError::NoFilters);
+    }
+    let mut checked = Vec::with_capacity(filters.len());
+    for f in filters {
+        checked.push(TopicFilter::new(f.as_ref()).map_err(UserError::from_filter)?);
+    }
+    let probe = Unsubscribe { pkid: 1, filters: checked };
+    probe.remaining_len().map_err(UserError::from_filter)?;
+    Ok(probe.filters)
 }

@@ -37,7 +37,7 @@ mod time;
 mod vecmap;
 
 use alloc::vec::Vec;
-pub use client::Client;
+pub use client::{check_publish, check_subscribe, check_unsubscribe, Client};
 pub use code::ErrorCode;
 pub use config::Config;
 pub use error::{ConnectionError, ProtocolError, RestoreError, UserError};

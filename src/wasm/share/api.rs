@@ -1,5 +1,5 @@
 //! The `MqttClient` methods of a tab sharing a connection (`share: "tabs"`), as client.rs calls
-//! them: arguments checked here as the core would check them, then queued for the leader.
+//! them: arguments checked here by the core's own checks (`proto::check_*`), then queued for the leader.
 
 use super::super::driver::with;
 use super::super::error::{js_error, user_error};
@@ -8,24 +8,14 @@ use super::super::session::session_js;
 use super::super::web::deferred;
 use super::wire::{self, Wire};
 use super::{with_tab, TabRef};
-use crate::codec::{CodecError, Packet, Publish, QoS, Subscribe, TopicFilter, Unsubscribe};
-use crate::proto::{ErrorCode, Message, UserError};
+use crate::codec::QoS;
+use crate::proto::{check_publish, check_subscribe, check_unsubscribe, ErrorCode, Message};
 use js_sys::{Array, Promise};
 use wasm_bindgen::JsValue;
 
 /// A publish: checked here as the core would, then to the leader.
 pub(crate) fn publish(t: &TabRef, message: Result<Message, JsValue>) -> Promise {
-    let checked = message.and_then(|m| {
-        let mut probe = Publish::new(m.topic.clone(), m.qos, m.payload.clone());
-        probe.pkid = if m.qos == QoS::AtMostOnce { 0 } else { 1 };
-        Packet::Publish(probe).encoded_len().map_err(|e| {
-            user_error(&match e {
-                CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
-                e => UserError::InvalidTopic(e),
-            })
-        })?;
-        Ok(m)
-    });
+    let checked = message.and_then(|m| check_publish(&m).map(|()| m).map_err(|e| user_error(&e)));
     let m = match checked {
         Ok(m) => m,
         Err(e) => return Promise::reject(&e),
@@ -39,24 +29,14 @@ pub(crate) fn publish(t: &TabRef, message: Result<Message, JsValue>) -> Promise 
     with_tab(t, |t| Some(t.request(w, None, true))).unwrap_or_else(closed)
 }
 
-fn filter_error(e: CodecError) -> JsValue {
-    user_error(&match e {
-        CodecError::NoTopicFilters => UserError::NoFilters,
-        CodecError::PacketTooLarge { .. } | CodecError::StringTooLong(_) => UserError::TooLarge(e),
-        e => UserError::InvalidFilter(e),
-    })
-}
-
 fn closed() -> Promise {
     Promise::reject(&js_error(ErrorCode::Closed, "the client is closed"))
 }
 
 pub(crate) fn subscribe(t: &TabRef, parsed: Result<(Vec<String>, QoS), JsValue>) -> Promise {
     let checked = parsed.and_then(|(filters, qos)| {
-        let checked = filters.iter().map(|f| Ok((TopicFilter::new(f.as_str())?, qos)));
-        let probe =
-            Subscribe { pkid: 1, filters: checked.collect::<Result<_, CodecError>>().map_err(filter_error)? };
-        probe.remaining_len().map_err(filter_error)?;
+        let pairs: Vec<(&str, QoS)> = filters.iter().map(|f| (f.as_str(), qos)).collect();
+        check_subscribe(&pairs).map_err(|e| user_error(&e))?;
         Ok((filters, qos))
     });
     let (filters, qos) = match checked {
@@ -83,12 +63,7 @@ pub(crate) fn subscribe(t: &TabRef, parsed: Result<(Vec<String>, QoS), JsValue>)
 
 pub(crate) fn unsubscribe(t: &TabRef, filters: Result<Vec<String>, JsValue>) -> Promise {
     let checked = filters.and_then(|filters| {
-        let checked = filters.iter().map(|f| TopicFilter::new(f.as_str()));
-        let probe = Unsubscribe {
-            pkid: 1,
-            filters: checked.collect::<Result<_, CodecError>>().map_err(filter_error)?,
-        };
-        probe.remaining_len().map_err(filter_error)?;
+        check_unsubscribe(&filters).map_err(|e| user_error(&e))?;
         Ok(filters)
     });
     let filters = match checked {
