@@ -30,6 +30,9 @@
 // names in the wasm need the names section kept all the way (CARGO_PROFILE_RELEASE_STRIP=none,
 // wasm-bindgen --keep-debug, wasm-opt -g --strip-dwarf: bench/README.md); without it the
 // profile says wasm-function[N].
+// MQ_BENCH_IDBSTATS=1: counts each run's IndexedDB readwrite transactions and prints their
+// commit latency (creation to complete event) percentiles. With it, MQ_BENCH_DURABILITY=strict
+// or relaxed gives every readwrite transaction that durability hint (mq sets none).
 // MQ_BENCH_FRAMES=1: counts the WebSocket frames (send calls) and bytes each run's client sent
 // (wraps WebSocket.prototype.send, for every library alike) and prints them per run.
 import { chromium } from "playwright-core";
@@ -206,6 +209,26 @@ try {
       };
     });
   }
+  const idbStats = process.env.MQ_BENCH_IDBSTATS === "1";
+  if (idbStats) {
+    // Every IndexedDB transaction the page makes: how many, and the time from its creation to
+    // its complete event (commit latency as the page sees it), per run.
+    await page.addInitScript(`const DURABILITY = ${JSON.stringify(process.env.MQ_BENCH_DURABILITY || "")};(${() => {
+      const transaction = IDBDatabase.prototype.transaction;
+      window.idb = { tx: [], rw: 0 };
+      window.benchDurability = DURABILITY;
+      IDBDatabase.prototype.transaction = function (...args) {
+        const d = window.benchDurability;
+        const tx = d && args[1] === "readwrite" ? transaction.call(this, args[0], args[1], { durability: d }) : transaction.apply(this, args);
+        if (args[1] === "readwrite") {
+          const t0 = performance.now();
+          window.idb.rw += 1;
+          tx.addEventListener("complete", () => window.idb.tx.push(performance.now() - t0));
+        }
+        return tx;
+      };
+    }})();`);
+  }
   await page.goto(origin + "/");
   await page.waitForFunction(() => window.benchReady === true);
   let run = 0;
@@ -221,6 +244,7 @@ try {
     const profiling = cdp && round && name.startsWith("mq");
     if (profiling) await cdp.send("Profiler.start");
     if (frames) await page.evaluate(() => (window.sent = { frames: 0, bytes: 0 }));
+    if (idbStats) await page.evaluate(() => (window.idb = { tx: [], rw: 0 }));
     const r = await page.evaluate(([fn, arg, url, tag, n, qos, w, size, inflight]) => window[fn](arg, url, tag, n, qos, w, 120000, size, inflight),
       [fn, arg, url, tag, n, qos, WINDOW, SIZE, MQ_INFLIGHT]);
     if (profiling) {
@@ -231,6 +255,14 @@ try {
     if (frames) {
       const f = await page.evaluate(() => window.sent);
       console.log(`    ${name} QoS ${qos}, ${n} messages: ${f.frames} frames sent, ${f.bytes} B (${(n / f.frames).toFixed(1)} messages a frame)`);
+    }
+    if (idbStats) {
+      const { tx, rw } = await page.evaluate(() => window.idb);
+      if (rw) {
+        const s = [...tx].sort((a, b) => a - b);
+        const q = (f) => s[Math.min(s.length - 1, Math.floor(f * s.length))].toFixed(1);
+        console.log(`    ${name} QoS ${qos}, ${n} messages: ${rw} readwrite transactions (${(n / rw).toFixed(1)} messages each), commit ms p50 ${q(0.5)} p90 ${q(0.9)} p99 ${q(0.99)} max ${q(1)}`);
+      }
     }
     if (r.received !== n) {
       failed = true;

@@ -4,9 +4,10 @@
 //! value per write, under the out-of-line key `[broker URL, client id, sequence number]`, so a
 //! session is the key range `[url, id, 0]..[url, id, MAX]`. A value is the sequence number and a
 //! batch of the core's store ops in `proto::log`'s entry format (the native file store's), and
-//! loading replays them in order. One put per turn of the event loop, however many messages it carried:
-//! each IndexedDB request costs tens of microseconds of the page's time, so a record per message
-//! made a persisted session several times slower than a memory one. Once the log holds
+//! loading replays them in order. One put per write, however many messages it carried (the
+//! driver groups the turns that come while a write runs into the next): each IndexedDB request
+//! and transaction costs the page and the browser time, so a record per message made a
+//! persisted session several times slower than a memory one. Once the log holds
 //! [`COMPACT_AFTER`] entries the next write is a snapshot of the whole session that replaces
 //! them, in the same transaction. Version 1 kept a record per key in the object store `records`
 //! (`[url, id, StoreKey as string]` -> record bytes): such a session is read as the base of the
