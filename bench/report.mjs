@@ -109,11 +109,13 @@ function browserTable(b, title) {
     ` (publisher and subscriber in one page, through rumqttd's WebSockets listener)${b.failed ? "; **some runs lost messages: see the log**" : ""}.`);
   p();
   const libs = b.libs;
-  p(`| QoS | ${libs.join(" | ")} | mq / MQTT.js | mq / Paho | mq / raw-ws | mq-idb / mq |`);
-  p(`|---|${libs.map(() => "---:").join("|")}|---:|---:|---:|---:|`);
+  const tabs = libs.includes("mq-tabs");
+  p(`| QoS | ${libs.join(" | ")} | mq / MQTT.js | mq / Paho | mq / raw-ws | mq-idb / mq |${tabs ? " mq-tabs / mq-idb |" : ""}`);
+  p(`|---|${libs.map(() => "---:").join("|")}|---:|---:|---:|---:|${tabs ? "---:|" : ""}`);
   for (const q of b.qos) {
     const mm = b.medians[q];
-    p(`| ${q} | ${libs.map((l) => fmt(mm[l])).join(" | ")} | ${ratio(mm.mq, mm["MQTT.js"])} | ${ratio(mm.mq, mm.Paho)} | ${(mm.mq / mm["raw-ws"]).toFixed(2)} | ${(mm["mq-idb"] / mm.mq).toFixed(2)} |`);
+    p(`| ${q} | ${libs.map((l) => fmt(mm[l])).join(" | ")} | ${ratio(mm.mq, mm["MQTT.js"])} | ${ratio(mm.mq, mm.Paho)} | ${(mm.mq / mm["raw-ws"]).toFixed(2)} | ${(mm["mq-idb"] / mm.mq).toFixed(2)} |` +
+      (tabs ? ` ${(mm["mq-tabs"] / mm["mq-idb"]).toFixed(2)} |` : ""));
   }
   if (b.size >= 1024) {
     p();
@@ -283,6 +285,7 @@ p("- **Browser throughput** (`bench/browser/bench.mjs`): headless Chromium, one 
   " each library runs at its defaults (mq: `maxInflight` 100, `maxInflightQos2` 20, the rest waits in mq's queue; MQTT.js and Paho have no limit of their own)." +
   " A run ends when the subscriber has every message and every publish completed (QoS 0: handed to the socket; 1: PUBACK; 2: PUBCOMP)." +
   " One warm-up run per library and QoS, then rounds with the order rotated each round. mq-idb: both sessions in IndexedDB (`clean: false`), cleared after each run." +
+  " mq-tabs: mq-idb's two clients in a follower tab (`share: \"tabs\"`), a second page of the context leading both sessions: every publish, acknowledgement and message crosses the BroadcastChannel between the tabs." +
   " raw-ws: no library, every PUBLISH encoded before the clock starts and sent as slices of one buffer, as many per frame as the window allows (at QoS 0 the window counts messages not yet received), acknowledgements answered (`bench/browser/raw.js`): the least work any client could do on this broker.");
 p("- **Memory** (`bench/browser/memory.mjs`): `performance.memory.usedJSHeapSize` (`--enable-precise-memory-info`) after three forced GCs (`--expose-gc`)," +
   " and mq's `WebAssembly.Memory` byteLength; a stand-in broker in the bench process drops the connection and refuses new ones before the 10,000 publishes." +

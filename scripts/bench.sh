@@ -7,7 +7,8 @@
 # 1. setup (scripts/setup.sh: only what is missing), rumqttd if missing, the npm package
 #    (scripts/build-pkg.sh), mq's codec as wasm for Node (bench/codec-wasm), the native
 #    end-to-end bench (bench/e2e);
-# 2. browser throughput (bench/browser/bench.mjs): mq (memory and IndexedDB sessions), MQTT.js,
+# 2. browser throughput (bench/browser/bench.mjs): mq (memory and IndexedDB sessions, and a
+#    follower tab of `share: "tabs"`), MQTT.js,
 #    Paho and the raw WebSocket floor, QoS 0/1/2, 64 B and 16 KiB, through rumqttd;
 # 3. browser memory (bench/browser/memory.mjs);
 # 4. the codec in Node beside mqtt-packet (bench/codec-wasm/bench.mjs);
@@ -75,7 +76,7 @@ if ! skip browser; then
     for size in 64 16384; do
         n=$N64; [ "$size" = 16384 ] && n=$N16K
         log "browser throughput, $n messages of $size B, $ROUNDS rounds"
-        (cd bench/browser && MQ_BENCH_LIBS=mq,mq-idb,MQTT.js,Paho,raw-ws MQ_BENCH_JSON="$OUT/browser-$size.json" \
+        (cd bench/browser && MQ_BENCH_LIBS=mq,mq-idb,mq-tabs,MQTT.js,Paho,raw-ws MQ_BENCH_JSON="$OUT/browser-$size.json" \
             node bench.mjs "$n" "$ROUNDS" 0,1,2 "$size") > "$OUT/browser-$size.log" 2>&1 || log "browser $size: see $OUT/browser-$size.log"
     done
 fi

@@ -21,7 +21,9 @@
 // nothing here is asserted; it exits 1 only when messages did not arrive.
 //
 // MQ_BENCH_IDB=1 adds "mq-idb": mq with both sessions in IndexedDB (clean: false, cleared after
-// each run), at the same window. MQ_BENCH_LIBS=mq,mq-idb runs only the libraries named.
+// each run), at the same window. MQ_BENCH_LIBS=mq,mq-idb runs only the libraries named;
+// "mq-tabs" (only when named there) is mq-idb's two clients in a follower tab of
+// `share: "tabs"`, a second page of the context leading both sessions.
 //
 // MQ_BENCH_PROFILE=<folder>: records a Chromium CPU profile (CDP Profiler, 100 µs sampling) of
 // every counted run of mq and mq-js-driver, writes them there as .cpuprofile (Chrome DevTools
@@ -168,6 +170,7 @@ const browser = await chromium.launch({
 const allLibs = [
   ["mq", "benchMq", "/pkg/" + pkgs["/pkg/"].entry],
   ["mq-idb", "benchMqIdb", "/pkg/" + pkgs["/pkg/"].entry],
+  ["mq-tabs", "benchMqTabs", "/pkg/" + pkgs["/pkg/"].entry],
   ...(jsDriverDir ? [["mq-js-driver", "benchMq", "/js-driver/" + pkgs["/js-driver/"].entry]] : []),
   ["MQTT.js", "benchMqttJs", null],
   ["Paho", "benchPaho", null],
@@ -177,7 +180,7 @@ const allLibs = [
 // IndexedDB, which MQ_BENCH_IDB=1 adds).
 const only = process.env.MQ_BENCH_LIBS ? process.env.MQ_BENCH_LIBS.split(",") : null;
 const libs = allLibs.filter(([name]) =>
-  only ? only.includes(name) : name != "mq-idb" || process.env.MQ_BENCH_IDB === "1");
+  only ? only.includes(name) : (name != "mq-idb" || process.env.MQ_BENCH_IDB === "1") && name != "mq-tabs");
 const results = {};
 const profileDir = process.env.MQ_BENCH_PROFILE ? path.resolve(process.env.MQ_BENCH_PROFILE) : null;
 const selfTimes = {}; // "lib QoS q" -> function -> µs of self time
@@ -194,7 +197,11 @@ function addSelfTimes(profile, into) {
 }
 let failed = false;
 try {
-  const page = await browser.newPage();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  // mq-tabs: the leader tab, a second page of the same context (so the same origin's
+  // BroadcastChannel and Web Locks), opened by Playwright rather than by the page (no opener).
+  const leaderPage = libs.some(([name]) => name == "mq-tabs") ? await context.newPage() : null;
   page.on("pageerror", (e) => console.log(`[page error] ${e}`));
   page.on("console", (m) => { if (m.type() === "error") console.log(`[page console] ${m.text()}`); });
   const frames = process.env.MQ_BENCH_FRAMES === "1";
@@ -231,6 +238,11 @@ try {
   }
   await page.goto(origin + "/");
   await page.waitForFunction(() => window.benchReady === true);
+  if (leaderPage) {
+    leaderPage.on("pageerror", (e) => console.log(`[leader page error] ${e}`));
+    await leaderPage.goto(origin + "/");
+    await leaderPage.waitForFunction(() => window.benchReady === true);
+  }
   let run = 0;
   const cdp = profileDir ? await page.context().newCDPSession(page) : null;
   if (cdp) {
@@ -245,8 +257,14 @@ try {
     if (profiling) await cdp.send("Profiler.start");
     if (frames) await page.evaluate(() => (window.sent = { frames: 0, bytes: 0 }));
     if (idbStats) await page.evaluate(() => (window.idb = { tx: [], rw: 0 }));
+    const tabs = name == "mq-tabs";
+    if (tabs) await leaderPage.evaluate((a) => window.benchLead(...a), [arg, url, tag, MQ_INFLIGHT]);
     const r = await page.evaluate(([fn, arg, url, tag, n, qos, w, size, inflight]) => window[fn](arg, url, tag, n, qos, w, 120000, size, inflight),
       [fn, arg, url, tag, n, qos, WINDOW, SIZE, MQ_INFLIGHT]);
+    if (tabs) {
+      await leaderPage.evaluate((tag) => window.benchEndLead(tag), tag);
+      await page.evaluate((a) => window.benchClear(...a), [arg, url, tag]);
+    }
     if (profiling) {
       const { profile } = await cdp.send("Profiler.stop");
       writeFileSync(path.join(profileDir, `${name}-qos${qos}-round${round}.cpuprofile`), JSON.stringify(profile));

@@ -63,15 +63,16 @@ async function pump(n, window, publish) {
 
 // `MqttClient`: the class of one of mq's packages.
 // `inflight`: mq's maxInflight and maxInflightQos2, or null for their defaults.
-async function runMq(MqttClient, url, tag, n, qos, window_, limitMs, size, inflight, session = "memory") {
+async function runMq(MqttClient, url, tag, n, qos, window_, limitMs, size, inflight, session = "memory", share) {
   const payload = payloadOf(size);
-  const opts = { clean: session == "memory", session, reconnect: false, maxQueued: n + 10 };
+  const opts = { clean: session == "memory", session, reconnect: false, maxQueued: n + 10, ...(share ? { share } : {}) };
   if (inflight) {
     opts.maxInflight = inflight;
     opts.maxInflightQos2 = inflight;
   }
   const sub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-s` });
   const pub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-p` });
+  if (share && (sub.role != "follower" || pub.role != "follower")) throw new Error(`roles ${sub.role} ${pub.role}: the leader page did not lead`);
   const topic = `bench/${tag}`;
   const f = finished(n, limitMs);
   sub.on("message", () => f.got());
@@ -81,7 +82,8 @@ async function runMq(MqttClient, url, tag, n, qos, window_, limitMs, size, infli
   await f.all;
   const ms = performance.now() - t0;
   await Promise.all([pub.end(), sub.end()]);
-  if (session != "memory") {
+  // A shared session is cleared once the leader tab ended its clients too (benchClear).
+  if (session != "memory" && !share) {
     await Promise.all([MqttClient.clearSession(url, `${tag}-s`), MqttClient.clearSession(url, `${tag}-p`)]);
   }
   return { ms, received: f.received };
@@ -97,6 +99,31 @@ window.benchMq = async (entry, ...args) => runMq(await loadMq(entry), ...args);
 // The same with both sessions in IndexedDB (clean: false), cleared after the run.
 window.benchMqIdb = async (entry, url, tag, n, qos, w, limitMs, size, inflight) =>
   runMq(await loadMq(entry), url, tag, n, qos, w, limitMs, size, inflight, "indexeddb");
+
+// The same, both clients in a follower tab (`share: "tabs"`): another page of the context, the
+// leader, holds the two sessions' connections (benchLead, its tab subscribing to nothing), and
+// every publish, subscription and message crosses the BroadcastChannel between the two tabs.
+// bench.mjs has the leader connect before and end after the run, then clears both sessions.
+window.benchMqTabs = async (entry, url, tag, n, qos, w, limitMs, size, inflight) =>
+  runMq(await loadMq(entry), url, tag, n, qos, w, limitMs, size, inflight, "indexeddb", "tabs");
+// In the leader's page: connects both sessions of `tag`, and ends them.
+const leading = new Map();
+window.benchLead = async (entry, url, tag, inflight) => {
+  const MqttClient = await loadMq(entry);
+  const opts = { share: "tabs", reconnect: false, ...(inflight ? { maxInflight: inflight, maxInflightQos2: inflight } : {}) };
+  const clients = [];
+  for (const id of [`${tag}-s`, `${tag}-p`]) clients.push(await MqttClient.connect(url, { ...opts, clientId: id }));
+  leading.set(tag, clients);
+  if (clients.some((c) => c.role != "leader")) throw new Error(`leader page roles: ${clients.map((c) => c.role)}`);
+};
+window.benchEndLead = async (tag) => {
+  await Promise.all((leading.get(tag) ?? []).map((c) => c.end()));
+  leading.delete(tag);
+};
+window.benchClear = async (entry, url, tag) => {
+  const MqttClient = await loadMq(entry);
+  await Promise.all([MqttClient.clearSession(url, `${tag}-s`), MqttClient.clearSession(url, `${tag}-p`)]);
+};
 
 window.benchMqttJs = async (_, url, tag, n, qos, window_, limitMs, size) => {
   const payload = payloadOf(size);

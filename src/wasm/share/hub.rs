@@ -132,8 +132,9 @@ impl Hub {
         let post = function(move |bytes| {
             act(&w, |h| {
                 if let Some(a) = bytes.dyn_ref::<Uint8Array>() {
-                    let _ = h.channel.post_message(a);
-                    if let Some(msg) = Wire::decode(&a.to_vec()) {
+                    let bytes = a.to_vec();
+                    wire::post(&h.channel, &bytes);
+                    if let Some(msg) = Wire::decode(&bytes) {
                         local(&h.tab, msg);
                     }
                 }

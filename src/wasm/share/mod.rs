@@ -207,8 +207,10 @@ pub(crate) async fn connect(url: String, opts: Options) -> Result<Result<TabRef,
         let w = w.clone();
         callback(move |e| {
             if let Some(e) = e.dyn_ref::<MessageEvent>() {
-                if let Some(msg) = e.data().dyn_ref::<Uint8Array>().and_then(|d| Wire::decode(&d.to_vec())) {
-                    dispatch(&w, msg);
+                if let Some(d) = e.data().dyn_ref::<Uint8Array>() {
+                    for msg in wire::decode_all(&d.to_vec()) {
+                        dispatch(&w, msg);
+                    }
                 }
             }
             JsValue::UNDEFINED
