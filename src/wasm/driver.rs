@@ -18,6 +18,7 @@ use super::socket::Socket;
 use super::timer::{Listener, Timer};
 use super::web::{later, performance_now, Scope};
 use crate::codec::{QoS, SubAckCode, Text};
+use crate::proto::log::{log_op, LogOp, Replay};
 use crate::proto::{Client, ConnectionError, ErrorCode, Event, Instant, RequestId, StoreOp};
 use js_sys::{Array, Function};
 use std::cell::RefCell;
@@ -158,6 +159,11 @@ pub(crate) struct Driver {
     pub(super) writes: Vec<Held>,
     /// Store ops made while handing events over (QoS 2 delivery marks), written next.
     pub(super) marks: Vec<StoreOp>,
+    /// The driver's own records (keys starting with `idb::SIDE`): what wasm/share/ keeps with
+    /// the session, as the session holds them (for snapshots), and the ops not written yet,
+    /// which go with the next turn's store ops, in the same transaction (see [`Driver::side_op`]).
+    pub side: Replay,
+    side_ops: Vec<LogOp>,
     pub(super) send_buf: Vec<u8>,
     /// Where incoming frames are copied, a piece at a time (see connection.rs).
     pub(super) feed_buf: Vec<u8>,
@@ -199,7 +205,11 @@ pub(super) fn act(weak: &Weak<RefCell<Driver>>, f: impl FnOnce(&mut Driver)) {
 }
 
 impl Driver {
-    pub fn new(url: String, opts: &Options, core: Client, store: Option<IdbStore>) -> Shared {
+    pub fn new(url: String, opts: &Options, core: Client, mut store: Option<IdbStore>) -> Shared {
+        let mut side = Replay::default();
+        for (k, v) in store.as_mut().map(|s| core::mem::take(&mut s.side)).unwrap_or_default() {
+            side.apply(&k, Some(&v));
+        }
         let shared = Rc::new(RefCell::new(Driver {
             me: Weak::new(),
             core,
@@ -227,6 +237,8 @@ impl Driver {
             streams: MessageStreams::default(),
             writes: Vec::new(),
             marks: Vec::new(),
+            side,
+            side_ops: Vec::new(),
             send_buf: Vec::new(),
             feed_buf: Vec::new(),
             flush_scheduled: false,
@@ -338,6 +350,13 @@ impl Driver {
         }
     }
 
+    /// Puts (`Some`) or deletes one of the driver's own records: written with the store ops of
+    /// the next pump, in the same transaction (a command's, when called right after it).
+    pub fn side_op(&mut self, key: String, value: Option<Vec<u8>>) {
+        self.side.apply(&key, value.as_deref());
+        self.side_ops.push((key, value));
+    }
+
     /// DISCONNECT, then close; `resolve` once done.
     pub fn end(&mut self, resolve: Function) {
         self.end_waiters.push(resolve);
@@ -388,8 +407,9 @@ impl Driver {
     pub fn pump(&mut self) {
         let mut ops = Vec::new();
         while let Some(op) = self.core.poll_store() {
-            ops.push(op);
+            ops.push(log_op(&op));
         }
+        ops.append(&mut self.side_ops);
         let mut bytes = Vec::new();
         self.core.poll_transmit(&mut bytes);
         let mut events = Vec::new();
@@ -425,7 +445,7 @@ impl Driver {
         self.settle();
     }
 
-    fn start_write(&mut self, ops: Vec<StoreOp>, bytes: Vec<u8>, events: Vec<Event>) {
+    fn start_write(&mut self, ops: Vec<LogOp>, bytes: Vec<u8>, events: Vec<Event>) {
         let Some(store) = self.store.clone() else {
             self.transmit(bytes);
             self.handle_events(events);
@@ -436,8 +456,11 @@ impl Driver {
         // The requests are issued now; only their commit is awaited (no driver borrow held).
         let mut store = store.borrow_mut();
         let issued = if store.wants_snapshot() {
-            // The whole session as the core has it (every op so far applied), replacing the log.
-            let all: Vec<StoreOp> = self.core.session_records().into_iter().map(StoreOp::Put).collect();
+            // The whole session as the core has it (every op so far applied), and the driver's
+            // own records, replacing the log.
+            let mut all: Vec<LogOp> =
+                self.core.session_records().into_iter().map(|r| log_op(&StoreOp::Put(r))).collect();
+            all.extend(self.side.entries().iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
             store.write(&all, true)
         } else {
             store.write(&ops, false)
@@ -623,7 +646,7 @@ impl Driver {
     /// made before (the core made them after those ops).
     fn write_pending(&mut self) {
         if !self.marks.is_empty() {
-            let ops = std::mem::take(&mut self.marks);
+            let ops = std::mem::take(&mut self.marks).iter().map(log_op).collect();
             self.start_write(ops, Vec::new(), Vec::new());
         }
     }
