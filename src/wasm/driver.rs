@@ -158,7 +158,7 @@ pub(crate) struct Driver {
     /// turn's write starts at once, without waiting for the ones before it to commit.
     pub(super) writes: Vec<Held>,
     /// Store ops made while handing events over (QoS 2 delivery marks), written next.
-    pub(super) marks: Vec<StoreOp>,
+    pub(super) marks: Vec<LogOp>,
     /// The driver's own records (keys starting with `idb::SIDE`): what wasm/share/ keeps with
     /// the session, as the session holds them (for snapshots), and the ops not written yet,
     /// which go with the next turn's store ops, in the same transaction (see [`Driver::side_op`]).
@@ -206,10 +206,7 @@ pub(super) fn act(weak: &Weak<RefCell<Driver>>, f: impl FnOnce(&mut Driver)) {
 
 impl Driver {
     pub fn new(url: String, opts: &Options, core: Client, mut store: Option<IdbStore>) -> Shared {
-        let mut side = Replay::default();
-        for (k, v) in store.as_mut().map(|s| core::mem::take(&mut s.side)).unwrap_or_default() {
-            side.apply(&k, Some(&v));
-        }
+        let side = store.as_mut().map(|s| core::mem::take(&mut s.side)).unwrap_or_default();
         let shared = Rc::new(RefCell::new(Driver {
             me: Weak::new(),
             core,
@@ -636,7 +633,7 @@ impl Driver {
         if marked {
             while let Some(op) = self.core.poll_store() {
                 if self.store.is_some() {
-                    self.marks.push(op);
+                    self.marks.push(log_op(&op));
                 }
             }
         }
@@ -646,7 +643,7 @@ impl Driver {
     /// made before (the core made them after those ops).
     fn write_pending(&mut self) {
         if !self.marks.is_empty() {
-            let ops = std::mem::take(&mut self.marks).iter().map(log_op).collect();
+            let ops = std::mem::take(&mut self.marks);
             self.start_write(ops, Vec::new(), Vec::new());
         }
     }

@@ -52,7 +52,7 @@ pub(crate) struct IdbStore {
     /// Version 1 records of this session exist: the next snapshot deletes them.
     legacy: bool,
     /// The driver's own records (keys starting with [`SIDE`]) that `load` found, for the driver.
-    pub side: Vec<(String, Vec<u8>)>,
+    pub side: Replay,
 }
 
 /// The first character of the keys of records that are not the core's [`StoreRecord`]s but the
@@ -196,7 +196,7 @@ impl IdbStore {
             next_seq: 0.0,
             entries: 0,
             legacy: false,
-            side: Vec::new(),
+            side: Replay::default(),
         })
     }
 
@@ -268,7 +268,7 @@ impl IdbStore {
         let mut records = Vec::new();
         for (k, v) in session.entries() {
             if k.starts_with(SIDE) {
-                self.side.push((k.clone(), v.clone()));
+                self.side.apply(k, Some(v));
             } else {
                 records.push(StoreRecord::from_bytes(v).map_err(|e| restore_error(&e))?);
             }

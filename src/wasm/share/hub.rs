@@ -303,7 +303,7 @@ impl Hub {
                 let n = msg.n;
                 // The tab waits for nothing below `id`: the origins below it can go.
                 if msg.id > 0.0 {
-                    self.forget(|side| origin::below(side, &tab, Some(msg.id)));
+                    self.forget(&tab, msg.id, None);
                 }
                 match msg.op {
                     wire::PUB => self.publish(tab, n, msg),
@@ -341,7 +341,7 @@ impl Hub {
             self.holders.iter().filter(|(t, _, _)| t == id).map(|(_, f, _)| f.clone()).collect();
         self.holders.retain(|(t, _, _)| t != id);
         if !self.leaving {
-            self.forget(|side| origin::below(side, id, None));
+            self.forget(id, -1.0, None);
         }
         let orphans = self.orphans(&filters);
         if !orphans.is_empty() && !self.leaving {
@@ -363,7 +363,7 @@ impl Hub {
             let live: Vec<String> =
                 names.iter().filter_map(|n| n.strip_prefix(prefix.as_str())).map(str::to_owned).collect();
             act(&w, |h| {
-                h.forget(|side| origin::of_gone(side, &live));
+                h.forget("", 0.0, Some(&live));
                 if failover {
                     let awaiting = live.into_iter().filter(|t| !h.heard.contains(t) && *t != me).collect();
                     h.awaiting = Some(awaiting);
@@ -373,10 +373,10 @@ impl Hub {
         });
     }
 
-    /// Deletes the origins `which` picks, with the next store write.
-    fn forget(&self, which: impl FnOnce(&crate::proto::log::Replay) -> Vec<String>) {
+    /// Deletes the origins `origin::stale` picks, with the next store write.
+    fn forget(&self, tab: &str, low: f64, live: Option<&[String]>) {
         with(&self.driver, |d| {
-            let keys = which(&d.side);
+            let keys = origin::stale(&d.side, tab, low, live);
             if !keys.is_empty() {
                 for k in keys {
                     d.side_op(k, None);
@@ -474,11 +474,11 @@ impl Hub {
 
     fn publish(&mut self, tab: String, n: f64, msg: &Wire) {
         // A resend of a publish the session holds (an earlier leader stored it, and went before
-        // the tab read its answer): not published again (see `origin`).
+        // the tab read its answer): not published again (see `origin`). A tab resends only to a
+        // new leader, so the request is a restored one, still pending or completed.
         let known = with(&self.driver, |d| {
             let id = RequestId(origin::find(&d.side, &tab, n)?);
-            let pending =
-                d.restored.iter().any(|(r, _)| *r == id) || d.requests.iter().any(|(r, _)| *r == id);
+            let pending = d.restored.iter().any(|(r, _)| *r == id);
             Some((id.0 as f64, if pending { wire::STORED } else { wire::DONE }))
         });
         if let Some((id, op)) = known {

@@ -40,20 +40,21 @@ pub(super) fn find(side: &Replay, tab: &str, n: f64) -> Option<u64> {
     Some(u64::from_be_bytes(v.as_slice().try_into().ok()?))
 }
 
-/// The keys of `tab`'s origins below request `low` (all of them: `None`).
-pub(super) fn below(side: &Replay, tab: &str, low: Option<f64>) -> Vec<String> {
-    let (p, end) = (prefix(tab), low.map(|n| key(tab, n)));
-    let e = side.entries().iter().map(|(k, _)| k);
-    e.filter(|k| k.starts_with(&p) && end.as_ref().map_or(true, |end| *k < end)).cloned().collect()
-}
-
-/// The keys of the origins of tabs not among `live` (lock names ending in tab ids).
-pub(super) fn of_gone(side: &Replay, live: &[String]) -> Vec<String> {
-    let e = side.entries().iter().map(|(k, _)| k);
-    e.filter(|k| {
-        let tab = k.get(1..).and_then(|t| t.split('/').next()).unwrap_or_default();
-        !live.iter().any(|l| l == tab)
-    })
-    .cloned()
-    .collect()
+/// The keys of the origins to forget: `tab`'s below its request `low` (all of them if `low` is
+/// negative), or with `live`, those of every tab not among `live`.
+pub(super) fn stale(side: &Replay, tab: &str, low: f64, live: Option<&[String]>) -> Vec<String> {
+    let end = key(tab, low);
+    let mut out = Vec::new();
+    for (k, _) in side.entries() {
+        // `x`, the tab, then `/` and 16 digits.
+        let t = k.get(1..k.len().saturating_sub(17)).unwrap_or_default();
+        let gone = match live {
+            Some(live) => !live.iter().any(|l| l == t),
+            None => t == tab && (low < 0.0 || *k < end),
+        };
+        if gone {
+            out.push(k.clone());
+        }
+    }
+    out
 }
