@@ -107,8 +107,37 @@ test("share: the publishes a leader stored whose answers its page took with it a
   await resolves("b3", next);
   await after.stop();
   await waitFor("b's older origins gone", () => origins(env, url, opts.clientId).length == 3);
+  // A reader of the stored session skips them.
+  const view = await resolves("storedSession with origins in it", MqttClient.storedSession(url, opts.clientId));
+  assertEq(view.inflight.length, 0, "messages in flight in the stored session");
   c.destroy();
   await waitFor("c's origins gone with it", () => origins(env, url, opts.clientId).length == 1);
+});
+
+test("share: a follower publish's origin survives the log's compaction into a snapshot", async (env) => {
+  const url = "ws://share-origin-snapshot";
+  const opts = { clientId: "tabs-origin-snapshot", share: "tabs", reconnect: { minDelay: 1, maxDelay: 1 } };
+  const [a, wsA] = await connectClient(env, url, opts);
+  const b = await resolves("b's connect", MqttClient.connect(url, opts));
+  env.clients.push(b);
+  const kept = track(b.publish("t/b", "kept", { qos: 1 }));
+  await waitFor("its PUBLISH", () => wsA.packets().some((p) => p.type == T.PUBLISH));
+  const mine = origins(env, url, opts.clientId);
+  assertEq(mine.length, 1, "origins");
+  // More than 256 log entries (idb.rs COMPACT_AFTER): one write per publish of the leader's own.
+  const played = broker(wsA);
+  const entries = () => env.idb.records("mq-sessions", "log").filter((r) => r.key[0] === url).length;
+  let most = 0;
+  for (let i = 0; i < 300; i++) {
+    await resolves(`publish ${i}`, a.publish("t/a", String(i), { qos: 1 }));
+    most = Math.max(most, entries());
+  }
+  await played.stop();
+  assert(entries() < most, `the log was not compacted (${entries()} entries, at most ${most})`);
+  // b's, and the latest of a's own (the leader's tab publishes through its hub too).
+  const after = origins(env, url, opts.clientId);
+  assertEq([after.length, after.includes(mine[0])], [2, true], `origins after the snapshot (${after})`);
+  assertEq(kept.state, "pending", "the follower's publish (never acknowledged)");
 });
 
 test("share: a follower's publish that never reached the leader whose page went is published by the next leader", async (env) => {
