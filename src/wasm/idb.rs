@@ -5,7 +5,8 @@
 //! session is the key range `[url, id, 0]..[url, id, MAX]`. A value is the sequence number and a
 //! batch of the core's store ops in `proto::log`'s entry format (the native file store's), and
 //! loading replays them in order. The driver may add ops of its own to a batch, under keys
-//! starting with [`SIDE`] (see `Driver::side`), which the core's records never use. One put per turn of the event loop, however many messages it carried:
+//! starting with [`SIDE`] (see `Driver::side`), which the core's records never use. One put per
+//! turn of the event loop, however many messages it carried:
 //! each IndexedDB request costs tens of microseconds of the page's time, so a record per message
 //! made a persisted session several times slower than a memory one. Once the log holds
 //! [`COMPACT_AFTER`] entries the next write is a snapshot of the whole session that replaces

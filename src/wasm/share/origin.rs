@@ -14,29 +14,23 @@
 //! are settled in that tab and go; those of a tab that is gone (its lock granted to the leader,
 //! or not held when a leader takes over) go too.
 
+use super::super::idb::SIDE;
 use crate::codec::Text;
 use crate::proto::log::Replay;
 
 /// The record's key: `x`, the tab's id, `/`, and `n` in 16 decimal digits (so a tab's keys
 /// sort by `n`: 2^53 has 16).
 pub(super) fn key(tab: &str, n: f64) -> String {
-    let mut t = Text::default();
-    t.s(&prefix(tab)).radix(n.max(0.0) as u64, 10, 16);
+    let mut t = Text(String::from(SIDE));
+    t.s(tab).s("/").radix(n.max(0.0) as u64, 10, 16);
     t.0
-}
-
-fn prefix(tab: &str) -> String {
-    let mut p = String::from("x");
-    p.push_str(tab);
-    p.push('/');
-    p
 }
 
 /// The session's request id of request `n` of `tab`, if the session holds its origin.
 pub(super) fn find(side: &Replay, tab: &str, n: f64) -> Option<u64> {
     let key = key(tab, n);
     let e = side.entries();
-    let v = &e[e.binary_search_by(|(k, _)| k.as_str().cmp(&key)).ok()?].1;
+    let (_, v) = e.get(e.binary_search_by(|(k, _)| k.as_str().cmp(&key)).ok()?)?;
     Some(u64::from_be_bytes(v.as_slice().try_into().ok()?))
 }
 
