@@ -139,6 +139,9 @@ run_step test-wasm32-broker wasm_broker_tests_in_chromium
 # broker; the screenshots go to test-results/).
 run_step build-pkg scripts/build-pkg.sh
 run_step test-driver env MQ_PKG_DIR="$PWD/pkg" node tests/web/driver.mjs
+# share: "tabs" failovers at chosen moments (a leader's page gone between the commit of a
+# follower's publish and the follower reading "stored"), with the same fakes.
+run_step test-share env MQ_PKG_DIR="$PWD/pkg" node tests/web/share.mjs
 run_step test-client with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/web/client.mjs
 run_step test-browser-reload with_browser_broker env MQ_PKG_DIR="$PWD/pkg" node tests/browser/reload.mjs
 # Bounded memory: a page that does not read messages() while mosquitto_pub floods it (its own
@@ -182,6 +185,7 @@ read -r flood_pass flood_fail < <(totals "$LOG_DIR/test-flood.log")
 read -r tabs_pass tabs_fail < <(totals "$LOG_DIR/test-browser-tabs.log")
 read -r faults_pass faults_fail < <(totals "$LOG_DIR/test-browser-faults.log")
 read -r driver_pass driver_fail < <(totals "$LOG_DIR/test-driver.log")
+read -r share_pass share_fail < <(totals "$LOG_DIR/test-share.log")
 read -r client_pass client_fail < <(totals "$LOG_DIR/test-client.log")
 read -r package_pass package_fail < <(totals "$LOG_DIR/test-package.log")
 read -r dash_pass dash_fail < <(totals "$LOG_DIR/test-dashboard.log")
@@ -208,6 +212,7 @@ per_binary "$LOG_DIR/test-wasm32.log"
 echo "  wasm32 tests against Mosquitto (headless Chromium): $wbroker_pass passed, $wbroker_fail failed"
 per_binary "$LOG_DIR/test-wasm32-broker.log"
 echo "  driver edge cases (pkg/ in Node, fakes): $driver_pass passed, $driver_fail failed"
+echo "  share: tabs failovers (pkg/ in Node, fakes): $share_pass passed, $share_fail failed"
 echo "  npm client tests (Playwright, Chromium, Mosquitto): $client_pass passed, $client_fail failed"
 echo "  page reload checks, npm package (Playwright, Chromium): $reload_pass passed, $reload_fail failed"
 echo "  flood checks, npm package (Playwright, Chromium, Mosquitto): $flood_pass passed, $flood_fail failed"
@@ -232,6 +237,7 @@ for i in "${!STEP_NAMES[@]}"; do
         test-browser-tabs) failed_tests=$tabs_fail ;;
         test-browser-faults) failed_tests=$faults_fail ;;
         test-driver) failed_tests=$driver_fail ;;
+        test-share) failed_tests=$share_fail ;;
         test-client) failed_tests=$client_fail ;;
         test-package) failed_tests=$package_fail ;;
         test-dashboard) failed_tests=$dash_fail ;;
@@ -245,8 +251,8 @@ for i in "${!STEP_NAMES[@]}"; do
 done
 sed -n 's/^  wasm + JS */  npm package size, wasm + JS (budget 52,500 bytes gzip): /p' "$LOG_DIR/build-pkg.log"
 echo "  checks (fmt, clippy, package build): $checks_pass passed, $checks_fail failed"
-all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + flood_pass + tabs_pass + faults_pass + driver_pass + client_pass + package_pass + dash_pass + run_pass + types_pass + checks_pass))
-all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + flood_fail + tabs_fail + faults_fail + driver_fail + client_fail + package_fail + dash_fail + run_fail + types_fail + checks_fail + extra_fail))
+all_pass=$((native_pass + drivers_pass + wasm_pass + wbroker_pass + reload_pass + flood_pass + tabs_pass + faults_pass + driver_pass + share_pass + client_pass + package_pass + dash_pass + run_pass + types_pass + checks_pass))
+all_fail=$((native_fail + drivers_fail + wasm_fail + wbroker_fail + reload_fail + flood_fail + tabs_fail + faults_fail + driver_fail + share_fail + client_fail + package_fail + dash_fail + run_fail + types_fail + checks_fail + extra_fail))
 echo "$all_pass passed, $all_fail failed"
 
 [ "$steps_fail" -eq 0 ]

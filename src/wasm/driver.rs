@@ -18,6 +18,7 @@ use super::socket::Socket;
 use super::timer::{Listener, Timer};
 use super::web::{later, performance_now, Scope};
 use crate::codec::{QoS, SubAckCode, Text};
+use crate::proto::log::{log_op, LogOp, Replay};
 use crate::proto::{Client, ConnectionError, ErrorCode, Event, Instant, RequestId, StoreOp};
 use js_sys::{Array, Function};
 use std::cell::RefCell;
@@ -115,7 +116,7 @@ pub(crate) type Tap = Box<dyn Fn(Tapped<'_>)>;
 #[derive(Default)]
 pub(super) struct Held {
     /// The ops not yet given to IndexedDB: they wait while [`RUNNING`] transactions are.
-    pub ops: Vec<StoreOp>,
+    pub ops: Vec<LogOp>,
     /// A transaction holds this write's ops.
     pub issued: bool,
     pub bytes: Vec<u8>,
@@ -170,7 +171,12 @@ pub(crate) struct Driver {
     /// of every turn until one of those committed.
     pub(super) writes: Vec<Held>,
     /// Store ops made while handing events over (QoS 2 delivery marks), written next.
-    pub(super) marks: Vec<StoreOp>,
+    pub(super) marks: Vec<LogOp>,
+    /// The driver's own records (keys starting with `idb::SIDE`): what wasm/share/ keeps with
+    /// the session, as the session holds them (for snapshots), and the ops not written yet,
+    /// which go with the next turn's store ops, in the same transaction (see [`Driver::side_op`]).
+    pub side: Replay,
+    side_ops: Vec<LogOp>,
     pub(super) send_buf: Vec<u8>,
     /// Where incoming frames are copied, a piece at a time (see connection.rs).
     pub(super) feed_buf: Vec<u8>,
@@ -212,7 +218,8 @@ pub(super) fn act(weak: &Weak<RefCell<Driver>>, f: impl FnOnce(&mut Driver)) {
 }
 
 impl Driver {
-    pub fn new(url: String, opts: &Options, core: Client, store: Option<IdbStore>) -> Shared {
+    pub fn new(url: String, opts: &Options, core: Client, mut store: Option<IdbStore>) -> Shared {
+        let side = store.as_mut().map(|s| core::mem::take(&mut s.side)).unwrap_or_default();
         let shared = Rc::new(RefCell::new(Driver {
             me: Weak::new(),
             core,
@@ -240,6 +247,8 @@ impl Driver {
             streams: MessageStreams::default(),
             writes: Vec::new(),
             marks: Vec::new(),
+            side,
+            side_ops: Vec::new(),
             send_buf: Vec::new(),
             feed_buf: Vec::new(),
             flush_scheduled: false,
@@ -351,6 +360,13 @@ impl Driver {
         }
     }
 
+    /// Puts (`Some`) or deletes one of the driver's own records: written with the store ops of
+    /// the next pump, in the same transaction (a command's, when called right after it).
+    pub fn side_op(&mut self, key: String, value: Option<Vec<u8>>) {
+        self.side.apply(&key, value.as_deref());
+        self.side_ops.push((key, value));
+    }
+
     /// DISCONNECT, then close; `resolve` once done.
     pub fn end(&mut self, resolve: Function) {
         self.end_waiters.push(resolve);
@@ -401,8 +417,9 @@ impl Driver {
     pub fn pump(&mut self) {
         let mut ops = Vec::new();
         while let Some(op) = self.core.poll_store() {
-            ops.push(op);
+            ops.push(log_op(&op));
         }
+        ops.append(&mut self.side_ops);
         let mut bytes = Vec::new();
         self.core.poll_transmit(&mut bytes);
         let mut events = Vec::new();
@@ -440,7 +457,7 @@ impl Driver {
 
     /// Adds a turn's ops (and the bytes and events they protect) to the write that gathers
     /// them, and starts it if fewer than [`RUNNING`] transactions are in flight.
-    fn start_write(&mut self, ops: Vec<StoreOp>, bytes: Vec<u8>, events: Vec<Event>) {
+    fn start_write(&mut self, ops: Vec<LogOp>, bytes: Vec<u8>, events: Vec<Event>) {
         if self.store.is_none() {
             self.transmit(bytes);
             self.handle_events(events);
@@ -470,8 +487,11 @@ impl Driver {
         // The requests are issued now; only their commit is awaited (no driver borrow held).
         let mut store = store.borrow_mut();
         let issued = if store.wants_snapshot() {
-            // The whole session as the core has it (every op so far applied), replacing the log.
-            let all: Vec<StoreOp> = self.core.session_records().into_iter().map(StoreOp::Put).collect();
+            // The whole session as the core has it (every op so far applied), and the driver's
+            // own records, replacing the log.
+            let mut all: Vec<LogOp> =
+                self.core.session_records().into_iter().map(|r| log_op(&StoreOp::Put(r))).collect();
+            all.extend(self.side.entries().iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
             store.write(&all, true)
         } else {
             store.write(&ops, false)
@@ -648,7 +668,7 @@ impl Driver {
         if marked {
             while let Some(op) = self.core.poll_store() {
                 if self.store.is_some() {
-                    self.marks.push(op);
+                    self.marks.push(log_op(&op));
                 }
             }
         }

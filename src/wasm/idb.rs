@@ -4,10 +4,12 @@
 //! value per write, under the out-of-line key `[broker URL, client id, sequence number]`, so a
 //! session is the key range `[url, id, 0]..[url, id, MAX]`. A value is the sequence number and a
 //! batch of the core's store ops in `proto::log`'s entry format (the native file store's), and
-//! loading replays them in order. One put per write, however many messages it carried (the
-//! driver groups the turns that come while a write runs into the next): each IndexedDB request
-//! and transaction costs the page and the browser time, so a record per message made a
-//! persisted session several times slower than a memory one. Once the log holds
+//! loading replays them in order. The driver may add ops of its own to a batch, under keys
+//! starting with [`SIDE`] (see `Driver::side`), which the core's records never use. One put per
+//! write, however many messages it carried (the driver groups the turns that come while a write
+//! runs into the next): each IndexedDB request and transaction costs the page and the browser
+//! time, so a record per message made a persisted session several times slower than a memory
+//! one. Once the log holds
 //! [`COMPACT_AFTER`] entries the next write is a snapshot of the whole session that replaces
 //! them, in the same transaction. Version 1 kept a record per key in the object store `records`
 //! (`[url, id, StoreKey as string]` -> record bytes): such a session is read as the base of the
@@ -20,8 +22,8 @@
 
 use super::error::{js_error, restore_error, wrap};
 use super::web::{callback, deferred, LockOptions, Scope};
-use crate::proto::log::{encode_entry, log_op, LogOp, Replay};
-use crate::proto::{ErrorCode, StoreOp, StoreRecord};
+use crate::proto::log::{encode_entry, LogOp, Replay};
+use crate::proto::{ErrorCode, StoreRecord};
 use js_sys::{Array, Function, Object, Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -51,7 +53,13 @@ pub(crate) struct IdbStore {
     entries: u32,
     /// Version 1 records of this session exist: the next snapshot deletes them.
     legacy: bool,
+    /// The driver's own records (keys starting with [`SIDE`]) that `load` found, for the driver.
+    pub side: Replay,
 }
+
+/// The first character of the keys of records that are not the core's [`StoreRecord`]s but the
+/// driver's own, written in the same transactions (wasm/share/'s publish origins).
+pub(crate) const SIDE: char = 'x';
 
 /// A held Web Lock: its `release` (none where the page has no Web Locks).
 #[derive(Default)]
@@ -190,6 +198,7 @@ impl IdbStore {
             next_seq: 0.0,
             entries: 0,
             legacy: false,
+            side: Replay::default(),
         })
     }
 
@@ -223,8 +232,9 @@ impl IdbStore {
         self.db.transaction_with_str_sequence_and_mode(&names, mode)
     }
 
-    /// Every record of this session: version 1's records, then the log replayed in order. A
-    /// record or entry that does not parse makes the whole session unusable (`SESSION_CORRUPT`).
+    /// Every record of this session: version 1's records, then the log replayed in order (the
+    /// driver's own records, keys starting with [`SIDE`], go to `side`). A record or entry that
+    /// does not parse makes the whole session unusable (`SESSION_CORRUPT`).
     pub async fn load(&mut self) -> Result<Vec<StoreRecord>, JsValue> {
         const CONTEXT: &str = "cannot read the session from IndexedDB";
         let (old, log) = self
@@ -257,7 +267,15 @@ impl IdbStore {
             let seq = seq.filter(|_| session.apply_entry(&entry[8..]).is_some()).ok_or_else(corrupt)?;
             self.next_seq = self.next_seq.max(seq as f64 + 1.0);
         }
-        session.records().map_err(|e| restore_error(&e))
+        let mut records = Vec::new();
+        for (k, v) in session.entries() {
+            if k.starts_with(SIDE) {
+                self.side.apply(k, Some(v));
+            } else {
+                records.push(StoreRecord::from_bytes(v).map_err(|e| restore_error(&e))?);
+            }
+        }
+        Ok(records)
     }
 
     /// Whether the next write should be a snapshot of the whole session (see [`COMPACT_AFTER`]).
@@ -268,7 +286,7 @@ impl IdbStore {
     /// Applies `ops` in one transaction, all requests issued before this returns (so nothing can
     /// commit it early); the promise settles once it committed or failed. `snapshot`: `ops` are
     /// the puts of the whole session, replacing the log (and version 1's records).
-    pub fn write(&mut self, ops: &[StoreOp], snapshot: bool) -> Result<(IdbTransaction, Promise), JsValue> {
+    pub fn write(&mut self, ops: &[LogOp], snapshot: bool) -> Result<(IdbTransaction, Promise), JsValue> {
         let fail = |e: JsValue| store_failed("cannot write the session to IndexedDB", &e);
         let tx = self.transaction(IdbTransactionMode::Readwrite).map_err(fail)?;
         let done = transaction_done(&tx);
@@ -320,10 +338,9 @@ fn corrupt() -> JsValue {
 
 /// A log entry: its sequence number (8 bytes, big-endian), then the body of `proto::log`'s
 /// entry for the ops (the native file store's entry format).
-fn encode_batch(seq: f64, ops: &[StoreOp]) -> Vec<u8> {
-    let ops: Vec<LogOp> = ops.iter().map(log_op).collect();
+fn encode_batch(seq: f64, ops: &[LogOp]) -> Vec<u8> {
     let mut out = (seq as u64).to_be_bytes().to_vec();
-    out.extend_from_slice(&encode_entry(&ops));
+    out.extend_from_slice(&encode_entry(ops));
     out
 }
 

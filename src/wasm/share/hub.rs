@@ -10,9 +10,9 @@ use super::super::error::user_error;
 use super::super::events::{flush, queue};
 use super::super::web::{later, Scope};
 use super::wire::{self, function, held_locks, lock, noop, Info, Wire};
-use super::{local, TabRef};
+use super::{local, origin, TabRef};
 use crate::codec::{ByteStr, QoS};
-use crate::proto::Message;
+use crate::proto::{Message, RequestId};
 use js_sys::{Array, Function, Uint8Array};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -302,6 +302,10 @@ impl Hub {
             }
             wire::REQ => {
                 let n = msg.n;
+                // The tab waits for nothing below `id`: the origins below it can go.
+                if msg.id > 0.0 {
+                    self.forget(&tab, msg.id, None);
+                }
                 match msg.op {
                     wire::PUB => self.publish(tab, n, msg),
                     wire::SUB => self.subscribe(tab, n, msg),
@@ -337,6 +341,9 @@ impl Hub {
         let filters: Vec<String> =
             self.holders.iter().filter(|(t, _, _)| t == id).map(|(_, f, _)| f.clone()).collect();
         self.holders.retain(|(t, _, _)| t != id);
+        if !self.leaving {
+            self.forget(id, -1.0, None);
+        }
         let orphans = self.orphans(&filters);
         if !orphans.is_empty() && !self.leaving {
             with(&self.driver, |d| {
@@ -347,23 +354,36 @@ impl Hub {
         }
     }
 
-    /// After a failover: lists the session's live tabs (their locks), then waits for each one's
-    /// `hello` (or its end) before dropping the filters no tab holds.
-    pub fn collect_orphans(&self) {
+    /// Lists the session's live tabs (their locks): the origins of the others go (see
+    /// [`origin`]). After a failover, then waits for each live tab's `hello` (or its end) before
+    /// dropping the filters no tab holds.
+    pub fn collect_orphans(&self, failover: bool) {
         let Some(locks) = Scope::get().locks() else { return };
         let (w, prefix, me) = (self.me.clone(), self.lock_prefix.clone(), self.my_id.clone());
         held_locks(&locks, move |names| {
-            let live: Vec<String> = names
-                .iter()
-                .filter_map(|n| n.strip_prefix(prefix.as_str()))
-                .filter(|id| *id != me)
-                .map(str::to_owned)
-                .collect();
+            let live: Vec<String> =
+                names.iter().filter_map(|n| n.strip_prefix(prefix.as_str())).map(str::to_owned).collect();
             act(&w, |h| {
-                let awaiting = live.into_iter().filter(|t| !h.heard.contains(t)).collect();
-                h.awaiting = Some(awaiting);
-                h.heard_from("");
+                h.forget("", 0.0, Some(&live));
+                if failover {
+                    let awaiting = live.into_iter().filter(|t| !h.heard.contains(t) && *t != me).collect();
+                    h.awaiting = Some(awaiting);
+                    h.heard_from("");
+                }
             });
+        });
+    }
+
+    /// Deletes the origins `origin::stale` picks, with the next store write.
+    fn forget(&self, tab: &str, low: f64, live: Option<&[String]>) {
+        with(&self.driver, |d| {
+            let keys = origin::stale(&d.side, tab, low, live);
+            if !keys.is_empty() {
+                for k in keys {
+                    d.side_op(k, None);
+                }
+                d.schedule_flush();
+            }
         });
     }
 
@@ -454,10 +474,29 @@ impl Hub {
     }
 
     fn publish(&mut self, tab: String, n: f64, msg: &Wire) {
+        // A resend of a publish the session holds (an earlier leader stored it, and went before
+        // the tab read its answer): not published again (see `origin`). A tab resends only to a
+        // new leader, so the request is a restored one, still pending or completed.
+        let known = with(&self.driver, |d| {
+            let id = RequestId(origin::find(&d.side, &tab, n)?);
+            let pending = d.restored.iter().any(|(r, _)| *r == id);
+            Some((id.0 as f64, if pending { wire::STORED } else { wire::DONE }))
+        });
+        if let Some((id, op)) = known {
+            self.ack(&tab, n, op, id, &JsValue::UNDEFINED);
+            return;
+        }
         // The calling tab checked the topic; a message from a tab that did not is refused here.
         let m = Message::try_new(ByteStr::from(msg.topic.clone()), msg.payload.clone(), qos_of(msg.qos));
         let r = match m {
-            Ok(m) => with(&self.driver, |d| Some(d.core.publish(now(), m.retain(msg.retain)))),
+            Ok(m) => with(&self.driver, |d| {
+                let r = d.core.publish(now(), m.retain(msg.retain));
+                // Its origin, in the transaction that stores the message.
+                if let (Ok(id), 1..) = (&r, msg.qos) {
+                    d.side_op(origin::key(&tab, n), Some(id.0.to_be_bytes().to_vec()));
+                }
+                Some(r)
+            }),
             Err(e) => Some(Err(e)),
         };
         match r {

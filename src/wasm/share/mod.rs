@@ -17,10 +17,14 @@
 //! - A publish is answered twice: `stored` once the leader's session holds it (in IndexedDB,
 //!   with the session's request id), then `done`. After a failover a follower resends what was
 //!   never `stored`; what was is the new leader's to complete (it restored it), and a `stored`
-//!   request the new leader no longer has completed before the old one went.
+//!   request the new leader no longer has completed before the old one went. A QoS 1/2
+//!   publish's origin (tab, `n`) is stored with it ([`origin`]): a resend of one the old leader
+//!   stored but whose answer the tab never read is attached to the session's request, not
+//!   published again.
 
 mod api;
 mod hub;
+mod origin;
 mod wire;
 
 pub(crate) use api::*;
@@ -372,9 +376,7 @@ fn lead(w: &Weak<RefCell<Tab>>, release: Function) {
             with_tab(&tab, |t| t.finish(&e, false));
         } else if let Ok(h) = hub.try_borrow() {
             h.announce();
-            if !first {
-                h.collect_orphans();
-            }
+            h.collect_orphans(!first);
         }
         flush();
     });
@@ -639,6 +641,8 @@ impl Tab {
         wire.k = wire::REQ;
         wire.tab = self.id.clone();
         wire.n = n;
+        // The lowest request this tab still waits for (`pending` is in request order).
+        wire.id = self.pending.first().map_or(n, |r| r.n);
         let wire = wire.encode();
         let sent_to = self.to_leader(&wire);
         self.pending.push(Req { n, wire, resolve, reject, filters, publish, stored: None, sent_to });

@@ -10,7 +10,7 @@
 //! | `k` | from | fields |
 //! |---|---|---|
 //! | `hello` | a tab | `tab`, `filters` + `qoss` (its subscriptions): "who leads? here is what I hold" |
-//! | `req` | a tab | `tab`, `n` (the tab's request number), `op` (`pub` / `sub` / `unsub`), `topic`, `payload` (`Uint8Array`), `qos`, `retain`, `filters` |
+//! | `req` | a tab | `tab`, `n` (the tab's request number), `id` (the lowest `n` the tab still waits for), `op` (`pub` / `sub` / `unsub`), `topic`, `payload` (`Uint8Array`), `qos`, `retain`, `filters` |
 //! | `leader` | the leader | `tab` (the leader's), `connected`, `sp`, `ids` (the restored requests still pending) |
 //! | `ev` | the leader | `op` (`connect` / `close` / `offline` / `reconnect` / `error` / `failed`), `sp`, `code`, `text`, `rc` |
 //! | `ack` | the leader | `tab`, `n`, `op` (`stored` / `done` / `failed`), `id` (the session's request id), `granted` with `filters` + `qoss` (a subscribe's), `code`, `text`, `rc` |
