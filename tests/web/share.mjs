@@ -15,9 +15,28 @@ import { sleep } from "./fakes.mjs";
 const tests = [];
 const test = (name, f) => tests.push({ name, f });
 
-/** wire.rs: the channel's messages start with 0xa1 and their kind; `ack` is 5. */
+/** wire.rs: the channel's messages start with 0xa1 and their kind; `ack` is 5. What a tab posts
+ *  in one turn goes as a batch: 0xa2, then each message as a u32 little-endian length and its
+ *  bytes. */
 const ACK = 5;
-const isAck = (m) => m instanceof Uint8Array && m[0] == 0xa1 && m[1] == ACK;
+const isAck = (m) => m[0] == 0xa1 && m[1] == ACK;
+/** `m` (a batch or one message) without its `ack` messages, or null when nothing is left. */
+function withoutAcks(m) {
+  if (!(m instanceof Uint8Array)) return m;
+  if (m[0] != 0xa2) return isAck(m) ? null : m;
+  const kept = [];
+  for (let at = 1; at + 4 <= m.length;) {
+    const len = new DataView(m.buffer, m.byteOffset + at, 4).getUint32(0, true);
+    const msg = m.subarray(at, at + 4 + len);
+    if (!isAck(msg.subarray(4))) kept.push(msg);
+    at += 4 + len;
+  }
+  if (!kept.length) return null;
+  const out = new Uint8Array(1 + kept.reduce((n, k) => n + k.length, 0));
+  out[0] = 0xa2;
+  kept.reduce((at, k) => (out.set(k, at), at + k.length), 1);
+  return out;
+}
 
 /** Plays the broker on `ws` until `stop()`: PUBACK / PUBREC for every PUBLISH from now on,
  *  PUBCOMP for every PUBREL. Returns { stop, publishes() } (the payloads of every PUBLISH packet on
@@ -63,8 +82,8 @@ test("share: the publishes a leader stored whose answers its page took with it a
   // From here the leader's answers never reach the followers: its page is about to go.
   const post = BroadcastChannel.prototype.postMessage;
   BroadcastChannel.prototype.postMessage = function (m) {
-    if (isAck(m)) return;
-    return post.call(this, m);
+    const kept = withoutAcks(m);
+    if (kept) return post.call(this, kept);
   };
   const sent = {};
   try {
