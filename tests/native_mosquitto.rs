@@ -339,7 +339,7 @@ async fn broker_restart_with_persistence_loses_nothing() {
     // Mosquitto counts incoming QoS 2 messages awaiting PUBREL against max_inflight_messages
     // (20 by default) and silently drops what arrives past it, QoS 1 included (an MQTT 3.1.1
     // PUBACK cannot say "quota exceeded"). The client's defaults (max_inflight 100,
-    // max_inflight_qos2 20) must keep within it: 100 messages of both QoS are started at once.
+    // max_inflight_qos2 19) must keep within it: 100 messages of both QoS are started at once.
     po.reconnect = fast;
     let (publ, _) = Client::connect(po).await.unwrap();
 
