@@ -120,11 +120,11 @@ impl Session {
         self.outgoing.len() + self.subscribing.len() + self.unsubscribing.len()
     }
 
-    /// Outgoing QoS 2 messages whose PUBREL is not yet on this connection: PUBLISH sent,
-    /// PUBREC not received. The broker may hold each of them as "awaiting PUBREL"; one past
-    /// PUBREC is not counted, since its PUBREL went into the byte stream when the PUBREC came
-    /// (`on_pubrec`) and again, first of all, after every CONNACK (`resend_inflight`), so it
-    /// reaches the broker ahead of any PUBLISH sent later on the same connection.
+    /// Outgoing QoS 2 messages awaiting PUBREC (PUBLISH sent, no PUBREL yet). The broker may
+    /// hold each of them as "awaiting PUBREL"; one past PUBREC is not counted, since its PUBREL
+    /// went into the byte stream when the PUBREC came (`on_pubrec`) and goes again, first of
+    /// all, after every CONNACK (`resend_inflight`), so it reaches the broker ahead of any
+    /// PUBLISH sent later on the same connection.
     pub fn unreleased_qos2(&self) -> usize {
         self.outgoing
             .values()
