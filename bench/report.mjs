@@ -221,8 +221,8 @@ if (win) {
   const safe1 = Math.min(...brokers.map((b) => best(b, 1)));
   const safe2 = Math.min(...brokers.map((b) => best(b, 2)));
   p(`Largest window every broker took in this run without loss, stall or disconnect (counting up from the smallest): QoS 1 **${safe1}**, QoS 2 **${safe2}**.` +
-    " mq's defaults: `max_inflight` (`maxInflight`) 100 for everything awaiting an acknowledgement, and `max_inflight_qos2` (`maxInflightQos2`) 20 for QoS 2 messages before PUBCOMP," +
-    " while which no PUBLISH goes out (README, \"In-flight window\", says why).");
+    " mq's defaults: `max_inflight` (`maxInflight`) 100 for everything awaiting an acknowledgement, and `max_inflight_qos2` (`maxInflightQos2`) 19 for QoS 2 messages awaiting PUBREC," +
+    " past which the next QoS 2 message waits (README, \"In-flight window\", says why).");
 } else p(NOT);
 p();
 
@@ -282,7 +282,7 @@ p("## Method");
 p();
 p("- **Browser throughput** (`bench/browser/bench.mjs`): headless Chromium, one page, a publisher and a subscriber connection of the same library," +
   " through one rumqttd WebSockets listener on 127.0.0.1 (its `max_inflight_count` 500). The app keeps 100 publishes outstanding;" +
-  " each library runs at its defaults (mq: `maxInflight` 100, `maxInflightQos2` 20, the rest waits in mq's queue; MQTT.js and Paho have no limit of their own)." +
+  " each library runs at its defaults (mq: `maxInflight` 100, `maxInflightQos2` 19, the rest waits in mq's queue; MQTT.js and Paho have no limit of their own)." +
   " A run ends when the subscriber has every message and every publish completed (QoS 0: handed to the socket; 1: PUBACK; 2: PUBCOMP)." +
   " One warm-up run per library and QoS, then rounds with the order rotated each round. mq-idb: both sessions in IndexedDB (`clean: false`), cleared after each run." +
   " mq-tabs: mq-idb's two clients in a follower tab (`share: \"tabs\"`), a second page of the context leading both sessions: every publish, acknowledgement and message crosses the BroadcastChannel between the tabs." +

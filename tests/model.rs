@@ -6,6 +6,8 @@
 //! - every accepted publish completes exactly once, with its own request id, and no two pending
 //!   requests share an id;
 //! - packet ids unique among the client's flows in use;
+//! - Mosquitto's quota kept: no QoS 1/2 PUBLISH reaches the broker while `max_inflight_qos2`
+//!   QoS 2 messages from the client await PUBREL there (Mosquitto drops such a PUBLISH);
 //! - memory bounded: in flight <= max_inflight, queued <= max_queued;
 //! - the store, rebuilt from the ops alone, always equals the client's own session.
 
@@ -52,6 +54,10 @@ struct BrokerSession {
 }
 
 struct Broker {
+    /// Mosquitto's receive quota for QoS 2 messages awaiting PUBREL (its
+    /// `max_inflight_messages`): one more than the client's `max_inflight_qos2`, as with the
+    /// defaults (20 and 19).
+    qos2_quota: usize,
     session: Option<BrokerSession>,
     connected: bool,
     /// The current connection asked for a clean session.
@@ -122,6 +128,16 @@ impl Broker {
             }
             Packet::Publish(p) => {
                 let mid = message_id(&p);
+                let quota = self.qos2_quota;
+                let held = &self.session().incoming_qos2;
+                if p.qos != QoS::AtMostOnce && !(p.qos == QoS::ExactlyOnce && held.contains(&p.pkid)) {
+                    assert!(
+                        held.len() < quota,
+                        "PUBLISH {} arrived while {} QoS 2 messages awaited PUBREL: Mosquitto drops it",
+                        p.pkid,
+                        held.len()
+                    );
+                }
                 match p.qos {
                     QoS::AtMostOnce => *self.received.entry(mid).or_default() += 1,
                     QoS::AtLeastOnce => {
@@ -239,12 +255,14 @@ impl World {
         config.max_queued = 5 + rng.below(40) as usize;
         config.max_inflight_qos2 = 1 + rng.below(6) as usize;
         config.keep_alive = Duration::from_secs(10);
+        let qos2_quota = config.max_inflight_qos2 + 1;
         World {
             client: Client::new(config.clone()).unwrap(),
             config,
             rng,
             store: MemStore::default(),
             broker: Broker {
+                qos2_quota,
                 session: None,
                 connected: false,
                 clean: false,

@@ -339,7 +339,7 @@ async fn broker_restart_with_persistence_loses_nothing() {
     // Mosquitto counts incoming QoS 2 messages awaiting PUBREL against max_inflight_messages
     // (20 by default) and silently drops what arrives past it, QoS 1 included (an MQTT 3.1.1
     // PUBACK cannot say "quota exceeded"). The client's defaults (max_inflight 100,
-    // max_inflight_qos2 20) must keep within it: 100 messages of both QoS are started at once.
+    // max_inflight_qos2 19) must keep within it: 100 messages of both QoS are started at once.
     po.reconnect = fast;
     let (publ, _) = Client::connect(po).await.unwrap();
 
@@ -442,4 +442,79 @@ async fn overflow_drop_new_keeps_the_first_messages_and_counts_the_rest() {
     within(c.publish("dropnew/t", "after", QoS::AtLeastOnce, false)).await.unwrap();
     assert_eq!(&next(&mut msgs).await.payload[..], b"after");
     within(c.disconnect()).await.unwrap();
+}
+
+/// A flood at the client's default limits (`max_inflight` 100, `max_inflight_qos2` 19): 6,000
+/// messages, two in three QoS 2, the rest QoS 1, all started at once, through Mosquitto's
+/// default quota of 20 incoming QoS 2 messages awaiting PUBREL (`max_inflight_messages`), past
+/// which it acknowledges and silently drops what arrives. QoS 2 messages stop counting against
+/// the client's limit once their PUBREL is written; twice the publisher's connection is cut where
+/// that matters: in the middle of one of its PUBRELs (the broker still holds that message: the
+/// PUBREL must go again, before anything new) and right after one of the broker's PUBRECs (the
+/// PUBREL answering it is lost). Every message arrives, no QoS 2 one twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_qos2_flood_at_the_default_limits_loses_nothing_through_cuts_at_pubrel() {
+    use native_common::proxy::{Cut, Dir, Proxy, PUBREC, PUBREL};
+    const N: usize = 6000;
+    // The subscriber's queue at the broker unbounded (default 1000, which a publisher outrunning
+    // the subscriber would overflow); the incoming quota under test keeps its default.
+    let b = Mosquitto::with_config("allow_anonymous true\nmax_queued_messages 0\n");
+    let (sub, mut msgs) = connect(b.options("flood2-sub")).await;
+    within(sub.subscribe("flood2/#", QoS::ExactlyOnce)).await.unwrap();
+
+    let proxy = Proxy::start(b.port).await;
+    let mut po = proxy.options("flood2-pub");
+    po.config.clean_session = false;
+    po.reconnect = Reconnect {
+        initial: Duration::from_millis(20),
+        max: Duration::from_millis(200),
+        ..Reconnect::default()
+    };
+    let defaults = mq::proto::Config::default();
+    assert_eq!((po.config.max_inflight, po.config.max_inflight_qos2), (100, 19));
+    assert_eq!((defaults.max_inflight, defaults.max_inflight_qos2), (100, 19));
+    let (publ, _) = Client::connect(po).await.unwrap();
+    let mut state = publ.watch_state();
+
+    proxy.arm(Cut::MidFrame { dir: Dir::Up, ptype: PUBREL, nth: 1500 });
+    let qos = |i: usize| if i % 3 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce };
+    let pending: Vec<_> = (0..N)
+        .map(|i| {
+            publ.start_publish(Message::new(Topic::from_static("flood2/t"), format!("{i}"), qos(i))).unwrap()
+        })
+        .collect();
+    let mut counts = vec![0u32; N];
+    let mut received = 0;
+    let mut armed_second = false;
+    while received < N {
+        if !armed_second && proxy.cuts() == 1 {
+            within(state.wait_for(|s| matches!(s, State::Connected { .. }))).await.unwrap();
+            proxy.arm(Cut::After { dir: Dir::Down, ptype: PUBREC, nth: 1000 });
+            armed_second = true;
+        }
+        let m = match tokio::time::timeout(Duration::from_secs(10), msgs.recv()).await {
+            Ok(Some(m)) => m,
+            _ => {
+                let missing: Vec<usize> = (0..N).filter(|&i| counts[i] == 0).take(50).collect();
+                panic!("{received} of {N} received; first missing {missing:?}; cuts {}", proxy.cuts());
+            }
+        };
+        let i: usize = std::str::from_utf8(&m.payload).unwrap().parse().unwrap();
+        assert_eq!(m.qos, qos(i), "message {i}");
+        counts[i] += 1;
+        if counts[i] == 1 {
+            received += 1;
+        }
+        // A QoS 1 message resent after a cut may arrive twice (its PUBACK was lost).
+        assert!(qos(i) == QoS::AtLeastOnce || counts[i] == 1, "QoS 2 message {i} arrived twice");
+    }
+    for p in pending {
+        within(p).await.unwrap();
+    }
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), msgs.recv()).await {
+        let i: usize = std::str::from_utf8(&m.payload).unwrap().parse().unwrap();
+        assert_eq!(qos(i), QoS::AtLeastOnce, "QoS 2 message {i} arrived twice");
+    }
+    assert_eq!(proxy.cuts(), 2, "both cuts happened in the flood");
+    within(publ.disconnect()).await.unwrap();
 }

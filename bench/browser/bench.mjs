@@ -21,9 +21,10 @@
 // nothing here is asserted; it exits 1 only when messages did not arrive.
 //
 // MQ_BENCH_IDB=1 adds "mq-idb": mq with both sessions in IndexedDB (clean: false, cleared after
-// each run), at the same window. MQ_BENCH_LIBS=mq,mq-idb runs only the libraries named;
-// "mq-tabs" (only when named there) is mq-idb's two clients in a follower tab of
-// `share: "tabs"`, a second page of the context leading both sessions.
+// each run), at the same window (and "mq-js-driver-idb", the same with MQ_JS_DRIVER_PKG_DIR's
+// package). MQ_BENCH_LIBS=mq,mq-idb runs only the libraries named; "mq-tabs" (only when named
+// there) is mq-idb's two clients in a follower tab of `share: "tabs"`, a second page of the
+// context leading both sessions.
 //
 // MQ_BENCH_PROFILE=<folder>: records a Chromium CPU profile (CDP Profiler, 100 µs sampling) of
 // every counted run of mq and mq-js-driver, writes them there as .cpuprofile (Chrome DevTools
@@ -172,6 +173,7 @@ const allLibs = [
   ["mq-idb", "benchMqIdb", "/pkg/" + pkgs["/pkg/"].entry],
   ["mq-tabs", "benchMqTabs", "/pkg/" + pkgs["/pkg/"].entry],
   ...(jsDriverDir ? [["mq-js-driver", "benchMq", "/js-driver/" + pkgs["/js-driver/"].entry]] : []),
+  ...(jsDriverDir ? [["mq-js-driver-idb", "benchMqIdb", "/js-driver/" + pkgs["/js-driver/"].entry]] : []),
   ["MQTT.js", "benchMqttJs", null],
   ["Paho", "benchPaho", null],
   ["raw-ws", "benchRaw", null],
@@ -180,7 +182,7 @@ const allLibs = [
 // IndexedDB, which MQ_BENCH_IDB=1 adds).
 const only = process.env.MQ_BENCH_LIBS ? process.env.MQ_BENCH_LIBS.split(",") : null;
 const libs = allLibs.filter(([name]) =>
-  only ? only.includes(name) : (name != "mq-idb" || process.env.MQ_BENCH_IDB === "1") && name != "mq-tabs");
+  only ? only.includes(name) : (!name.endsWith("-idb") || process.env.MQ_BENCH_IDB === "1") && name != "mq-tabs");
 const results = {};
 const profileDir = process.env.MQ_BENCH_PROFILE ? path.resolve(process.env.MQ_BENCH_PROFILE) : null;
 const selfTimes = {}; // "lib QoS q" -> function -> µs of self time

@@ -415,10 +415,13 @@ impl Client {
         if self.session.inflight() >= self.config.max_inflight {
             return false;
         }
-        // A PUBLISH waits while `max_inflight_qos2` QoS 2 messages are in flight, whatever its
-        // own QoS: Mosquitto drops any PUBLISH that arrives while its quota of QoS 2 messages
-        // awaiting PUBREL is full (see `Config::max_inflight_qos2`).
-        !matches!(cmd, Queued::Publish { .. }) || self.session.inflight_qos2() < self.config.max_inflight_qos2
+        // A QoS 2 PUBLISH waits while `max_inflight_qos2` QoS 2 messages await PUBREC: the
+        // broker holds at most those awaiting PUBREL (the PUBRELs of the others are ahead in
+        // the byte stream: `on_pubrec` writes each at once, `resend_inflight` all of them first
+        // after CONNACK, and nothing is sent before CONNACK), so with the limit below its quota
+        // every PUBLISH, new or resent, finds room (see `Config::max_inflight_qos2`).
+        !matches!(cmd, Queued::Publish { message, .. } if message.qos == QoS::ExactlyOnce)
+            || self.session.unreleased_qos2() < self.config.max_inflight_qos2
     }
 
     /// Sends a command (the connection is up and there is room). A packet id that cannot be

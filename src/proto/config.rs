@@ -32,11 +32,18 @@ pub struct Config {
     /// stall in `bench/window`; Mosquitto lost messages at 1000 (its per-client queue of
     /// 1000, `max_queued_messages`, overflowed); see README "In-flight window".
     pub max_inflight: usize,
-    /// Of those, outgoing QoS 2 messages not yet complete (before PUBCOMP); while this many are
-    /// in flight no PUBLISH of any QoS goes out. Default 20: Mosquitto counts incoming QoS 2
-    /// messages awaiting PUBREL against its `max_inflight_messages` (20 by default) and, with an
-    /// MQTT 3.1.1 client, acknowledges and silently drops any PUBLISH that arrives past it
-    /// (`bench/window`: at 50 in flight, 2 messages in 5 were lost).
+    /// Of those, outgoing QoS 2 messages awaiting PUBREC; past it a QoS 2 PUBLISH waits (and
+    /// the commands issued after it wait behind it). A message past PUBREC no longer counts: its
+    /// PUBREL is written at once, and again first of all after every CONNACK, so a broker has
+    /// released it before any later PUBLISH reaches it; awaiting PUBCOMP, it counts toward
+    /// `max_inflight` only. Keep it *below* the broker's quota of incoming QoS 2 messages
+    /// awaiting PUBREL: a broker may hold all of these (their PUBRECs lost with a connection)
+    /// when the messages in flight are resent in their original order after a reconnect, and a
+    /// QoS 1 one resent among them must still find room. Default 19: Mosquitto counts incoming
+    /// QoS 2 messages awaiting PUBREL against its `max_inflight_messages` (20 by default) and,
+    /// with an MQTT 3.1.1 client, acknowledges and silently drops any QoS 1/2 PUBLISH that
+    /// arrives past it (`bench/window`: at 50 in flight, 2 messages in 5 were lost); see README
+    /// "In-flight window".
     pub max_inflight_qos2: usize,
     /// Commands waiting while offline or while `max_inflight` is reached. Past it a command fails
     /// with [`UserError::QueueFull`].
@@ -57,7 +64,7 @@ impl Default for Config {
             username: None,
             password: None,
             max_inflight: 100,
-            max_inflight_qos2: 20,
+            max_inflight_qos2: 19,
             max_queued: 10_000,
             max_packet_size: 1024 * 1024,
         }

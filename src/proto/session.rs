@@ -120,14 +120,15 @@ impl Session {
         self.outgoing.len() + self.subscribing.len() + self.unsubscribing.len()
     }
 
-    /// Outgoing QoS 2 messages not yet complete (before PUBCOMP).
-    pub fn inflight_qos2(&self) -> usize {
+    /// Outgoing QoS 2 messages awaiting PUBREC (PUBLISH sent, no PUBREL yet). The broker may
+    /// hold each of them as "awaiting PUBREL"; one past PUBREC is not counted, since its PUBREL
+    /// went into the byte stream when the PUBREC came (`on_pubrec`) and goes again, first of
+    /// all, after every CONNACK (`resend_inflight`), so it reaches the broker ahead of any
+    /// PUBLISH sent later on the same connection.
+    pub fn unreleased_qos2(&self) -> usize {
         self.outgoing
             .values()
-            .filter(|o| match &o.state {
-                OutState::Sent(p) => p.qos == QoS::ExactlyOnce,
-                OutState::Released { .. } => true,
-            })
+            .filter(|o| matches!(&o.state, OutState::Sent(p) if p.qos == QoS::ExactlyOnce))
             .count()
     }
 

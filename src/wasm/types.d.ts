@@ -29,8 +29,10 @@ export interface MqttConnectOptions {
     /** QoS 1/2 messages, subscribes and unsubscribes awaiting their acknowledgement at once
      *  (default 100); more wait in the queue. */
     maxInflight?: number;
-    /** Of those, QoS 2 messages before PUBCOMP (default 20); while this many are in flight no
-     *  message of any QoS goes out (Mosquitto drops what arrives past its quota of 20). */
+    /** Of those, QoS 2 messages awaiting PUBREC (default 19); past it the next QoS 2 message
+     *  waits, and what was sent after it waits behind it. Keep it below the broker's quota of
+     *  QoS 2 messages awaiting PUBREL (Mosquitto: 20, past which it silently drops any
+     *  message): resent after a reconnect, a QoS 1 message must still find room. */
     maxInflightQos2?: number;
     /** Commands waiting, offline or past maxInflight (default 10000); past it: QUEUE_FULL. */
     maxQueued?: number;

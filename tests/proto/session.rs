@@ -77,29 +77,188 @@ fn the_inflight_limit_queues_then_drains_in_order() {
 }
 }
 
-both! {
-fn no_publish_goes_out_while_the_qos2_limit_is_reached() {
-    // Mosquitto drops any PUBLISH arriving while its quota of QoS 2 messages awaiting PUBREL is
-    // full: past `max_inflight_qos2`, a QoS 1 message waits too; a SUBSCRIBE does not.
+/// Mosquitto's quota for one client, as its `handle_publish` keeps it: an incoming QoS 2
+/// message holds a place from its PUBLISH until its PUBREL arrives, and any QoS 1/2 PUBLISH that
+/// arrives while all places are held is acknowledged and dropped. Fed with the packets that
+/// reached the broker, in order; kept across connections, as a kept session's are. Its size is
+/// one more than the client's `max_inflight_qos2`, as with the defaults (Mosquitto's 20, 19).
+struct Quota {
+    places: usize,
+    awaiting_pubrel: Vec<u16>,
+}
+
+impl Quota {
+    fn for_limit(max_inflight_qos2: usize) -> Quota {
+        Quota { places: max_inflight_qos2 + 1, awaiting_pubrel: Vec::new() }
+    }
+
+    fn arrive(&mut self, packets: &[Packet]) {
+        for packet in packets {
+            match packet {
+                Packet::Publish(x) if x.qos != QoS::AtMostOnce => {
+                    if self.awaiting_pubrel.contains(&x.pkid) {
+                        continue; // A resent one the broker has: no new place.
+                    }
+                    assert!(
+                        self.awaiting_pubrel.len() < self.places,
+                        "PUBLISH {} arrived while {:?} awaited PUBREL: the broker drops it",
+                        x.pkid,
+                        self.awaiting_pubrel
+                    );
+                    if x.qos == QoS::ExactlyOnce {
+                        self.awaiting_pubrel.push(x.pkid);
+                    }
+                }
+                Packet::PubRel(id) => self.awaiting_pubrel.retain(|k| k != id),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn kinds(sent: &[Packet]) -> Vec<(&'static str, u16)> {
+    sent.iter()
+        .map(|x| match x {
+            Packet::Publish(p) if p.dup => ("PUBLISH dup", p.pkid),
+            Packet::Publish(p) => (["PUBLISH 0", "PUBLISH 1", "PUBLISH 2"][p.qos as usize], p.pkid),
+            Packet::PubRel(id) => ("PUBREL", *id),
+            Packet::Subscribe(s) => ("SUBSCRIBE", s.pkid),
+            other => (other.name(), 0),
+        })
+        .collect()
+}
+
+fn qos2_limited_pair(max_inflight: usize, max_inflight_qos2: usize) -> (Pair, Quota) {
     let mut c = config("c");
-    c.max_inflight = 10;
-    c.max_inflight_qos2 = 2;
+    c.clean_session = false;
+    c.max_inflight = max_inflight;
+    c.max_inflight_qos2 = max_inflight_qos2;
     let mut p = Pair::new(c);
-    p.connect(false);
-    p.client.publish(p.now, msg("t", "a", QoS::ExactlyOnce)).unwrap();
-    p.client.publish(p.now, msg("t", "b", QoS::ExactlyOnce)).unwrap();
-    p.client.publish(p.now, msg("t", "c", QoS::AtLeastOnce)).unwrap();
+    assert!(p.connect(false).is_empty());
+    p.take_events();
+    (p, Quota::for_limit(max_inflight_qos2))
+}
+
+both! {
+fn a_qos2_publish_waits_while_the_qos2_limit_awaits_pubrec() {
+    // Mosquitto drops any PUBLISH arriving while its quota of QoS 2 messages awaiting PUBREL is
+    // full. Past `max_inflight_qos2` QoS 2 messages awaiting PUBREC, the next QoS 2 one waits,
+    // and what was issued after it waits behind it; a QoS 1 message issued before goes out
+    // (the limit is below the broker's quota: there is room for it).
+    let (mut p, mut broker) = qos2_limited_pair(10, 2);
+    for (body, qos) in [("a", QoS::ExactlyOnce), ("b", QoS::ExactlyOnce), ("x", QoS::AtLeastOnce)] {
+        p.client.publish(p.now, msg("t", body, qos)).unwrap();
+    }
+    p.client.publish(p.now, msg("t", "c", QoS::ExactlyOnce)).unwrap();
+    p.client.publish(p.now, msg("t", "y", QoS::AtLeastOnce)).unwrap();
     p.client.subscribe(p.now, &[("s", QoS::AtLeastOnce)]).unwrap();
     let sent = p.take_sent();
-    assert_eq!(sent.len(), 2, "two QoS 2 PUBLISHes, then the queue waits: {sent:?}");
-    assert_eq!(p.client.queued(), 2);
-    let ids: Vec<u16> = sent.iter().map(|s| match s { Packet::Publish(x) => x.pkid, _ => 0 }).collect();
-    // PUBREC alone does not free the place (the broker holds the message until PUBREL).
-    p.deliver(Packet::PubRec(ids[0]));
-    assert!(matches!(&p.take_sent()[..], [Packet::PubRel(_)]));
-    p.deliver(Packet::PubComp(ids[0]));
+    broker.arrive(&sent);
+    assert_eq!(kinds(&sent), [("PUBLISH 2", 1), ("PUBLISH 2", 2), ("PUBLISH 1", 3)], "then c waits");
+    assert_eq!(p.client.queued(), 3);
+    // PUBREC frees the place: the PUBREL that answers it goes out first, so the broker has
+    // released the message before the next PUBLISH reaches it.
+    p.deliver(Packet::PubRec(1));
     let sent = p.take_sent();
-    assert!(matches!(&sent[..], [Packet::Publish(Publish { qos: QoS::AtLeastOnce, .. }), Packet::Subscribe(_)]), "{sent:?}");
+    broker.arrive(&sent);
+    assert_eq!(kinds(&sent), [("PUBREL", 1), ("PUBLISH 2", 4), ("PUBLISH 1", 5), ("SUBSCRIBE", 6)]);
+    assert_eq!(p.client.queued(), 0);
+}
+}
+
+both! {
+fn qos2_messages_awaiting_pubcomp_count_against_max_inflight_only() {
+    let (mut p, mut broker) = qos2_limited_pair(3, 2);
+    for body in ["a", "b", "c", "d", "e"] {
+        p.client.publish(p.now, msg("t", body, QoS::ExactlyOnce)).unwrap();
+    }
+    broker.arrive(&p.take_sent());
+    let mut step = |p: &mut Pair, ack: Packet| {
+        p.deliver(ack);
+        let sent = p.take_sent();
+        broker.arrive(&sent);
+        kinds(&sent)
+    };
+    assert_eq!(step(&mut p, Packet::PubRec(1)), [("PUBREL", 1), ("PUBLISH 2", 3)]);
+    // Three in flight (1 and 2 awaiting PUBCOMP, 3 awaiting PUBREC): `max_inflight` holds.
+    assert_eq!(step(&mut p, Packet::PubRec(2)), [("PUBREL", 2)]);
+    assert_eq!(p.client.inflight(), 3);
+    assert_eq!(step(&mut p, Packet::PubComp(1)), [("PUBLISH 2", 4)]);
+    // 3 and 4 await PUBREC: the QoS 2 limit holds, whatever room `max_inflight` has.
+    assert_eq!(step(&mut p, Packet::PubComp(2)), []);
+    assert_eq!(step(&mut p, Packet::PubRec(3)), [("PUBREL", 3), ("PUBLISH 2", 5)]);
+    assert_eq!(p.client.queued(), 0);
+}
+}
+
+both! {
+fn resent_publishes_find_room_at_the_broker_in_their_original_order() {
+    // Every message reached the broker, none of its acknowledgements came back: it holds both
+    // QoS 2 messages, and the QoS 1 one, resent first [MQTT-4.6.0-1], still finds a place.
+    let (mut p, mut broker) = qos2_limited_pair(10, 2);
+    for (body, qos) in [("x", QoS::AtLeastOnce), ("a", QoS::ExactlyOnce), ("b", QoS::ExactlyOnce)] {
+        p.client.publish(p.now, msg("t", body, qos)).unwrap();
+    }
+    broker.arrive(&p.take_sent());
+    p.cut();
+    let sent = p.connect(true);
+    broker.arrive(&sent);
+    assert_eq!(kinds(&sent), [("PUBLISH dup", 1), ("PUBLISH dup", 2), ("PUBLISH dup", 3)]);
+}
+}
+
+both! {
+fn after_a_reconnect_new_publishes_wait_for_the_pubrels_and_the_qos2_limit() {
+    // PUBRELs sent on a connection that ended may never have arrived: the broker may still
+    // hold those messages. After CONNACK they are sent again before anything new, and the
+    // QoS 2 limit counts only what still awaits PUBREC.
+    let (mut p, mut broker) = qos2_limited_pair(10, 2);
+    for body in ["a", "b", "c", "d"] {
+        p.client.publish(p.now, msg("t", body, QoS::ExactlyOnce)).unwrap();
+    }
+    broker.arrive(&p.take_sent());
+    p.deliver(Packet::PubRec(1));
+    p.deliver(Packet::PubRec(2));
+    let sent = p.take_sent();
+    assert_eq!(kinds(&sent), [("PUBREL", 1), ("PUBLISH 2", 3), ("PUBREL", 2), ("PUBLISH 2", 4)]);
+    // Only the first two reach the broker before the connection drops: it holds 2 and 3.
+    broker.arrive(&sent[..2]);
+    p.cut();
+    p.client.publish(p.now, msg("t", "e", QoS::AtLeastOnce)).unwrap();
+    p.client.publish(p.now, msg("t", "f", QoS::ExactlyOnce)).unwrap();
+    let sent = p.connect(true);
+    broker.arrive(&sent);
+    assert_eq!(
+        kinds(&sent),
+        [("PUBREL", 1), ("PUBREL", 2), ("PUBLISH dup", 3), ("PUBLISH dup", 4), ("PUBLISH 1", 5)],
+        "3 and 4 await PUBREC: the limit is reached, f waits"
+    );
+    p.deliver(Packet::PubRec(3));
+    let sent = p.take_sent();
+    broker.arrive(&sent);
+    assert_eq!(kinds(&sent), [("PUBREL", 3), ("PUBLISH 2", 6)]);
+}
+}
+
+both! {
+fn a_restored_session_resends_its_pubrels_before_any_new_publish() {
+    let (mut p, mut broker) = qos2_limited_pair(10, 1);
+    let c = p.client.config().clone();
+    p.client.publish(p.now, msg("t", "a", QoS::ExactlyOnce)).unwrap();
+    p.client.publish(p.now, msg("t", "b", QoS::ExactlyOnce)).unwrap();
+    broker.arrive(&p.take_sent());
+    p.deliver(Packet::PubRec(1));
+    // The PUBREL and the PUBLISH after it are written but never reach the broker.
+    assert_eq!(kinds(&p.take_sent()), [("PUBREL", 1), ("PUBLISH 2", 2)]);
+    p.reload(c);
+    p.client.publish(p.now, msg("t", "c", QoS::ExactlyOnce)).unwrap();
+    let sent = p.connect(true);
+    broker.arrive(&sent);
+    assert_eq!(kinds(&sent), [("PUBREL", 1), ("PUBLISH dup", 2)], "c waits behind 2");
+    p.deliver(Packet::PubRec(2));
+    let sent = p.take_sent();
+    broker.arrive(&sent);
+    assert_eq!(kinds(&sent), [("PUBREL", 2), ("PUBLISH 2", 3)]);
 }
 }
 

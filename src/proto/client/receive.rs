@@ -238,6 +238,9 @@ impl Client {
             OutState::Sent(_) => return Err(ProtocolError::UnknownPacketId { packet: "PUBREC", pkid: id }),
         }
         self.send(now, &Packet::PubRel(id));
+        // The message no longer counts against `max_inflight_qos2`: its PUBREL is ahead of
+        // whatever goes out now.
+        self.drain_queue(now);
         Ok(())
     }
 
