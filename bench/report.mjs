@@ -106,7 +106,7 @@ function browserTable(b, title) {
   p();
   if (!b) return p(NOT), p();
   p(`${fmt(b.messages)} messages of ${fmt(b.size)} B per run, medians of ${b.rounds} rounds, messages/s` +
-    ` (publisher and subscriber in one page, through rumqttd's WebSockets listener)${b.failed ? "; **some runs lost messages: see the log**" : ""}.`);
+    ` (${b.connections == 2 ? "a publisher and a subscriber connection in one page" : "one connection publishing to a topic it subscribes to"}, through rumqttd's WebSockets listener)${b.failed ? "; **some runs lost messages: see the log**" : ""}.`);
   p();
   const libs = b.libs;
   const tabs = libs.includes("mq-tabs");
@@ -280,12 +280,12 @@ p();
 // ---- method ----
 p("## Method");
 p();
-p("- **Browser throughput** (`bench/browser/bench.mjs`): headless Chromium, one page, a publisher and a subscriber connection of the same library," +
+p("- **Browser throughput** (`bench/browser/bench.mjs`): headless Chromium, one page, one connection of each library publishing to a topic it subscribes to (the method of the speed issue; `MQ_BENCH_CONNECTIONS=2` runs a publisher and a subscriber connection instead, the method of the runs before 2026-12-05 18:40)," +
   " through one rumqttd WebSockets listener on 127.0.0.1 (its `max_inflight_count` 500). The app keeps 100 publishes outstanding;" +
   " each library runs at its defaults (mq: `maxInflight` 100, `maxInflightQos2` 19, the rest waits in mq's queue; MQTT.js and Paho have no limit of their own)." +
   " A run ends when the subscriber has every message and every publish completed (QoS 0: handed to the socket; 1: PUBACK; 2: PUBCOMP)." +
-  " One warm-up run per library and QoS, then rounds with the order rotated each round. mq-idb: both sessions in IndexedDB (`clean: false`), cleared after each run." +
-  " mq-tabs: mq-idb's two clients in a follower tab (`share: \"tabs\"`), a second page of the context leading both sessions: every publish, acknowledgement and message crosses the BroadcastChannel between the tabs." +
+  " One warm-up run per library and QoS, then rounds with the order rotated each round. mq-idb: the session in IndexedDB (`clean: false`), cleared after each run." +
+  " mq-tabs: mq-idb's client in a follower tab (`share: \"tabs\"`), a second page of the context leading the session: every publish, acknowledgement and message crosses the BroadcastChannel between the tabs." +
   " raw-ws: no library, every PUBLISH encoded before the clock starts and sent as slices of one buffer, as many per frame as the window allows (at QoS 0 the window counts messages not yet received), acknowledgements answered (`bench/browser/raw.js`): the least work any client could do on this broker.");
 p("- **Memory** (`bench/browser/memory.mjs`): `performance.memory.usedJSHeapSize` (`--enable-precise-memory-info`) after three forced GCs (`--expose-gc`)," +
   " and mq's `WebAssembly.Memory` byteLength; a stand-in broker in the bench process drops the connection and refuses new ones before the 10,000 publishes." +

@@ -15,12 +15,13 @@
 // First one warm-up run per library and QoS (not counted: a library's first run is its
 // slowest), then each round runs every library once per QoS, in turn, the order rotated by one
 // each round (so a slow moment of the machine hits all of them, and no library is always
-// first). A publisher and a subscriber connection in one page, 64-byte payloads, a window of 100
-// messages incomplete. Prints messages/s per run, the medians, mq's ratio to each peer (above
+// first). One connection per library publishing to a topic it subscribes to (the speed issue's
+// method; MQ_BENCH_CONNECTIONS=2: a publisher and a subscriber connection in one page), 64-byte
+// payloads, a window of 100 messages incomplete. Prints messages/s per run, the medians, mq's ratio to each peer (above
 // 1: mq is faster) and the gzip size of what each library ships. A benchmark, not a test:
 // nothing here is asserted; it exits 1 only when messages did not arrive.
 //
-// MQ_BENCH_IDB=1 adds "mq-idb": mq with both sessions in IndexedDB (clean: false, cleared after
+// MQ_BENCH_IDB=1 adds "mq-idb": mq with its sessions in IndexedDB (clean: false, cleared after
 // each run), at the same window (and "mq-js-driver-idb", the same with MQ_JS_DRIVER_PKG_DIR's
 // package). MQ_BENCH_LIBS=mq,mq-idb runs only the libraries named; "mq-tabs" (only when named
 // there) is mq-idb's two clients in a follower tab of `share: "tabs"`, a second page of the
@@ -54,6 +55,9 @@ const ROUNDS = Number(process.argv[3] || 5);
 const QOS = (process.argv[4] || "0,1,2").split(",").map(Number);
 const SIZE = Number(process.argv[5] || 64);
 const WARMUP = Math.min(N, 2000);
+// One connection per library that publishes to a topic it subscribes to (the speed issue's
+// method), or with MQ_BENCH_CONNECTIONS=2 a publisher and a subscriber connection.
+const ONE = process.env.MQ_BENCH_CONNECTIONS !== "2";
 // Publishes the app keeps outstanding (every library alike); MQ_BENCH_WINDOW changes it.
 const WINDOW = Number(process.env.MQ_BENCH_WINDOW || 100);
 // mq's maxInflight and maxInflightQos2: their defaults unless MQ_BENCH_MQ_INFLIGHT says (past it mq
@@ -152,7 +156,7 @@ const origin = `http://127.0.0.1:${server.address().port}`;
 const gz = (files) => files.reduce((a, f) => a + gzipSync(readFileSync(f), { level: 9 }).length, 0);
 const readVersion = (p) => JSON.parse(readFileSync(path.join(here, "node_modules", p, "package.json"), "utf8")).version;
 const browserVersion = () => { try { return execFileSync("/usr/bin/chromium", ["--version"], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim(); } catch { return "chromium ?"; } };
-console.log(`# ${N} messages of ${SIZE} B per run, window ${WINDOW} (mq's maxInflight ${MQ_INFLIGHT ?? "default"}), ${ROUNDS} rounds after a warm-up run of ${WARMUP}, QoS ${QOS.join("/")}`);
+console.log(`# ${N} messages of ${SIZE} B per run, window ${WINDOW} (mq's maxInflight ${MQ_INFLIGHT ?? "default"}), ${ROUNDS} rounds after a warm-up run of ${WARMUP}, QoS ${QOS.join("/")}, ${ONE ? "one connection publishing to its own subscription" : "a publisher and a subscriber connection"}`);
 console.log(`# ${browserVersion()} headless, ${os.cpus().length} cores (${os.cpus()[0]?.model}), load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}; broker ${version}, ${url}`);
 const sizeOf = ({ dir, shipped }) => `${gz(shipped.map((f) => path.join(dir, f)))} B (${shipped.join(" + ")})`;
 console.log(`# sizes (gzip -9): mq ${sizeOf(pkgs["/pkg/"])}` +
@@ -240,10 +244,12 @@ try {
   }
   await page.goto(origin + "/");
   await page.waitForFunction(() => window.benchReady === true);
+  await page.evaluate((one) => (window.benchOne = one), ONE);
   if (leaderPage) {
     leaderPage.on("pageerror", (e) => console.log(`[leader page error] ${e}`));
     await leaderPage.goto(origin + "/");
     await leaderPage.waitForFunction(() => window.benchReady === true);
+    await leaderPage.evaluate((one) => (window.benchOne = one), ONE);
   }
   let run = 0;
   const cdp = profileDir ? await page.context().newCDPSession(page) : null;
@@ -315,7 +321,7 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : Math.round((s[s.length / 2 - 1] + s[s.length / 2]) / 2);
 };
 const peers = libs.map(([name]) => name).filter((n) => n !== "mq");
-console.log(`# medians of ${ROUNDS} rounds, messages/s (publisher to subscriber, both in the page); ratio above 1: mq is faster`);
+console.log(`# medians of ${ROUNDS} rounds, messages/s; ratio above 1: mq is faster`);
 console.log(`| QoS | ${libs.map(([n]) => n).join(" | ")} | ${peers.map((p) => `mq / ${p}`).join(" | ")} |`);
 console.log(`|---|${libs.map(() => "---:").join("|")}|${peers.map(() => "---:").join("|")}|`);
 const medians = {};
@@ -333,7 +339,7 @@ for (const [run, times] of Object.entries(selfTimes)) {
 }
 if (process.env.MQ_BENCH_JSON) {
   writeFileSync(process.env.MQ_BENCH_JSON, JSON.stringify({
-    messages: N, rounds: ROUNDS, size: SIZE, window: WINDOW, mqInflight: MQ_INFLIGHT, qos: QOS,
+    messages: N, rounds: ROUNDS, size: SIZE, window: WINDOW, mqInflight: MQ_INFLIGHT, qos: QOS, connections: ONE ? 1 : 2,
     libs: libs.map(([n]) => n), runs: results, medians, failed,
     broker: version, browser: browserVersion(), mqtt: readVersion("mqtt"), paho: readVersion("paho-mqtt"),
   }, null, 2));

@@ -1,6 +1,7 @@
-// The benchmark's page: one function per client library, each running the same stream between
-// two connections of that library in this page (a publisher and a subscriber), through the
-// broker's WebSockets listener. Each resolves with { ms, received } once the subscriber got
+// The benchmark's page: one function per client library, each running the same stream through
+// the broker's WebSockets listener: by one connection of that library that publishes to a topic
+// it subscribes to (`window.benchOne`, set by bench.mjs, the default), or by two in this page (a
+// publisher and a subscriber). Each resolves with { ms, received } once the subscriber got
 // every message (or after `limitMs`, with what arrived).
 //
 // Every library gets the same window: at most `window` messages published and not yet
@@ -71,7 +72,7 @@ async function runMq(MqttClient, url, tag, n, qos, window_, limitMs, size, infli
     opts.maxInflightQos2 = inflight;
   }
   const sub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-s` });
-  const pub = await MqttClient.connect(url, { ...opts, clientId: `${tag}-p` });
+  const pub = window.benchOne ? sub : await MqttClient.connect(url, { ...opts, clientId: `${tag}-p` });
   if (share && (sub.role != "follower" || pub.role != "follower")) throw new Error(`roles ${sub.role} ${pub.role}: the leader page did not lead`);
   const topic = `bench/${tag}`;
   const f = finished(n, limitMs);
@@ -81,7 +82,7 @@ async function runMq(MqttClient, url, tag, n, qos, window_, limitMs, size, infli
   await pump(n, window_, () => pub.publish(topic, payload, { qos }));
   await f.all;
   const ms = performance.now() - t0;
-  await Promise.all([pub.end(), sub.end()]);
+  await Promise.all(window.benchOne ? [sub.end()] : [pub.end(), sub.end()]);
   // A shared session is cleared once the leader tab ended its clients too (benchClear).
   if (session != "memory" && !share) {
     await Promise.all([MqttClient.clearSession(url, `${tag}-s`), MqttClient.clearSession(url, `${tag}-p`)]);
@@ -112,7 +113,9 @@ window.benchLead = async (entry, url, tag, inflight) => {
   const MqttClient = await loadMq(entry);
   const opts = { share: "tabs", reconnect: false, ...(inflight ? { maxInflight: inflight, maxInflightQos2: inflight } : {}) };
   const clients = [];
-  for (const id of [`${tag}-s`, `${tag}-p`]) clients.push(await MqttClient.connect(url, { ...opts, clientId: id }));
+  for (const id of window.benchOne ? [`${tag}-s`] : [`${tag}-s`, `${tag}-p`]) {
+    clients.push(await MqttClient.connect(url, { ...opts, clientId: id }));
+  }
   leading.set(tag, clients);
   if (clients.some((c) => c.role != "leader")) throw new Error(`leader page roles: ${clients.map((c) => c.role)}`);
 };
@@ -126,6 +129,7 @@ window.benchClear = async (entry, url, tag) => {
 };
 
 window.benchMqttJs = async (_, url, tag, n, qos, window_, limitMs, size) => {
+  const one = window.benchOne;
   const payload = payloadOf(size);
   const connect = (clientId) =>
     new Promise((resolve, reject) => {
@@ -134,7 +138,7 @@ window.benchMqttJs = async (_, url, tag, n, qos, window_, limitMs, size) => {
       c.once("error", reject);
     });
   const sub = await connect(`${tag}-s`);
-  const pub = await connect(`${tag}-p`);
+  const pub = one ? sub : await connect(`${tag}-p`);
   const topic = `bench/${tag}`;
   const f = finished(n, limitMs);
   sub.on("message", () => f.got());
@@ -143,11 +147,12 @@ window.benchMqttJs = async (_, url, tag, n, qos, window_, limitMs, size) => {
   await pump(n, window_, () => new Promise((resolve, reject) => pub.publish(topic, payload, { qos }, (e) => (e ? reject(e) : resolve()))));
   await f.all;
   const ms = performance.now() - t0;
-  await Promise.all([new Promise((r) => pub.end(false, {}, r)), new Promise((r) => sub.end(false, {}, r))]);
+  await Promise.all([...new Set([pub, sub])].map((c) => new Promise((r) => c.end(false, {}, r))));
   return { ms, received: f.received };
 };
 
 window.benchPaho = async (_, url, tag, n, qos, window_, limitMs, size) => {
+  const one = window.benchOne;
   const payload = payloadOf(size);
   const connect = (clientId) =>
     new Promise((resolve, reject) => {
@@ -155,7 +160,7 @@ window.benchPaho = async (_, url, tag, n, qos, window_, limitMs, size) => {
       c.connect({ mqttVersion: 4, cleanSession: true, onSuccess: () => resolve(c), onFailure: (e) => reject(new Error(e.errorMessage)) });
     });
   const sub = await connect(`${tag}-s`);
-  const pub = await connect(`${tag}-p`);
+  const pub = one ? sub : await connect(`${tag}-p`);
   const topic = `bench/${tag}`;
   const f = finished(n, limitMs);
   sub.onMessageArrived = () => f.got();
@@ -174,13 +179,12 @@ window.benchPaho = async (_, url, tag, n, qos, window_, limitMs, size) => {
   }));
   await f.all;
   const ms = performance.now() - t0;
-  pub.disconnect();
-  sub.disconnect();
+  for (const c of new Set([pub, sub])) c.disconnect();
   return { ms, received: f.received };
 };
 
 // The floor: pre-encoded PUBLISH packets over a plain WebSocket (raw.js).
 window.benchRaw = async (_, url, tag, n, qos, window_, limitMs, size) =>
-  benchRaw(url, tag, n, qos, window_, limitMs, payloadOf(size));
+  benchRaw(url, tag, n, qos, window_, limitMs, payloadOf(size), window.benchOne);
 
 window.benchReady = true;

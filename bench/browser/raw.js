@@ -3,7 +3,7 @@
 // (packet ids included); the publisher sends them as slices of that buffer, as many per frame as
 // the window allows, and answers PUBREC with PUBREL; the subscriber counts
 // the PUBLISH packets coming back and answers them (PUBACK, PUBREC, PUBCOMP), one frame per
-// received frame. At QoS 0 the window counts messages sent and not yet received (no
+// received frame. Publisher and subscriber are one connection or two, as for the libraries. At QoS 0 the window counts messages sent and not yet received (no
 // acknowledgement to count): sent all at once, 16 KiB messages overran rumqttd, which dropped
 // about one in ten on the way to the subscriber. Same broker, same topic, same window and same end condition as
 // the libraries (every message received and, at QoS 1/2, every one completed).
@@ -84,22 +84,24 @@ function open(url, clientId, onPacket) {
   });
 }
 
-export async function benchRaw(url, tag, n, qos, window_, limitMs, payload) {
+/** `one`: a single connection publishes to the topic it subscribes to (the issue's method);
+ *  otherwise a publisher and a subscriber connection. */
+export async function benchRaw(url, tag, n, qos, window_, limitMs, payload, one = false) {
   const topic = `bench/${tag}`;
   // Every PUBLISH, encoded now.
   const offsets = new Array(n + 1);
   const t = str(topic);
-  const one = (id) => packet(0x30 | (qos << 1), new Uint8Array([...t, ...(qos ? [id >> 8, id & 255] : []), ...payload]));
-  const size = one(1).length;
+  const packetOf = (id) => packet(0x30 | (qos << 1), new Uint8Array([...t, ...(qos ? [id >> 8, id & 255] : []), ...payload]));
+  const size = packetOf(1).length;
   const all = new Uint8Array(size * n);
   for (let i = 0; i < n; i++) {
-    const p = one((i % 65535) + 1);
+    const p = packetOf((i % 65535) + 1);
     all.set(p, i * size);
     offsets[i] = i * size;
   }
   offsets[n] = n * size;
 
-  let received = 0, completed = 0, check;
+  let received = 0, completed = 0, sent = 0, inFlight = 0, check;
   const finished = new Promise((resolve) => {
     const timer = setTimeout(resolve, limitMs);
     check = () => {
@@ -109,7 +111,10 @@ export async function benchRaw(url, tag, n, qos, window_, limitMs, payload) {
   let onSuback;
   let pub = null; // the publisher, once connected
   const gotSuback = new Promise((r) => (onSuback = r));
-  const sub = await open(url, `${tag}-s`, (first, body) => {
+  const reply = (ws, bytes) => (ws.replies ??= []).push(...bytes);
+  // Every packet either role gets (their types do not overlap): the subscriber's PUBLISH, PUBREL
+  // and SUBACK, the publisher's PUBACK, PUBREC and PUBCOMP.
+  const onPacket = (ws, first, body) => {
     const type = first >> 4;
     if (type === 3) {
       received += 1;
@@ -117,26 +122,33 @@ export async function benchRaw(url, tag, n, qos, window_, limitMs, payload) {
       if (q) {
         const tl = (body[0] << 8) | body[1];
         const id = (body[2 + tl] << 8) | body[3 + tl];
-        (sub.replies ??= []).push(...ack(q === 1 ? 0x40 : 0x50, id));
+        reply(ws, ack(q === 1 ? 0x40 : 0x50, id));
       }
-    } else if (type === 6) (sub.replies ??= []).push(...ack(0x70, (body[0] << 8) | body[1]));
+    } else if (type === 6) reply(ws, ack(0x70, (body[0] << 8) | body[1]));
     else if (type === 9) onSuback();
-  });
+    else if (type === 4 || type === 7) (completed += 1), (inFlight -= 1);
+    else if (type === 5) reply(ws, ack(0x62, (body[0] << 8) | body[1]));
+  };
   const flush = (ws) => {
     if (ws.replies && ws.replies.length) ws.send(new Uint8Array(ws.replies));
     ws.replies = null;
   };
-  const subPush = sub.onmessage;
-  sub.onmessage = (e) => {
-    subPush(e);
-    flush(sub);
-    if (qos === 0 && pub) more(pub);
-    check();
+  // After each received frame: the replies it asked for in one frame, then more messages
+  // (at QoS 0 the subscriber's receipts make room too).
+  const onFrames = (ws) => {
+    const push = ws.onmessage;
+    ws.onmessage = (e) => {
+      push(e);
+      flush(ws);
+      if (pub && (ws === pub || qos === 0)) more(pub);
+      check();
+    };
   };
+  const sub = await open(url, `${tag}-s`, (first, body) => onPacket(sub, first, body));
+  onFrames(sub);
   sub.send(subscribe(topic, qos));
   await gotSuback;
 
-  let sent = 0, inFlight = 0;
   const more = (ws) => {
     const k = Math.min(window_ - (qos ? inFlight : sent - received), n - sent);
     if (k <= 0) return;
@@ -144,25 +156,19 @@ export async function benchRaw(url, tag, n, qos, window_, limitMs, payload) {
     sent += k;
     if (qos) inFlight += k;
   };
-  pub = await open(url, `${tag}-p`, (first, body) => {
-    const type = first >> 4;
-    if (type === 4 || type === 7) (completed += 1), (inFlight -= 1);
-    else if (type === 5) (pub.replies ??= []).push(...ack(0x62, (body[0] << 8) | body[1]));
-  });
-  const pubPush = pub.onmessage;
-  pub.onmessage = (e) => {
-    pubPush(e);
-    flush(pub);
-    more(pub);
-    check();
-  };
+  if (one) pub = sub;
+  else {
+    const p = await open(url, `${tag}-p`, (first, body) => onPacket(p, first, body));
+    onFrames(p);
+    pub = p;
+  }
   const t0 = performance.now();
   more(pub);
   await finished;
   const ms = performance.now() - t0;
-  pub.send(new Uint8Array([0xe0, 0]));
-  sub.send(new Uint8Array([0xe0, 0]));
-  pub.close();
-  sub.close();
+  for (const ws of new Set([pub, sub])) {
+    ws.send(new Uint8Array([0xe0, 0]));
+    ws.close();
+  }
   return { ms, received };
 }
