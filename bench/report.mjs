@@ -280,7 +280,7 @@ p();
 // ---- method ----
 p("## Method");
 p();
-p("- **Browser throughput** (`bench/browser/bench.mjs`): headless Chromium, one page, one connection of each library publishing to a topic it subscribes to (the method of the speed issue; `MQ_BENCH_CONNECTIONS=2` runs a publisher and a subscriber connection instead, the method of the runs before 2026-12-05 18:40)," +
+p("- **Browser throughput** (`bench/browser/bench.mjs`): headless Chromium, one page, one connection of each library publishing to a topic it subscribes to (the method of the speed issue; `MQ_BENCH_CONNECTIONS=2` runs a publisher and a subscriber connection instead, the method of the runs before 5379364)," +
   " through one rumqttd WebSockets listener on 127.0.0.1 (its `max_inflight_count` 500). The app keeps 100 publishes outstanding;" +
   " each library runs at its defaults (mq: `maxInflight` 100, `maxInflightQos2` 19, the rest waits in mq's queue; MQTT.js and Paho have no limit of their own)." +
   " A run ends when the subscriber has every message and every publish completed (QoS 0: handed to the socket; 1: PUBACK; 2: PUBCOMP)." +
