@@ -11,20 +11,20 @@
 
 use super::error::{connection_error, js_error};
 use super::events::{flush, queue, to_js, Listeners, MessageStreams};
-use super::idb::{write_error, IdbStore};
+use super::idb::IdbStore;
 use super::options::{Backoff, Options};
+use super::outbox::Held;
 use super::session::Granted;
 use super::socket::Socket;
 use super::timer::{Listener, Timer};
 use super::web::{later, performance_now, Scope};
 use crate::codec::{QoS, SubAckCode, Text};
 use crate::proto::log::{log_op, LogOp, Replay};
-use crate::proto::{Client, ConnectionError, ErrorCode, Event, Instant, RequestId, StoreOp};
+use crate::proto::{Client, ConnectionError, ErrorCode, Event, Instant, RequestId};
 use js_sys::{Array, Function};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 
 pub(crate) type Shared = Rc<RefCell<Driver>>;
 
@@ -112,27 +112,6 @@ pub(crate) enum Tapped<'a> {
 /// See [`Driver::tap`].
 pub(crate) type Tap = Box<dyn Fn(Tapped<'_>)>;
 
-/// A store write, and what it holds back until it committed.
-#[derive(Default)]
-pub(super) struct Held {
-    /// The ops not yet given to IndexedDB: they wait while [`RUNNING`] transactions are.
-    pub ops: Vec<LogOp>,
-    /// A transaction holds this write's ops.
-    pub issued: bool,
-    pub bytes: Vec<u8>,
-    pub events: Vec<Event>,
-    /// Called once this write committed (`when_written`).
-    pub waiters: Vec<Function>,
-}
-
-/// How many IndexedDB transactions of one client run at a time. The turns that make store ops
-/// while they run share the next one (a group commit): in Chromium a transaction costs about a
-/// millisecond however little it holds, and with one per turn (a WebSocket frame each) a QoS 1
-/// stream of 64 B messages at a window of 100 made 1,300 to 3,700 transactions for 10,000
-/// messages, which queued up to commit latencies of 14-49 ms (medians; bench/browser/bench.mjs
-/// with MQ_BENCH_IDBSTATS=1).
-const RUNNING: usize = 1;
-
 pub(crate) struct Driver {
     pub(super) me: Weak<RefCell<Driver>>,
     pub core: Client,
@@ -164,11 +143,11 @@ pub(crate) struct Driver {
     pub(super) restored: Vec<(RequestId, JsValue)>,
     pub listeners: Listeners,
     pub streams: MessageStreams,
-    /// The outbox: the store writes, oldest first, each holding the bytes and events of the
-    /// turns whose ops it holds (and of the later turns that made no store ops) until it
-    /// committed. The first [`RUNNING`] are in IndexedDB (which commits readwrite transactions
-    /// on one store in the order they were made); the one after them, if any, gathers the ops
-    /// of every turn until one of those committed.
+    /// The outbox (outbox.rs): the store writes, oldest first, each holding the bytes and
+    /// events of the turns whose ops it holds (and of the later turns that made no store ops)
+    /// until it committed. The first `RUNNING` are in IndexedDB (which commits readwrite
+    /// transactions on one store in the order they were made); the one after them, if any,
+    /// gathers the ops of every turn until one of those committed.
     pub(super) writes: Vec<Held>,
     /// Store ops made while handing events over (QoS 2 delivery marks), written next.
     pub(super) marks: Vec<LogOp>,
@@ -176,7 +155,7 @@ pub(crate) struct Driver {
     /// the session, as the session holds them (for snapshots), and the ops not written yet,
     /// which go with the next turn's store ops, in the same transaction (see [`Driver::side_op`]).
     pub side: Replay,
-    side_ops: Vec<LogOp>,
+    pub(super) side_ops: Vec<LogOp>,
     pub(super) send_buf: Vec<u8>,
     /// Where incoming frames are copied, a piece at a time (see connection.rs).
     pub(super) feed_buf: Vec<u8>,
@@ -345,28 +324,6 @@ impl Driver {
         self.schedule_flush();
     }
 
-    /// Resolves `resolve` once everything issued so far is in IndexedDB.
-    pub fn when_persisted(&mut self, resolve: Function) {
-        self.persisted_waiters.push(resolve);
-        self.schedule_flush();
-    }
-
-    /// Calls `f` once the store writes made so far committed (at once when there are none):
-    /// after a command's pump, once what it stored is in IndexedDB (wasm/share/).
-    pub fn when_written(&mut self, f: Function) {
-        match self.writes.last_mut() {
-            Some(last) => last.waiters.push(f),
-            None => queue(&f, &[]),
-        }
-    }
-
-    /// Puts (`Some`) or deletes one of the driver's own records: written with the store ops of
-    /// the next pump, in the same transaction (a command's, when called right after it).
-    pub fn side_op(&mut self, key: String, value: Option<Vec<u8>>) {
-        self.side.apply(&key, value.as_deref());
-        self.side_ops.push((key, value));
-    }
-
     /// DISCONNECT, then close; `resolve` once done.
     pub fn end(&mut self, resolve: Function) {
         self.end_waiters.push(resolve);
@@ -455,111 +412,7 @@ impl Driver {
         self.settle();
     }
 
-    /// Adds a turn's ops (and the bytes and events they protect) to the write that gathers
-    /// them, and starts it if fewer than [`RUNNING`] transactions are in flight.
-    fn start_write(&mut self, ops: Vec<LogOp>, bytes: Vec<u8>, events: Vec<Event>) {
-        if self.store.is_none() {
-            self.transmit(bytes);
-            self.handle_events(events);
-            return;
-        }
-        match self.writes.last_mut() {
-            Some(last) if !last.issued => {
-                last.ops.extend(ops);
-                last.bytes.extend(bytes);
-                last.events.extend(events);
-            }
-            _ => self.writes.push(Held { ops, bytes, events, ..Held::default() }),
-        }
-        self.issue_writes();
-    }
-
-    /// Gives IndexedDB the gathered write, unless [`RUNNING`] transactions are in flight.
-    fn issue_writes(&mut self) {
-        let running = self.writes.iter().take_while(|h| h.issued).count();
-        let (Some(held), Some(store)) = (self.writes.get_mut(running), self.store.clone()) else { return };
-        if running >= RUNNING {
-            return;
-        }
-        held.issued = true;
-        let ops = core::mem::take(&mut held.ops);
-        let w = self.me.clone();
-        // The requests are issued now; only their commit is awaited (no driver borrow held).
-        let mut store = store.borrow_mut();
-        let issued = if store.wants_snapshot() {
-            // The whole session as the core has it (every op so far applied), and the driver's
-            // own records, replacing the log.
-            let mut all: Vec<LogOp> =
-                self.core.session_records().into_iter().map(|r| log_op(&StoreOp::Put(r))).collect();
-            all.extend(self.side.entries().iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
-            store.write(&all, true)
-        } else {
-            store.write(&ops, false)
-        };
-        drop(store);
-        wasm_bindgen_futures::spawn_local(Box::pin(async move {
-            let r = match issued {
-                Ok((tx, done)) => JsFuture::from(done).await.map(drop).map_err(|e| write_error(&tx, e)),
-                Err(e) => Err(e),
-            };
-            act(&w, |d| d.write_done(r))
-        }));
-    }
-
-    /// The oldest write in flight committed (they complete in the order they were made).
-    fn write_done(&mut self, result: Result<(), JsValue>) {
-        let stored = result.is_ok();
-        if let Err(e) = result {
-            // The session on disk is behind; the one in memory is right. Carry on (a reload now
-            // may repeat or lose what this write held) and tell the app.
-            self.listeners.emit("error", &[e]);
-        }
-        if self.writes.first().is_some_and(|h| h.issued) {
-            let held = self.writes.remove(0);
-            self.issue_writes();
-            if stored {
-                for w in &held.waiters {
-                    queue(w, &[]);
-                }
-            }
-            self.transmit(held.bytes);
-            self.handle_events(held.events);
-        }
-        self.write_pending();
-        self.arm_timer();
-        self.settle();
-        self.unlock_if_idle();
-    }
-
-    /// After `finish`: lets the session's Web Lock go once no write of ours is running or
-    /// waiting, so the next client's transactions come after all of ours.
-    pub(super) fn unlock_if_idle(&mut self) {
-        if self.unlock_pending && self.writes.is_empty() && self.marks.is_empty() {
-            self.unlock_pending = false;
-            // From now on another client may own the stored session: nothing more is written.
-            if let Some(store) = self.store.take() {
-                let mut store = store.borrow_mut();
-                store.unlock();
-                store.close();
-            }
-        }
-    }
-
-    /// Once nothing waits for IndexedDB: `persisted()` promises resolve and `end()` completes.
-    fn settle(&mut self) {
-        if !self.writes.is_empty() {
-            return;
-        }
-        for w in self.persisted_waiters.drain(..) {
-            queue(&w, &[]);
-        }
-        if self.phase == Phase::Closed && !self.end_waiters.is_empty() {
-            self.force_drain();
-            self.finish(&js_error(ErrorCode::Closed, "the client was ended"));
-        }
-    }
-
-    fn arm_timer(&mut self) {
+    pub(super) fn arm_timer(&mut self) {
         if self.phase == Phase::Closed {
             self.timer.cancel();
             return;
@@ -652,7 +505,7 @@ impl Driver {
     /// with them. What the core then records about the QoS 2 messages handed over goes into
     /// `marks` (written by `write_pending`): the listeners run in this task, after this
     /// borrow ends, and a transaction opened in this task commits only after it.
-    fn handle_events(&mut self, events: Vec<Event>) {
+    pub(super) fn handle_events(&mut self, events: Vec<Event>) {
         // Their PUBRECs reached the WebSocket, unless they wait in `send_buf` or the socket is
         // gone (then the record must say the app has the message).
         let pubrec_sent = self.socket_open && self.send_buf.is_empty();
@@ -671,15 +524,6 @@ impl Driver {
                     self.marks.push(log_op(&op));
                 }
             }
-        }
-    }
-
-    /// The marks made while handing events over: written now, in a transaction after every one
-    /// made before (the core made them after those ops).
-    fn write_pending(&mut self) {
-        if !self.marks.is_empty() {
-            let ops = std::mem::take(&mut self.marks);
-            self.start_write(ops, Vec::new(), Vec::new());
         }
     }
 

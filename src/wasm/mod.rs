@@ -22,6 +22,7 @@ mod error;
 mod events;
 mod idb;
 mod options;
+mod outbox;
 mod session;
 mod share;
 mod socket;
