@@ -79,6 +79,15 @@ impl SessionLock {
     }
 }
 
+/// A lock nobody can let go any more goes with its owner: a driver dropped while a write was
+/// still running (a shared tab's leader whose first connection failed, say) kept the session's
+/// lock for as long as the page lived, and every later client on it got `SESSION_LOCKED`.
+impl Drop for SessionLock {
+    fn drop(&mut self) {
+        self.release()
+    }
+}
+
 fn store_failed(context: &str, cause: &JsValue) -> JsValue {
     wrap(ErrorCode::StoreFailed, context, cause)
 }

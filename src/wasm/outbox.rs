@@ -99,12 +99,16 @@ impl Driver {
             store.write(&ops, false)
         };
         drop(store);
+        // The driver lives until its writes are done, whoever else lets it go: `write_done`
+        // starts the next one and, once none is left after `finish`, lets the session's lock go.
+        let keep = self.me.upgrade();
         wasm_bindgen_futures::spawn_local(Box::pin(async move {
             let r = match issued {
                 Ok((tx, done)) => JsFuture::from(done).await.map(drop).map_err(|e| write_error(&tx, e)),
                 Err(e) => Err(e),
             };
-            act(&w, |d| d.write_done(r))
+            act(&w, |d| d.write_done(r));
+            drop(keep);
         }));
     }
 
