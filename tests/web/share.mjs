@@ -8,27 +8,29 @@
 //
 // Output and exit status as tests/web/driver.mjs (tests/web/harness.mjs's runner).
 import {
-  CONNACK, MqttClient, PUBACK, T, assert, assertEq, connectClient, publishOf, resolves, run, storedRecords, track, waitFor,
+  CONNACK, MqttClient, PUBACK, T, assert, assertEq, connectClient, publishOf, rejects, resolves, run, settled, storedRecords, track,
+  waitFor,
 } from "./harness.mjs";
 import { sleep } from "./fakes.mjs";
 
 const tests = [];
 const test = (name, f) => tests.push({ name, f });
 
-/** wire.rs: the channel's messages start with 0xa1 and their kind; `ack` is 5. What a tab posts
- *  in one turn goes as a batch: 0xa2, then each message as a u32 little-endian length and its
- *  bytes. */
+/** wire.rs: the channel's messages start with 0xa1 and their kind (`req` 2, `ack` 5). What a
+ *  tab posts in one turn goes as a batch: 0xa2, then each message as a u32 little-endian length
+ *  and its bytes. */
+const REQ = 2;
 const ACK = 5;
-const isAck = (m) => m[0] == 0xa1 && m[1] == ACK;
-/** `m` (a batch or one message) without its `ack` messages, or null when nothing is left. */
-function withoutAcks(m) {
+const isKind = (m, kind) => m[0] == 0xa1 && m[1] == kind;
+/** `m` (a batch or one message) without its messages of `kind`, or null when nothing is left. */
+function without(m, kind) {
   if (!(m instanceof Uint8Array)) return m;
-  if (m[0] != 0xa2) return isAck(m) ? null : m;
+  if (m[0] != 0xa2) return isKind(m, kind) ? null : m;
   const kept = [];
   for (let at = 1; at + 4 <= m.length;) {
     const len = new DataView(m.buffer, m.byteOffset + at, 4).getUint32(0, true);
     const msg = m.subarray(at, at + 4 + len);
-    if (!isAck(msg.subarray(4))) kept.push(msg);
+    if (!isKind(msg.subarray(4), kind)) kept.push(msg);
     at += 4 + len;
   }
   if (!kept.length) return null;
@@ -36,6 +38,15 @@ function withoutAcks(m) {
   out[0] = 0xa2;
   kept.reduce((at, k) => (out.set(k, at), at + k.length), 1);
   return out;
+}
+/** Until the returned function is called, the channel's messages of `kind` are lost. */
+function drop(kind) {
+  const post = BroadcastChannel.prototype.postMessage;
+  BroadcastChannel.prototype.postMessage = function (m) {
+    const kept = without(m, kind);
+    if (kept) return post.call(this, kept);
+  };
+  return () => (BroadcastChannel.prototype.postMessage = post);
 }
 
 /** Plays the broker on `ws` until `stop()`: PUBACK / PUBREC for every PUBLISH from now on,
@@ -80,11 +91,7 @@ test("share: the publishes a leader stored whose answers its page took with it a
   env.clients.push(c);
   assertEq([a.role, b.role, c.role], ["leader", "follower", "follower"], "the roles");
   // From here the leader's answers never reach the followers: its page is about to go.
-  const post = BroadcastChannel.prototype.postMessage;
-  BroadcastChannel.prototype.postMessage = function (m) {
-    const kept = withoutAcks(m);
-    if (kept) return post.call(this, kept);
-  };
+  const undrop = drop(ACK);
   const sent = {};
   try {
     // b0: stored, sent, acknowledged and forgotten by the session before the page goes.
@@ -101,7 +108,7 @@ test("share: the publishes a leader stored whose answers its page took with it a
     await waitFor("the four PUBLISH packets on the leader's socket", () => wsA.packets().filter((p) => p.type == T.PUBLISH).length == 5);
     a.destroy();
   } finally {
-    BroadcastChannel.prototype.postMessage = post;
+    undrop();
   }
   for (const [k, s] of Object.entries(sent)) assertEq([k, s.state], [k, "pending"], "a publish before the failover");
   const wsB = await waitFor("the next leader's WebSocket", () => env.sockets[1]);
@@ -163,21 +170,17 @@ test("share: a follower's publish that never reached the leader whose page went 
   // No origin in the session: the resend is a new publish.
   const url = "ws://share-origin-q0";
   const opts = { clientId: "tabs-origin-q0", share: "tabs", reconnect: { minDelay: 1, maxDelay: 1 } };
-  const [a] = await connectClient(env, url, opts);
+  const [a, wsA] = await connectClient(env, url, opts);
   const b = await resolves("b's connect", MqttClient.connect(url, opts));
   env.clients.push(b);
-  const post = BroadcastChannel.prototype.postMessage;
-  BroadcastChannel.prototype.postMessage = function (m) {
-    if (m instanceof Uint8Array && m[0] == 0xa1 && m[1] == 2) return; // b's request never arrives
-    return post.call(this, m);
-  };
+  const undrop = drop(REQ); // b's request never arrives
   let sent;
   try {
     sent = track(b.publish("t/b", "late", { qos: 1 }));
     await sleep(5);
     a.destroy();
   } finally {
-    BroadcastChannel.prototype.postMessage = post;
+    undrop();
   }
   const wsB = await waitFor("the next leader's WebSocket", () => env.sockets[1]);
   wsB.accept();
@@ -187,6 +190,31 @@ test("share: a follower's publish that never reached the leader whose page went 
   await resolves("the resent publish", sent.promise);
   await played.stop();
   assertEq(played.publishes(), ["late"], "the next leader's PUBLISH packets");
+  assertEq(wsA.packets().filter((p) => p.type == T.PUBLISH).length, 0, "PUBLISH packets on the old leader's socket");
+});
+
+test("share: a leader whose first connection fails while a store write runs lets the session's lock go once it committed", async (env) => {
+  const url = "ws://share-first-fails";
+  const opts = { clientId: "tabs-first-fails", share: "tabs", reconnect: { minDelay: 1, maxDelay: 1 } };
+  // a's publish leaves its origin in the session; a's page goes.
+  const [a] = await connectClient(env, url, opts);
+  const stored = track(a.publish("t/a", "a", { qos: 1 }));
+  await waitFor("a's publish stored", () => origins(env, url, opts.clientId).length == 1);
+  a.destroy();
+  await settled("a's publish", stored.promise);
+  // b leads: its first connection fails while the write dropping a's origin (a is gone) waits.
+  env.idb.hold();
+  const before = env.sockets.length;
+  const b = MqttClient.connect(url, opts);
+  const wsB = await waitFor("b's WebSocket", () => env.sockets[before]);
+  await waitFor("b's write waiting to commit", () => env.idb.pending.length > 0);
+  wsB.drop();
+  await rejects("b's connect", b, "CONNECTION_FAILED");
+  env.idb.release();
+  // The next client gets the session, not SESSION_LOCKED.
+  const [c] = await connectClient(env, url, opts);
+  assertEq(c.role, "leader", "the next client's role");
+  assertEq(origins(env, url, opts.clientId), [], "the origins of a tab that is gone");
 });
 
 await run(tests);
