@@ -154,6 +154,36 @@ export async function connectClient(env, url, options, sessionPresent = 0) {
   env.clients.push(c);
   return [c, ws];
 }
+/** share: "tabs": the BroadcastChannel messages (wire.rs) of one kind (the byte after the magic
+ *  0xa1) are lost until the returned function is called, as a closing page's may be. A tab
+ *  posts what it says in one turn as a batch (0xa2, then each message as a u32 little-endian
+ *  length and its bytes): those of `kind` are taken out of it. */
+export function dropChannelMessages(kind) {
+  const isKind = (m) => m[0] == 0xa1 && m[1] == kind;
+  const without = (m) => {
+    if (!(m instanceof Uint8Array)) return m;
+    if (m[0] != 0xa2) return isKind(m) ? null : m;
+    const kept = [];
+    for (let at = 1; at + 4 <= m.length;) {
+      const len = new DataView(m.buffer, m.byteOffset + at, 4).getUint32(0, true);
+      const msg = m.subarray(at, at + 4 + len);
+      if (!isKind(msg.subarray(4))) kept.push(msg);
+      at += 4 + len;
+    }
+    if (!kept.length) return null;
+    const out = new Uint8Array(1 + kept.reduce((n, k) => n + k.length, 0));
+    out[0] = 0xa2;
+    kept.reduce((at, k) => (out.set(k, at), at + k.length), 1);
+    return out;
+  };
+  const post = BroadcastChannel.prototype.postMessage;
+  BroadcastChannel.prototype.postMessage = function (m) {
+    const kept = without(m);
+    if (kept) return post.call(this, kept);
+  };
+  return () => (BroadcastChannel.prototype.postMessage = post);
+}
+
 /** Records the client's events as "name" or "name:CODE". */
 export function eventLog(c, events = ["connect", "close", "offline", "error", "reconnect"]) {
   const log = [];

@@ -8,46 +8,17 @@
 //
 // Output and exit status as tests/web/driver.mjs (tests/web/harness.mjs's runner).
 import {
-  CONNACK, MqttClient, PUBACK, T, assert, assertEq, connectClient, publishOf, rejects, resolves, run, settled, storedRecords, track,
-  waitFor,
+  CONNACK, MqttClient, PUBACK, T, assert, assertEq, connectClient, dropChannelMessages, publishOf, rejects, resolves, run, settled,
+  storedRecords, track, waitFor,
 } from "./harness.mjs";
 import { sleep } from "./fakes.mjs";
 
 const tests = [];
 const test = (name, f) => tests.push({ name, f });
 
-/** wire.rs: the channel's messages start with 0xa1 and their kind (`req` 2, `ack` 5). What a
- *  tab posts in one turn goes as a batch: 0xa2, then each message as a u32 little-endian length
- *  and its bytes. */
+/** wire.rs: a channel message's kind (its second byte, after the magic 0xa1). */
 const REQ = 2;
 const ACK = 5;
-const isKind = (m, kind) => m[0] == 0xa1 && m[1] == kind;
-/** `m` (a batch or one message) without its messages of `kind`, or null when nothing is left. */
-function without(m, kind) {
-  if (!(m instanceof Uint8Array)) return m;
-  if (m[0] != 0xa2) return isKind(m, kind) ? null : m;
-  const kept = [];
-  for (let at = 1; at + 4 <= m.length;) {
-    const len = new DataView(m.buffer, m.byteOffset + at, 4).getUint32(0, true);
-    const msg = m.subarray(at, at + 4 + len);
-    if (!isKind(msg.subarray(4), kind)) kept.push(msg);
-    at += 4 + len;
-  }
-  if (!kept.length) return null;
-  const out = new Uint8Array(1 + kept.reduce((n, k) => n + k.length, 0));
-  out[0] = 0xa2;
-  kept.reduce((at, k) => (out.set(k, at), at + k.length), 1);
-  return out;
-}
-/** Until the returned function is called, the channel's messages of `kind` are lost. */
-function drop(kind) {
-  const post = BroadcastChannel.prototype.postMessage;
-  BroadcastChannel.prototype.postMessage = function (m) {
-    const kept = without(m, kind);
-    if (kept) return post.call(this, kept);
-  };
-  return () => (BroadcastChannel.prototype.postMessage = post);
-}
 
 /** Plays the broker on `ws` until `stop()`: PUBACK / PUBREC for every PUBLISH from now on,
  *  PUBCOMP for every PUBREL. Returns { stop, publishes() } (the payloads of every PUBLISH packet on
@@ -91,7 +62,7 @@ test("share: the publishes a leader stored whose answers its page took with it a
   env.clients.push(c);
   assertEq([a.role, b.role, c.role], ["leader", "follower", "follower"], "the roles");
   // From here the leader's answers never reach the followers: its page is about to go.
-  const undrop = drop(ACK);
+  const undrop = dropChannelMessages(ACK);
   const sent = {};
   try {
     // b0: stored, sent, acknowledged and forgotten by the session before the page goes.
@@ -173,7 +144,7 @@ test("share: a follower's publish that never reached the leader whose page went 
   const [a, wsA] = await connectClient(env, url, opts);
   const b = await resolves("b's connect", MqttClient.connect(url, opts));
   env.clients.push(b);
-  const undrop = drop(REQ); // b's request never arrives
+  const undrop = dropChannelMessages(REQ); // b's request never arrives
   let sent;
   try {
     sent = track(b.publish("t/b", "late", { qos: 1 }));
