@@ -153,7 +153,7 @@ mod common;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use common::{config, disconnect_reason, messages, msg, payload, published, Pair};
+use common::{config, disconnect_reason, incoming_on, messages, msg, payload, published, Pair};
 use mq::codec::{ConnAck, ConnectReturnCode, LastWill, Packet, Publish, QoS, SubAck, SubAckCode, Topic};
 use mq::proto::{
     Client, Config, ConnectionError, Event, Message, ProtocolError, RequestId, StoreRecord, UserError,
@@ -161,17 +161,6 @@ use mq::proto::{
 use std::time::Duration;
 
 // ---- helpers ----
-
-fn incoming(pkid: u16, qos: QoS, topic: &str, body: &str) -> Publish {
-    Publish {
-        dup: false,
-        qos,
-        retain: false,
-        topic: Topic::new(topic).unwrap(),
-        pkid,
-        payload: payload(body),
-    }
-}
 
 fn connected(c: Config) -> Pair {
     let mut p = Pair::new(c);
@@ -277,8 +266,8 @@ fn sent_fixed_header_flags_are_the_reserved_values() {
         p.now,
         &encode(&[
             Packet::PubRec(pubs[2].pkid),
-            Packet::Publish(incoming(7, QoS::AtLeastOnce, "in", "a")),
-            Packet::Publish(incoming(8, QoS::ExactlyOnce, "in", "b")),
+            Packet::Publish(incoming_on(7, QoS::AtLeastOnce, "in", "a")),
+            Packet::Publish(incoming_on(8, QoS::ExactlyOnce, "in", "b")),
             Packet::PubRel(8),
         ]),
     );
@@ -367,7 +356,7 @@ both! {
 /// strip it from what it receives.
 fn a_bom_in_a_received_topic_is_kept() {
     let mut p = connected(config("c"));
-    p.deliver(Packet::Publish(incoming(0, QoS::AtMostOnce, "\u{FEFF}a/\u{FEFF}", "x")));
+    p.deliver(Packet::Publish(incoming_on(0, QoS::AtMostOnce, "\u{FEFF}a/\u{FEFF}", "x")));
     let events = p.take_events();
     let [Event::Message(m)] = &events[..] else { panic!("{events:?}") };
     assert_eq!(m.topic.as_bytes(), b"\xEF\xBB\xBFa/\xEF\xBB\xBF");
@@ -380,9 +369,9 @@ both! {
 fn acknowledgements_carry_the_packet_id_of_their_publish() {
     let mut p = connected(config("c"));
     for id in [1, 2, 300, 65535] {
-        p.deliver(Packet::Publish(incoming(id, QoS::AtLeastOnce, "in", "a")));
+        p.deliver(Packet::Publish(incoming_on(id, QoS::AtLeastOnce, "in", "a")));
         assert_eq!(p.take_sent(), vec![Packet::PubAck(id)]);
-        p.deliver(Packet::Publish(incoming(id, QoS::ExactlyOnce, "in", "b")));
+        p.deliver(Packet::Publish(incoming_on(id, QoS::ExactlyOnce, "in", "b")));
         assert_eq!(p.take_sent(), vec![Packet::PubRec(id)]);
         p.deliver(Packet::PubRel(id));
         assert_eq!(p.take_sent(), vec![Packet::PubComp(id)]);
@@ -560,10 +549,10 @@ fn a_kept_session_outlives_its_connection() {
     p.connect(false);
     let id = p.client.publish(p.now, msg("t", "out", QoS::AtLeastOnce)).unwrap();
     let out = the_publish(&p.take_sent());
-    p.deliver(Packet::Publish(incoming(9, QoS::ExactlyOnce, "in", "in")));
+    p.deliver(Packet::Publish(incoming_on(9, QoS::ExactlyOnce, "in", "in")));
     assert_eq!(messages(&p.take_events()), vec!["in"]);
     p.take_sent();
-    let mut again = incoming(9, QoS::ExactlyOnce, "in", "in");
+    let mut again = incoming_on(9, QoS::ExactlyOnce, "in", "in");
     again.dup = true;
     // Cut, then DISCONNECT, then a restore from the store: the session is there each time.
     for how in ["cut", "disconnect", "restore"] {
@@ -599,12 +588,12 @@ fn a_clean_session_starts_from_nothing() {
     let first = the_publish(&p.take_sent());
     p.deliver(Packet::PubRec(first.pkid));
     assert_eq!(p.take_sent(), vec![Packet::PubRel(first.pkid)]);
-    p.deliver(Packet::Publish(incoming(4, QoS::ExactlyOnce, "in", "one")));
+    p.deliver(Packet::Publish(incoming_on(4, QoS::ExactlyOnce, "in", "one")));
     p.take_events();
     p.cut();
     let sent = p.connect(false);
     assert!(sent.iter().all(|x| !matches!(x, Packet::PubRel(_)) && !matches!(x, Packet::Publish(Publish { dup: true, .. }))), "{sent:?}");
-    p.deliver(Packet::Publish(incoming(4, QoS::ExactlyOnce, "in", "two")));
+    p.deliver(Packet::Publish(incoming_on(4, QoS::ExactlyOnce, "in", "two")));
     assert_eq!(messages(&p.take_events()), vec!["two"]);
 }
 }
@@ -617,7 +606,7 @@ fn a_session_lasts_as_long_as_its_connection() {
     let mut p = connected(config("c"));
     let id = p.client.publish(p.now, msg("t", "a", QoS::AtLeastOnce)).unwrap();
     let out = the_publish(&p.take_sent());
-    p.deliver(Packet::Publish(incoming(3, QoS::ExactlyOnce, "in", "x")));
+    p.deliver(Packet::Publish(incoming_on(3, QoS::ExactlyOnce, "in", "x")));
     assert_eq!(messages(&p.take_events()), vec!["x"]);
     p.take_sent();
     for _ in 0..(24 * 60) {
@@ -628,7 +617,7 @@ fn a_session_lasts_as_long_as_its_connection() {
         }
     }
     assert!(p.client.is_connected());
-    let mut again = incoming(3, QoS::ExactlyOnce, "in", "x");
+    let mut again = incoming_on(3, QoS::ExactlyOnce, "in", "x");
     again.dup = true;
     p.deliver(Packet::Publish(again));
     assert!(messages(&p.take_events()).is_empty());

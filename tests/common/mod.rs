@@ -228,11 +228,16 @@ pub fn payload(s: &str) -> Bytes {
 
 /// A PUBLISH from the broker on `in/t`, `body` as the payload.
 pub fn incoming(pkid: u16, qos: QoS, body: &str) -> Publish {
+    incoming_on(pkid, qos, "in/t", body)
+}
+
+/// A PUBLISH from the broker on `topic`, `body` as the payload.
+pub fn incoming_on(pkid: u16, qos: QoS, topic: &str, body: &str) -> Publish {
     Publish {
         dup: false,
         qos,
         retain: false,
-        topic: Topic::from_static("in/t"),
+        topic: Topic::new(topic).unwrap(),
         pkid,
         payload: payload(body),
     }

@@ -93,8 +93,8 @@ fn nothing_is_sent_after_disconnect() {
     assert_eq!(p.client.unsubscribe(p.now, &["f"]), Err(UserError::Closed));
     p.client.disconnect(p.now);
     p.deliver_bytes(&encode(&[
-        Packet::Publish(incoming(1, QoS::AtLeastOnce, "in", "late")),
-        Packet::Publish(incoming(2, QoS::ExactlyOnce, "in", "late")),
+        Packet::Publish(incoming_on(1, QoS::AtLeastOnce, "in", "late")),
+        Packet::Publish(incoming_on(2, QoS::ExactlyOnce, "in", "late")),
         Packet::PubRel(2),
         Packet::PubRec(out.pkid),
         Packet::PingResp,
@@ -136,7 +136,7 @@ fn a_protocol_violation_closes_the_connection() {
     ];
     for (what, mut bytes) in cases {
         let mut p = connected(config("c"));
-        bytes.extend(encode(&[Packet::Publish(incoming(9, QoS::AtLeastOnce, "in", "after"))]));
+        bytes.extend(encode(&[Packet::Publish(incoming_on(9, QoS::AtLeastOnce, "in", "after"))]));
         p.deliver_bytes(&bytes);
         let events = p.take_events();
         assert!(matches!(disconnect_reason(&events), Some(ConnectionError::Protocol(_))), "{what}: {events:?}");
@@ -168,7 +168,7 @@ fn a_websocket_text_frame_closes_the_connection_at_any_stage() {
             p.take_events();
         }
         if stage == "mid-packet" {
-            let bytes = encode(&[Packet::Publish(incoming(3, QoS::AtLeastOnce, "in", "half"))]);
+            let bytes = encode(&[Packet::Publish(incoming_on(3, QoS::AtLeastOnce, "in", "half"))]);
             p.deliver_bytes(&bytes[..4]);
         }
         p.client.handle_text_frame(p.now);
@@ -180,7 +180,7 @@ fn a_websocket_text_frame_closes_the_connection_at_any_stage() {
         );
         assert!(!p.client.is_connected(), "{stage}");
         assert_eq!(p.client.poll_timeout(), None, "{stage}");
-        p.deliver_bytes(&encode(&[Packet::Publish(incoming(3, QoS::AtLeastOnce, "in", "late"))]));
+        p.deliver_bytes(&encode(&[Packet::Publish(incoming_on(3, QoS::AtLeastOnce, "in", "late"))]));
         assert!(p.take_sent().is_empty(), "{stage}: answered after the text frame");
     }
 }
@@ -192,11 +192,11 @@ both! {
 fn packets_need_not_align_with_websocket_frames() {
     let stream = encode(&[
         accepted(false),
-        Packet::Publish(incoming(1, QoS::AtLeastOnce, "in", "one")),
+        Packet::Publish(incoming_on(1, QoS::AtLeastOnce, "in", "one")),
         Packet::PingResp,
-        Packet::Publish(incoming(2, QoS::ExactlyOnce, "in", "two")),
+        Packet::Publish(incoming_on(2, QoS::ExactlyOnce, "in", "two")),
         Packet::PubRel(2),
-        Packet::Publish(incoming(0, QoS::AtMostOnce, "in/with/a/longer/topic", &"x".repeat(300))),
+        Packet::Publish(incoming_on(0, QoS::AtMostOnce, "in/with/a/longer/topic", &"x".repeat(300))),
     ]);
     let run = |cut: usize| {
         let mut p = Pair::new(config("c"));

@@ -42,11 +42,11 @@ both! {
 /// for QoS 1, PUBREC for QoS 2.
 fn each_publish_gets_the_answer_its_qos_asks_for() {
     let mut p = connected(config("c"));
-    p.deliver(Packet::Publish(incoming(0, QoS::AtMostOnce, "in", "0")));
+    p.deliver(Packet::Publish(incoming_on(0, QoS::AtMostOnce, "in", "0")));
     assert!(p.take_sent().is_empty());
-    p.deliver(Packet::Publish(incoming(1, QoS::AtLeastOnce, "in", "1")));
+    p.deliver(Packet::Publish(incoming_on(1, QoS::AtLeastOnce, "in", "1")));
     assert_eq!(p.take_sent(), vec![Packet::PubAck(1)]);
-    p.deliver(Packet::Publish(incoming(2, QoS::ExactlyOnce, "in", "2")));
+    p.deliver(Packet::Publish(incoming_on(2, QoS::ExactlyOnce, "in", "2")));
     assert_eq!(p.take_sent(), vec![Packet::PubRec(2)]);
     assert_eq!(messages(&p.take_events()), vec!["0", "1", "2"]);
 }
@@ -81,13 +81,13 @@ both! {
 /// that a PUBLISH with the same id is a new message, DUP set or not.
 fn qos1_receiver_treats_a_reused_id_as_a_new_message_after_puback() {
     let mut p = connected(config("c"));
-    p.deliver(Packet::Publish(incoming(5, QoS::AtLeastOnce, "in", "first")));
+    p.deliver(Packet::Publish(incoming_on(5, QoS::AtLeastOnce, "in", "first")));
     assert_eq!(p.take_sent(), vec![Packet::PubAck(5)]);
-    let mut again = incoming(5, QoS::AtLeastOnce, "in", "second");
+    let mut again = incoming_on(5, QoS::AtLeastOnce, "in", "second");
     again.dup = true;
     p.deliver(Packet::Publish(again));
     assert_eq!(p.take_sent(), vec![Packet::PubAck(5)]);
-    p.deliver(Packet::Publish(incoming(5, QoS::AtLeastOnce, "in", "third")));
+    p.deliver(Packet::Publish(incoming_on(5, QoS::AtLeastOnce, "in", "third")));
     assert_eq!(p.take_sent(), vec![Packet::PubAck(5)]);
     assert_eq!(messages(&p.take_events()), vec!["first", "second", "third"]);
 }
@@ -127,9 +127,9 @@ both! {
 fn every_publish_is_acknowledged_whether_or_not_it_was_asked_for() {
     let mut p = connected(config("c"));
     assert!(p.client.subscriptions().is_empty());
-    let mut retained = incoming(1, QoS::AtLeastOnce, "never/subscribed", "r");
+    let mut retained = incoming_on(1, QoS::AtLeastOnce, "never/subscribed", "r");
     retained.retain = true;
-    let empty = incoming(2, QoS::ExactlyOnce, "$SYS/x", "");
+    let empty = incoming_on(2, QoS::ExactlyOnce, "$SYS/x", "");
     p.deliver(Packet::Publish(retained));
     p.deliver(Packet::Publish(empty));
     assert_eq!(p.take_sent(), vec![Packet::PubAck(1), Packet::PubRec(2)]);
@@ -149,23 +149,23 @@ fn pubacks_go_out_in_the_order_the_publishes_came() {
     // One by one.
     let mut p = connected(config("c"));
     for id in ids {
-        p.deliver(Packet::Publish(incoming(id, QoS::AtLeastOnce, "in", "x")));
+        p.deliver(Packet::Publish(incoming_on(id, QoS::AtLeastOnce, "in", "x")));
     }
     assert_eq!(p.take_sent(), ids.iter().map(|&i| Packet::PubAck(i)).collect::<Vec<_>>());
     // All in one read.
     let mut p = connected(config("c"));
-    let batch: Vec<Packet> = ids.iter().map(|&i| Packet::Publish(incoming(i, QoS::AtLeastOnce, "in", "x"))).collect();
+    let batch: Vec<Packet> = ids.iter().map(|&i| Packet::Publish(incoming_on(i, QoS::AtLeastOnce, "in", "x"))).collect();
     p.deliver_bytes(&encode(&batch));
     assert_eq!(p.take_sent(), ids.iter().map(|&i| Packet::PubAck(i)).collect::<Vec<_>>());
     // Mixed with QoS 0 and QoS 2.
     let mut p = connected(config("c"));
     let mixed = [
-        Packet::Publish(incoming(7, QoS::AtLeastOnce, "in", "a")),
-        Packet::Publish(incoming(0, QoS::AtMostOnce, "in", "b")),
-        Packet::Publish(incoming(5, QoS::ExactlyOnce, "in", "c")),
-        Packet::Publish(incoming(6, QoS::AtLeastOnce, "in", "d")),
-        Packet::Publish(incoming(4, QoS::ExactlyOnce, "in", "e")),
-        Packet::Publish(incoming(3, QoS::AtLeastOnce, "in", "f")),
+        Packet::Publish(incoming_on(7, QoS::AtLeastOnce, "in", "a")),
+        Packet::Publish(incoming_on(0, QoS::AtMostOnce, "in", "b")),
+        Packet::Publish(incoming_on(5, QoS::ExactlyOnce, "in", "c")),
+        Packet::Publish(incoming_on(6, QoS::AtLeastOnce, "in", "d")),
+        Packet::Publish(incoming_on(4, QoS::ExactlyOnce, "in", "e")),
+        Packet::Publish(incoming_on(3, QoS::AtLeastOnce, "in", "f")),
     ];
     p.deliver_bytes(&encode(&mixed));
     assert_eq!(
@@ -183,8 +183,8 @@ both! {
 fn pubrecs_go_out_in_the_order_the_publishes_came() {
     let ids = [40u16, 7, 300, 2, 65535, 1];
     let mut p = connected(config("c"));
-    let mut batch: Vec<Packet> = ids.iter().map(|&i| Packet::Publish(incoming(i, QoS::ExactlyOnce, "in", "x"))).collect();
-    let mut dup = incoming(7, QoS::ExactlyOnce, "in", "x");
+    let mut batch: Vec<Packet> = ids.iter().map(|&i| Packet::Publish(incoming_on(i, QoS::ExactlyOnce, "in", "x"))).collect();
+    let mut dup = incoming_on(7, QoS::ExactlyOnce, "in", "x");
     dup.dup = true;
     batch.insert(3, Packet::Publish(dup));
     p.deliver_bytes(&encode(&batch));
